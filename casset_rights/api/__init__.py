@@ -1,0 +1,1 @@
+"""The HTTP layer: controllers per domain, DTOs, guards, and problem+json mapping."""

@@ -1,0 +1,169 @@
+"""Domain errors and HTTP errors as RFC 9457 problem details.
+
+This module holds the one table from domain error to HTTP status. Every problem carries
+``type``, ``title``, ``status``, ``detail`` and a stable ``code``; validation problems add
+``errors``, each with a JSON Pointer. An unexpected exception is a 500 with no internals,
+logged with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from casset_rights import errors as e
+
+logger = logging.getLogger("casset_rights.api")
+
+PROBLEM_BASE = "https://casset.example/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Most specific first: the first class in an error's MRO that is listed decides.
+STATUS: dict[type[e.CassetError], int] = {
+    e.InvalidInput: 422,
+    e.NotFound: 404,
+    e.Conflict: 409,
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.RateLimited: 429,
+    e.PaymentsNotConfigured: 501,
+    e.ReceiptInvalid: 422,
+    e.ServiceUnavailable: 503,
+}
+
+TITLES: dict[int, str] = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal server error",
+    501: "Not configured",
+    503: "Service unavailable",
+}
+
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def problem(
+    status: int, *, code: str, detail: str, errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None, request_id: str | None = None,
+) -> Response[bytes]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code.replace("_", "-"),
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    if request_id:
+        body["request_id"] = request_id
+    return Response(
+        msgspec.json.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers or {},
+    )
+
+
+def status_of(error: e.CassetError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) -> Response[bytes]:
+    status = status_of(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, e.RateLimited):
+        headers = rate_limit_headers(exc.limit, exc.remaining, exc.retry_after, exc.window_seconds)
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, e.Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    if isinstance(exc, e.InsufficientScope):
+        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+    errors = [msgspec.to_builtins(fe) for fe in exc.errors] or None
+    return problem(status, code=exc.code, detail=exc.detail, errors=errors, headers=headers,
+                   request_id=_request_id(request))
+
+
+def rate_limit_headers(limit: int, remaining: int, reset: int, window: int) -> dict[str, str]:
+    """The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers)."""
+    return {
+        "RateLimit-Policy": f'"default";q={limit};w={window}',
+        "RateLimit": f'"default";r={max(remaining, 0)};t={max(reset, 0)}',
+    }
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if isinstance(exc, ValidationException) or status == 400:
+        errors = _validation_errors(exc.extra)
+        detail = "the request does not match the expected shape"
+        if not errors:
+            detail = str(exc.detail) or detail
+        return problem(400 if not errors else 422, code="invalid_request", detail=detail,
+                       errors=errors, request_id=_request_id(request))
+    code = HTTP_CODES.get(status, "http_error")
+    detail = str(exc.detail) if exc.detail else TITLES.get(status, "error")
+    return problem(status, code=code, detail=detail, headers=dict(exc.headers or {}),
+                   request_id=_request_id(request))
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    request_id = _request_id(request)
+    logger.exception("unexpected error (request %s)", request_id, exc_info=exc)
+    return problem(500, code="internal_error",
+                   detail="an unexpected error occurred; it has been logged",
+                   request_id=request_id)
+
+
+def _validation_errors(extra: Any) -> list[dict[str, Any]]:
+    """Litestar's msgspec validation extras as JSON-Pointer located errors."""
+    out: list[dict[str, Any]] = []
+    if not isinstance(extra, list):
+        return out
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid"))
+        key = str(item.get("key") or "")
+        pointer = _pointer_from_message(message) or (f"/{key}" if key else "")
+        out.append({"pointer": pointer, "message": message.split(" - at `")[0]})
+    return out
+
+
+def _pointer_from_message(message: str) -> str:
+    """msgspec says ``... - at `$.a.b[0]``; turn that path into ``/a/b/0``."""
+    marker = " - at `$"
+    if marker not in message:
+        return ""
+    path = message.split(marker, 1)[1].rstrip("`")
+    parts: list[str] = []
+    for chunk in path.replace("[", ".").replace("]", "").split("."):
+        if chunk:
+            parts.append(chunk.replace("~", "~0").replace("/", "~1"))
+    return "/" + "/".join(parts) if parts else ""

@@ -1,0 +1,122 @@
+"""Settings: one frozen object, built from ``CASSET_*`` variables by one function.
+
+No other module reads the environment. ``settings_from_env`` is called once by the CLI
+(or the ASGI factory) and the result is passed to ``create_app`` and the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from casset_rights.errors import InvalidInput
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+ChainKind = Literal["embedded", "base", "base-sepolia", "none"]
+
+
+class RateLimit(msgspec.Struct, frozen=True):
+    """A token bucket: ``capacity`` requests, refilled at ``per_minute`` a minute."""
+
+    capacity: int
+    per_minute: int
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    issuer: str = ""
+    service_name: str = "Casset Rights"
+    # Examples loaded at start-up (the embedded demo); empty strings turn them off.
+    catalog_dir: str = str(PROJECT_ROOT / "examples" / "catalog")
+    policies_dir: str = str(PROJECT_ROOT / "policies")
+    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    max_body_bytes: int = 256 * 1024
+    # Receipts are written in small groups: one commit serves every request that arrived
+    # while the previous commit ran (group commit). The wait bounds the added latency.
+    receipt_batch_max: int = 256
+    receipt_batch_wait_ms: float = 2.0
+    # Transparency log checkpoints: at least every N appends or T seconds.
+    log_origin: str = "casset.example/rights-log"
+    checkpoint_every_appends: int = 1000
+    checkpoint_every_seconds: float = 10.0
+    # Anchoring.
+    chain: ChainKind = "embedded"
+    chain_rpc_url: str | None = None
+    chain_key_file: Path | None = None
+    chain_contract_address: str | None = None
+    anchor_every_seconds: float = 60.0
+    # OAuth.
+    access_token_ttl_seconds: int = 900
+    token_leeway_seconds: int = 30
+    # Rate limits by principal kind.
+    rate_limits: dict[str, RateLimit] = msgspec.field(
+        default_factory=lambda: {
+            "public": RateLimit(capacity=120, per_minute=600),
+            "agent": RateLimit(capacity=60, per_minute=300),
+            "partner": RateLimit(capacity=600, per_minute=6000),
+            "artist": RateLimit(capacity=300, per_minute=3000),
+        }
+    )
+    rate_limits_enabled: bool = True
+    # Payments: absent keys mean paid routes answer that payments are not configured.
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'casset.db'}"
+
+    @property
+    def resolved_issuer(self) -> str:
+        return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def settings_from_env(environ: Mapping[str, str], **overrides: object) -> Settings:
+    """Build ``Settings`` from ``CASSET_*`` variables; ``overrides`` win over both.
+
+    Raises InvalidInput naming the variable when a value has the wrong type.
+    ``CASSET_RATE_LIMIT_<KIND>`` takes ``capacity/per_minute`` (e.g. ``60/300``).
+    """
+    fields: dict[str, object] = {}
+    for name in Settings.__struct_fields__:
+        var = f"CASSET_{name.upper()}"
+        if var in environ and name != "rate_limits":
+            fields[name] = environ[var]
+    limits = dict(Settings().rate_limits)
+    for kind in ("public", "agent", "partner", "artist"):
+        raw = environ.get(f"CASSET_RATE_LIMIT_{kind.upper()}")
+        if raw:
+            try:
+                capacity, per_minute = (int(x) for x in raw.split("/"))
+            except ValueError:
+                raise InvalidInput(
+                    f"CASSET_RATE_LIMIT_{kind.upper()} must be capacity/per_minute, got {raw!r}"
+                ) from None
+            limits[kind] = RateLimit(capacity=capacity, per_minute=per_minute)
+    fields["rate_limits"] = limits
+    fields.update(overrides)
+    try:
+        return msgspec.convert(fields, Settings, strict=False, dec_hook=_decode)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"invalid settings: {exc}") from None
+
+
+def _decode(kind: type, value: object) -> object:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError

@@ -1,0 +1,1 @@
+"""The database: one SQLAlchemy metadata, an engine factory, and Alembic migrations."""

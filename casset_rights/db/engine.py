@@ -1,0 +1,65 @@
+"""Engine construction for the two supported databases.
+
+SQLite is the embedded default (a file in the data folder); PostgreSQL through psycopg 3
+is the production database. URLs are SQLAlchemy URLs: ``sqlite:///path`` or
+``postgresql+psycopg://user@host/db``; a bare ``postgresql://`` is read as psycopg 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def normalise_url(url: str) -> str:
+    """Read ``postgresql://`` and ``postgres://`` as psycopg 3 URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def make_engine(url: str, *, search_path: str | None = None, echo: bool = False) -> Engine:
+    """Build an engine. ``search_path`` pins a PostgreSQL schema (used by the tests).
+
+    SQLite runs in WAL mode with foreign keys on and a busy timeout, so a reader never
+    blocks the writer and two processes sharing the file wait rather than fail.
+    """
+    url = normalise_url(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; take control so that
+        # ``BEGIN IMMEDIATE`` (the log sequencer) and savepoints behave.
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if search_path:
+        kwargs["connect_args"] = {"options": f"-csearch_path={search_path}"}
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs["pool_pre_ping"] = True
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,1 @@
+"""Signed receipts: keys, compact JWS (EdDSA), issuing, storing and verifying."""

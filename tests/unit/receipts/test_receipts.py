@@ -1,0 +1,146 @@
+"""Receipts: signing, storing, verifying offline, and every way verification fails."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from casset_rights.errors import NotFound, ReceiptInvalid
+from casset_rights.receipts.jws import sign_compact
+from casset_rights.receipts.keys import FileKeyStore, b64url
+from casset_rights.receipts.service import (
+    RECEIPT_TYP, ReceiptIssuer, ReceiptStore, ReceiptWriter,
+)
+from casset_rights.receipts.verify import keys_from_jwks, verify_receipt
+
+BODY = {
+    "principal": {"kind": "public"},
+    "request": {"action": "remix", "resource": "hook:midnight-tapes/1/chorus"},
+    "decision": "license_required",
+    "policy_hash": "sha256:" + "a" * 64,
+    "manifest_hash": "sha256:" + "b" * 64,
+}
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> FileKeyStore:
+    return FileKeyStore(tmp_path / "keys")
+
+
+def test_first_start_generates_one_key_and_reloads_it(tmp_path: Path) -> None:
+    first = FileKeyStore(tmp_path / "k")
+    again = FileKeyStore(tmp_path / "k")
+    assert first.active().kid == again.active().kid
+    assert len(again.jwks()["keys"]) == 1
+    pem = next((tmp_path / "k").glob("ed25519-*.pem"))
+    assert pem.stat().st_mode & 0o077 == 0
+
+
+def test_receipt_verifies_offline_with_the_published_jwks(keys: FileKeyStore) -> None:
+    receipt = ReceiptIssuer(keys, issuer="https://rights.test").issue("decision", BODY)
+    payload = verify_receipt(receipt.token, keys.jwks())
+    assert payload["jti"] == receipt.jti
+    assert payload["iss"] == "https://rights.test"
+    assert payload["decision"] == "license_required"
+    header = json.loads(base64.urlsafe_b64decode(receipt.token.split(".")[0] + "=="))
+    assert header == {"alg": "EdDSA", "kid": keys.active().kid, "typ": RECEIPT_TYP}
+
+
+def test_old_receipts_verify_after_rotation(keys: FileKeyStore) -> None:
+    issuer = ReceiptIssuer(keys, issuer="i")
+    old = issuer.issue("decision", BODY)
+    keys.rotate()
+    new = issuer.issue("decision", BODY)
+    jwks = keys.jwks()
+    assert len(jwks["keys"]) == 2
+    assert verify_receipt(old.token, jwks)["jti"] == old.jti
+    assert verify_receipt(new.token, jwks)["jti"] == new.jti
+    assert old.token.split(".")[0] != new.token.split(".")[0]
+
+
+def test_tampered_payload_is_a_bad_signature(keys: FileKeyStore) -> None:
+    token = ReceiptIssuer(keys, issuer="i").issue("decision", BODY).token
+    head, _, sig = token.split(".")
+    forged = b64url(json.dumps({**BODY, "decision": "permit", "iss": "i", "iat": 1,
+                                "jti": "x"}).encode())
+    with pytest.raises(ReceiptInvalid, match="^bad signature"):
+        verify_receipt(f"{head}.{forged}.{sig}", keys.jwks())
+
+
+def test_unknown_key(keys: FileKeyStore, tmp_path: Path) -> None:
+    token = ReceiptIssuer(keys, issuer="i").issue("decision", BODY).token
+    other = FileKeyStore(tmp_path / "other")
+    with pytest.raises(ReceiptInvalid, match="^unknown key"):
+        verify_receipt(token, other.jwks())
+
+
+@pytest.mark.parametrize("token", ["", "abc", "a.b", "a.b.c.d", "!!.??.##", "e30.e30"])
+def test_malformed(keys: FileKeyStore, token: str) -> None:
+    with pytest.raises(ReceiptInvalid, match="^malformed"):
+        verify_receipt(token, keys.jwks())
+
+
+def test_alg_none_and_other_algorithms_are_refused(keys: FileKeyStore) -> None:
+    payload = b64url(json.dumps({"iss": "i", "iat": 1, "jti": "x", "principal": {}}).encode())
+    for alg in ("none", "HS256", "RS256", "ES256"):
+        header = b64url(json.dumps({"alg": alg, "kid": keys.active().kid,
+                                    "typ": RECEIPT_TYP}).encode())
+        with pytest.raises(ReceiptInvalid, match="^unsupported algorithm"):
+            verify_receipt(f"{header}.{payload}.", keys.jwks())
+
+
+def test_another_token_type_is_not_a_receipt(keys: FileKeyStore) -> None:
+    token = sign_compact({"iss": "i", "iat": 1, "jti": "x", "principal": {}}, keys.active(),
+                         typ="at+jwt")
+    with pytest.raises(ReceiptInvalid, match="^wrong type"):
+        verify_receipt(token, keys.jwks())
+
+
+def test_a_jwks_kid_that_is_not_the_thumbprint_is_not_trusted(keys: FileKeyStore) -> None:
+    jwks = keys.jwks()
+    jwks["keys"][0]["kid"] = "chosen-by-attacker"
+    assert keys_from_jwks(jwks) == {}
+
+
+def test_store_and_fetch(engine: Engine, keys: FileKeyStore) -> None:
+    store = ReceiptStore(engine)
+    receipt = ReceiptIssuer(keys, issuer="i").issue("decision", BODY)
+    store.store([receipt])
+    fetched = store.get(receipt.jti)
+    assert fetched.token == receipt.token
+    assert fetched.payload == receipt.payload
+    with pytest.raises(NotFound):
+        store.get("missing")
+
+
+def test_writer_groups_concurrent_receipts_and_every_waiter_gets_its_own(
+    engine: Engine, keys: FileKeyStore
+) -> None:
+    store = ReceiptStore(engine)
+    writer = ReceiptWriter(store, batch_max=16)
+    issuer = ReceiptIssuer(keys, issuer="i")
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(20):
+            r = issuer.issue("decision", BODY)
+            stored = writer.submit(r).result(timeout=30)
+            with lock:
+                results.append(stored.jti)
+            assert stored.jti == r.jti
+
+    threads = [threading.Thread(target=work) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.close()
+    assert len(set(results)) == 100
+    for jti in results[::10]:
+        assert store.get(jti).jti == jti
