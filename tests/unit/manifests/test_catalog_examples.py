@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from casset_rights.manifests import manifest_hash, validate_manifest
 
@@ -19,6 +20,17 @@ RELEASES = {
 }
 
 
+def _shipped_policies() -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted((Path(__file__).parents[3] / "policies").glob("*.yaml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        out[document["policy"]] = document
+    return out
+
+
+SHIPPED_POLICIES = _shipped_policies()
+
+
 def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -28,9 +40,13 @@ def test_every_example_validates(path: Path) -> None:
     manifest = validate_manifest(load(path))
     assert path.parent.name == manifest.id
     assert path.name == f"v{manifest.version}.json"
-    expected_policy = "midnight-tapes" if manifest.id == "midnight-tapes" \
-        else f"{manifest.artist}-default"
-    assert manifest.policy == expected_policy
+    # The policy a release names is a shipped policy of its artist that governs it: the
+    # release's own policy, or the artist's default.
+    governing = SHIPPED_POLICIES[manifest.policy]
+    assert governing["artist"] == manifest.artist
+    assert governing["applies_to"] in ("artist", f"release:{manifest.id}")
+    own = [p for p in SHIPPED_POLICIES.values() if p["applies_to"] == f"release:{manifest.id}"]
+    assert governing["applies_to"] == ("release:" + manifest.id if own else "artist")
     assert manifest.id in RELEASES[manifest.artist]
     assert [t.id for t in manifest.tracks] == [str(n) for n in range(1, len(manifest.tracks) + 1)]
     for track in manifest.tracks:

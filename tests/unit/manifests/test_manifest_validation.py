@@ -19,7 +19,7 @@ from casset_rights.manifests.validation import exact_number
 def good() -> dict[str, Any]:
     return {
         "id": "midnight-tapes", "version": 1, "previous": None, "artist": "nightglass",
-        "title": "Midnight Tapes", "policy": "midnight-tapes",
+        "title": "Midnight Tapes", "policy": "nightglass-midnight-tapes",
         "created_at": "2024-03-15T09:00:00Z", "visuals": [],
         "tracks": [{
             "id": "1", "title": "Midnight Tapes", "isrc": "GBNGL2400101", "duration_ms": 214000,
