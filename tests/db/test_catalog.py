@@ -263,7 +263,7 @@ def test_the_example_catalog_loads_idempotently(catalog: CatalogService) -> None
     assert not any(v.created for v in again) and catalog.generation() == 7
     assert catalog.artist("the-ferrymen").display_name == "The Ferrymen"
     chorus = catalog.resolve("hook:midnight-tapes/1/chorus")
-    assert (chorus.policy_id, chorus.head_version) == ("midnight-tapes", 2)
+    assert (chorus.policy_id, chorus.head_version) == ("nightglass-midnight-tapes", 2)
     assert catalog.resolve("release:low-orbit").policy_id == "mara-quell-default"
     assert len(catalog.list_releases(cursor=None, limit=50).items) == 6
 
