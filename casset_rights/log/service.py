@@ -1,0 +1,337 @@
+"""``TransparencyLog``: the append-only Merkle log of receipts, manifests and policies.
+
+Appends are sequenced by the database, so any number of processes may append at once:
+on PostgreSQL every append transaction first takes a transaction-level advisory lock
+(``pg_advisory_xact_lock``), on SQLite it begins ``IMMEDIATE`` (the write lock is taken at
+BEGIN), then reads the size and inserts. Indexes are therefore contiguous, and the primary
+key on the index would refuse a duplicate even if the lock were bypassed. Rows are never
+updated or deleted.
+
+Each append also writes the hash of every aligned subtree it completes (``log_nodes``), so
+``root``, ``inclusion_proof`` and ``consistency_proof`` at any tree size read O(log n) rows
+in one query and never rebuild the tree.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NewType
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, Engine, Row, func, insert, select, text, tuple_
+
+from casset_rights.errors import InvalidInput, NotFound
+from casset_rights.log import merkle
+from casset_rights.log.checkpoint import Checkpoint, sign_checkpoint, verifier_key
+from casset_rights.log.tables import log_checkpoints, log_leaves, log_nodes
+
+LogIndex = NewType("LogIndex", int)
+
+# pg_advisory_xact_lock key: the first 8 bytes of SHA-256("casset_rights.log"), signed.
+ADVISORY_LOCK_KEY = 0x62FA_17DE_7C2D_DBA2
+_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+class LeafInput(msgspec.Struct, frozen=True):
+    """What to append: ``data`` are the leaf bytes (hashed as ``SHA-256(0x00 || data)``);
+    ``kind`` (``receipt``, ``manifest``, ``policy``…) and ``ref`` (a receipt's jti, a
+    manifest's hash) are stored beside them for look-ups and are not hashed."""
+
+    kind: str
+    ref: str
+    data: bytes
+
+
+class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
+    index: int
+    leaf_hash: bytes
+    kind: str
+    ref: str
+    data: bytes
+    created_at: int
+
+
+class InclusionProof(msgspec.Struct, frozen=True, kw_only=True):
+    """RFC 9162 PATH: ``hashes`` lead from ``leaf_hash`` at ``leaf_index`` to the root."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: tuple[bytes, ...]
+
+    def verify(self, root: bytes) -> None:
+        """Raises ProofInvalid unless the proof leads to ``root``."""
+        merkle.verify_inclusion(leaf_index=self.leaf_index, tree_size=self.tree_size,
+                                leaf=self.leaf_hash, proof=self.hashes, root=root)
+
+
+class ConsistencyProof(msgspec.Struct, frozen=True, kw_only=True):
+    """RFC 9162 PROOF: the tree of size ``first`` is a prefix of the tree of size ``second``."""
+
+    first: int
+    second: int
+    hashes: tuple[bytes, ...]
+
+    def verify(self, first_root: bytes, second_root: bytes) -> None:
+        """Raises ProofInvalid unless the proof links the two roots."""
+        merkle.verify_consistency(first=self.first, second=self.second, first_root=first_root,
+                                  second_root=second_root, proof=self.hashes)
+
+
+class TransparencyLog:
+    """The log in the database, with signed checkpoints.
+
+    A checkpoint is due (``maybe_checkpoint``) when the log grew by ``checkpoint_every_appends``
+    leaves or has grown at all and ``checkpoint_every_seconds`` passed since the last one.
+    Checkpoints are signed under ``key_name`` (default: the origin) with ``signing_key``.
+    """
+
+    def __init__(self, engine: Engine, *, origin: str, signing_key: Ed25519PrivateKey,
+                 key_name: str | None = None, checkpoint_every_appends: int = 1000,
+                 checkpoint_every_seconds: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not origin or "\n" in origin:
+            raise InvalidInput("a log origin must be one non-empty line")
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self.origin = origin
+        self.key_name = key_name or origin
+        self._key = signing_key
+        self._every_appends = checkpoint_every_appends
+        self._every_seconds = checkpoint_every_seconds
+        self._clock = clock
+        try:
+            verifier_key(self.key_name, signing_key.public_key())
+        except ValueError as exc:
+            raise InvalidInput(f"unusable checkpoint key name: {exc}") from None
+
+    @property
+    def verifier_key(self) -> str:
+        """The signed-note verifier key to publish: ``<name>+<key id>+<base64 key>``."""
+        return verifier_key(self.key_name, self._key.public_key())
+
+    # --- appending ------------------------------------------------------------------------
+
+    def append(self, kind: str, ref: str, data: bytes) -> LogIndex:
+        """Append one leaf; returns its index (the existing one if these bytes are logged)."""
+        return self.append_many([LeafInput(kind, ref, data)])[0]
+
+    def append_many(self, entries: Sequence[LeafInput]) -> list[LogIndex]:
+        """Append leaves in one transaction, in order; returns their indexes."""
+        if not entries:
+            return []
+        with self._writing() as conn:
+            return self.append_many_in(conn, entries)
+
+    def append_many_in(self, conn: Connection, entries: Sequence[LeafInput]) -> list[LogIndex]:
+        """Append inside the caller's transaction (e.g. the one that stores receipts).
+
+        On SQLite the caller's transaction must hold the write lock already: begun
+        ``IMMEDIATE``, or having written before this call. Raises InvalidInput for a bad kind
+        or ref; the indexes are final only when the caller commits.
+        """
+        for entry in entries:
+            _check_entry(entry)
+        if not entries:
+            return []
+        self._lock(conn)
+        size = _size(conn)
+        hashes = [merkle.leaf_hash(e.data) for e in entries]
+        known: dict[bytes, int] = {
+            row.leaf_hash: row.idx for row in conn.execute(
+                select(log_leaves.c.leaf_hash, log_leaves.c.idx)
+                .where(log_leaves.c.leaf_hash.in_(set(hashes))))
+        }
+        now = int(self._clock())
+        indexes: list[LogIndex] = []
+        rows: list[dict[str, object]] = []
+        new_hashes: list[bytes] = []
+        for entry, h in zip(entries, hashes, strict=True):
+            if h not in known:
+                known[h] = size + len(rows)
+                rows.append({"idx": known[h], "leaf_hash": h, "kind": entry.kind,
+                             "ref": entry.ref, "data": bytes(entry.data), "created_at": now})
+                new_hashes.append(h)
+            indexes.append(LogIndex(known[h]))
+        if rows:
+            edge = merkle.range_nodes(0, size) if size else []
+            found = _lookup(conn, edge)
+            frontier = [(level, idx, found[(level, idx)]) for level, idx in edge]
+            created, _ = merkle.append_nodes(frontier, size, new_hashes)
+            conn.execute(insert(log_leaves), rows)
+            conn.execute(insert(log_nodes),
+                         [{"level": lv, "idx": i, "hash": h} for lv, i, h in created])
+        return indexes
+
+    # --- reading --------------------------------------------------------------------------
+
+    def size(self) -> int:
+        with self._engine.connect() as conn:
+            return _size(conn)
+
+    def root(self, tree_size: int | None = None) -> bytes:
+        """MTH of the first ``tree_size`` leaves (default: all). Raises InvalidInput when the
+        log is smaller than that."""
+        with self._engine.connect() as conn:
+            size = self._check_size(conn, tree_size)
+            return merkle.tree_root(size, lambda nodes: _lookup(conn, nodes))
+
+    def entry(self, index: int) -> LogEntry:
+        """Raises NotFound when the log has no leaf at ``index``."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(log_leaves).where(log_leaves.c.idx == index)).first()
+        if row is None:
+            raise NotFound(f"the log has no leaf {index}")
+        return LogEntry(index=row.idx, leaf_hash=row.leaf_hash, kind=row.kind, ref=row.ref,
+                        data=row.data, created_at=row.created_at)
+
+    def index_of(self, leaf_hash: bytes) -> LogIndex:
+        """The index of the leaf with that hash. Raises NotFound when it is not logged."""
+        with self._engine.connect() as conn:
+            index = conn.execute(select(log_leaves.c.idx)
+                                 .where(log_leaves.c.leaf_hash == leaf_hash)).scalar()
+        if index is None:
+            raise NotFound("no leaf with that hash is in the log")
+        return LogIndex(index)
+
+    def inclusion_proof(self, leaf: int | bytes, tree_size: int | None = None) -> InclusionProof:
+        """PATH for a leaf given by index or leaf hash, in the tree of ``tree_size``.
+
+        Raises NotFound for an unknown leaf hash; InvalidInput when the leaf is not inside
+        that tree or the log is smaller than ``tree_size``.
+        """
+        index = self.index_of(leaf) if isinstance(leaf, bytes) else leaf
+        with self._engine.connect() as conn:
+            size = self._check_size(conn, tree_size)
+            if not 0 <= index < size:
+                raise InvalidInput(f"leaf {index} is not in the tree of size {size}")
+            ranges = merkle.inclusion_ranges(index, size)
+            found = _lookup(conn, merkle.proof_nodes([*ranges, (index, index + 1)]))
+        return InclusionProof(leaf_index=index, tree_size=size, leaf_hash=found[(0, index)],
+                              hashes=tuple(merkle.hashes_for(ranges, found)))
+
+    def consistency_proof(self, first: int, second: int | None = None) -> ConsistencyProof:
+        """PROOF that the tree of size ``first`` is a prefix of the tree of ``second``.
+
+        Raises InvalidInput unless 0 <= first <= second <= the log's size.
+        """
+        with self._engine.connect() as conn:
+            second = self._check_size(conn, second)
+            if not 0 <= first <= second:
+                raise InvalidInput(f"need 0 <= first <= second, got {first} and {second}")
+            ranges = merkle.consistency_ranges(first, second)
+            found = _lookup(conn, merkle.proof_nodes(ranges))
+        return ConsistencyProof(first=first, second=second,
+                                hashes=tuple(merkle.hashes_for(ranges, found)))
+
+    # --- checkpoints ----------------------------------------------------------------------
+
+    def maybe_checkpoint(self, now: float | None = None) -> Checkpoint | None:
+        """Sign and store a checkpoint if one is due (see the class); else None."""
+        now = self._clock() if now is None else now
+        with self._writing() as conn:
+            size = _size(conn)
+            last = _latest(conn)
+            if last is None:
+                due = size > 0
+            else:
+                grown = size - last.tree_size
+                due = grown >= self._every_appends or (
+                    grown > 0 and now - (last.timestamp or 0) >= self._every_seconds)
+            return self._checkpoint(conn, size, now) if due else None
+
+    def checkpoint_now(self, now: float | None = None) -> Checkpoint:
+        """Sign and store a checkpoint of the log as it is (even an empty one)."""
+        now = self._clock() if now is None else now
+        with self._writing() as conn:
+            return self._checkpoint(conn, _size(conn), now)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self._engine.connect() as conn:
+            return _latest(conn)
+
+    def checkpoint_at(self, tree_size: int) -> Checkpoint:
+        """The newest checkpoint of that size. Raises NotFound when none was made."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(log_checkpoints)
+                               .where(log_checkpoints.c.tree_size == tree_size)
+                               .order_by(log_checkpoints.c.id.desc()).limit(1)).first()
+        if row is None:
+            raise NotFound(f"no checkpoint of size {tree_size}")
+        return _checkpoint_of(row)
+
+    def _checkpoint(self, conn: Connection, size: int, now: float) -> Checkpoint:
+        root = merkle.tree_root(size, lambda nodes: _lookup(conn, nodes))
+        unsigned = Checkpoint(origin=self.origin, tree_size=size, root=root, timestamp=int(now))
+        signed = sign_checkpoint(unsigned, name=self.key_name, private_key=self._key)
+        conn.execute(insert(log_checkpoints).values(
+            origin=self.origin, tree_size=size, root=root, timestamp=int(now),
+            key_name=self.key_name, note=signed.note))
+        return signed
+
+    # --- sequencing -----------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction holding the log's write lock from its first statement."""
+        with self._engine.connect() as conn:
+            if not self._postgres:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def _lock(self, conn: Connection) -> None:
+        if self._postgres:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+
+    @staticmethod
+    def _check_size(conn: Connection, tree_size: int | None) -> int:
+        size = _size(conn)
+        if tree_size is None:
+            return size
+        if not 0 <= tree_size <= size:
+            raise InvalidInput(f"the log has {size} leaves, not {tree_size}")
+        return tree_size
+
+
+def _check_entry(entry: LeafInput) -> None:
+    if not _KIND.fullmatch(entry.kind):
+        raise InvalidInput(f"a leaf kind is a short lowercase word, got {entry.kind!r}")
+    if not 0 < len(entry.ref) <= 256:
+        raise InvalidInput("a leaf ref is 1 to 256 characters")
+    if not isinstance(entry.data, bytes | bytearray):
+        raise InvalidInput("leaf data must be bytes")
+
+
+def _size(conn: Connection) -> int:
+    last = conn.execute(select(func.max(log_leaves.c.idx))).scalar()
+    return 0 if last is None else last + 1
+
+
+def _lookup(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """Node hashes by (level, index), in one query. Raises LookupError if one is missing
+    (the tables were altered by hand: the log refuses to answer rather than guess)."""
+    if not nodes:
+        return {}
+    rows = conn.execute(select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash)
+                        .where(tuple_(log_nodes.c.level, log_nodes.c.idx).in_(list(nodes))))
+    found = {(row.level, row.idx): row.hash for row in rows}
+    missing = [n for n in nodes if n not in found]
+    if missing:
+        raise LookupError(f"log storage is missing subtree hashes {missing[:4]}")
+    return found
+
+
+def _latest(conn: Connection) -> Checkpoint | None:
+    row = conn.execute(select(log_checkpoints)
+                       .order_by(log_checkpoints.c.id.desc()).limit(1)).first()
+    return None if row is None else _checkpoint_of(row)
+
+
+def _checkpoint_of(row: Row[Any]) -> Checkpoint:
+    return Checkpoint(origin=row.origin, tree_size=row.tree_size, root=row.root,
+                      timestamp=row.timestamp, note=row.note)

@@ -1,0 +1,50 @@
+"""The log's tables: leaves, the hashes of complete aligned subtrees, and checkpoints.
+
+Rows are only ever inserted. ``log_nodes`` holds, for every subtree completed so far, the
+hash of leaves ``[idx·2^level, (idx+1)·2^level)`` (level 0 are the leaf hashes), written in
+the same transaction as the leaves; any root or proof is a fold of O(log n) of them.
+"""
+
+from sqlalchemy import (
+    BigInteger, Column, Index, Integer, LargeBinary, PrimaryKeyConstraint, SmallInteger, String,
+    Table, Text,
+)
+
+from casset_rights.db.metadata import metadata
+
+log_leaves = Table(
+    "log_leaves",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    # Unique: appending the same bytes twice returns the first index (idempotent append).
+    Column("leaf_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(256), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # unix seconds
+)
+
+Index("ix_log_leaves_kind_ref", log_leaves.c.kind, log_leaves.c.ref)
+
+log_nodes = Table(
+    "log_nodes",
+    metadata,
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("origin", String(256), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),  # unix seconds, also in the note
+    Column("key_name", String(256), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+Index("ix_log_checkpoints_tree_size", log_checkpoints.c.tree_size)
