@@ -73,8 +73,16 @@ class CatalogService:
         digest = HASH_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
         try:
             stored = self._store(manifest, text=text, digest=digest)
-        except IntegrityError:
-            stored = self._after_lost_race(manifest, digest)
+        except (IntegrityError, StaleVersion) as exc:
+            # A concurrent writer may have stored this very document between our reads
+            # (READ COMMITTED): that is success, not a conflict.
+            same = self._identical(manifest, digest)
+            if same is None:
+                if isinstance(exc, StaleVersion):
+                    raise
+                raise StaleVersion(f"another writer stored version {manifest.version} of "
+                                   f"release {manifest.id!r} first") from None
+            stored = same
         if stored.created and self._on_version_stored is not None:
             self._on_version_stored(stored)
         return stored
@@ -127,15 +135,15 @@ class CatalogService:
                              manifest=manifest, created_at=manifest.created_at,
                              stored_at=now, created=True)
 
-    def _after_lost_race(self, manifest: Manifest, digest: str) -> StoredVersion:
+    def _identical(self, manifest: Manifest, digest: str) -> StoredVersion | None:
+        """The stored version when it is exactly this document, else None."""
         with self._engine.connect() as conn:
             stored = conn.execute(select(release_versions.c.hash).where(
                 release_versions.c.release_id == manifest.id,
                 release_versions.c.version == manifest.version)).scalar()
             if stored == digest:
                 return self._read(conn, manifest.id, manifest.version)
-        raise StaleVersion(f"another writer stored version {manifest.version} of release "
-                           f"{manifest.id!r} first")
+        return None
 
     def _ensure_artist(self, conn: Connection, artist_id: str, *, now: int) -> None:
         stmt = _dialect_insert(conn)(artists).values(id=artist_id, display_name=artist_id,
