@@ -36,7 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     issuer: str = ""
     service_name: str = "Casset Rights"
-    # Examples loaded at start-up (the embedded demo); empty strings turn them off.
+    # Examples loaded at start-up (the embedded demo) when ``load_examples`` is set.
+    load_examples: bool = False
     catalog_dir: str = str(PROJECT_ROOT / "examples" / "catalog")
     policies_dir: str = str(PROJECT_ROOT / "policies")
     schemas_dir: Path = PROJECT_ROOT / "schemas"
@@ -117,6 +118,6 @@ def settings_from_env(environ: Mapping[str, str], **overrides: object) -> Settin
 
 
 def _decode(kind: type, value: object) -> object:
-    if kind is Path and isinstance(value, str):
+    if kind is Path and isinstance(value, str | Path):
         return Path(value)
     raise NotImplementedError

@@ -76,3 +76,41 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Settings for a service in a fresh data folder, examples on, limits generous."""
+    from casset_rights.config import settings_from_env
+
+    return settings_from_env({}, data_dir=tmp_path / "data", load_examples=True,
+                             issuer="http://rights.test")
+
+
+@pytest.fixture
+def services(settings, engine: Engine):  # type: ignore[no-untyped-def]
+    """Every service on the ``engine`` fixture's database (SQLite, then PostgreSQL)."""
+    from casset_rights.services import load_examples, open_services
+
+    container = open_services(settings, engine=engine, migrate=False)
+    load_examples(container)
+    yield container
+    container.writer.close()
+
+
+@pytest.fixture
+def client(settings, services):  # type: ignore[no-untyped-def]
+    """Litestar's test client on the real app, examples loaded."""
+    from litestar.testing import TestClient
+
+    from casset_rights.app import create_app
+
+    app = create_app(msgspec_replace(settings, load_examples=False), services=services)
+    with TestClient(app, base_url="http://rights.test") as test_client:
+        yield test_client
+
+
+def msgspec_replace(struct, **changes):  # type: ignore[no-untyped-def]
+    import msgspec
+
+    return msgspec.structs.replace(struct, **changes)

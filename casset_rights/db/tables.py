@@ -1,7 +1,10 @@
 """Imports every domain's tables so ``metadata`` knows them all (Alembic, create_all)."""
 
+from casset_rights.anchoring import tables as _anchoring  # noqa: F401
 from casset_rights.db.metadata import metadata
 from casset_rights.decisions import tables as _decisions  # noqa: F401
+from casset_rights.log import tables as _log  # noqa: F401
+from casset_rights.manifests import tables as _manifests  # noqa: F401
 from casset_rights.receipts import tables as _receipts  # noqa: F401
 
 __all__ = ["metadata"]

@@ -12,7 +12,7 @@ policies = Table(
     Column("applies_to", String(256), nullable=False),
     Column("head_version", Integer, nullable=False),
     Column("head_hash", String(80), nullable=False),
-    UniqueConstraint("applies_to", name="uq_policies_applies_to"),
+    UniqueConstraint("artist_id", "applies_to", name="uq_policies_artist_target"),
 )
 
 policy_versions = Table(

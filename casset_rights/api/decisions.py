@@ -1,0 +1,82 @@
+"""Decisions and the rights grid. Every answer carries its signed, stored receipt."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from casset_rights.receipts.service import Receipt
+from casset_rights.api.deps import PrincipalDep, ServicesDep
+
+
+class DecisionRequestBody(msgspec.Struct, forbid_unknown_fields=True):
+    action: Annotated[str, msgspec.Meta(max_length=32, description="a scope, e.g. remix")]
+    resource: Annotated[str, msgspec.Meta(max_length=256,
+                                          description="release:R, track:R/T or hook:R/T/H")]
+    context: dict[str, Any] = {}
+
+
+async def stored(services: ServicesDep, receipt: Receipt) -> Receipt:
+    """Wait, without holding a thread, until the receipt is committed."""
+    return await asyncio.wrap_future(services.writer.submit(receipt))
+
+
+class DecisionController(Controller):
+    tags = ["decisions"]
+
+    @post("/v1/decisions", summary="Decide one action on one resource", status_code=200)
+    async def decide(self, data: JSONBody[DecisionRequestBody], services: ServicesDep,
+                     principal: PrincipalDep) -> dict[str, Any]:
+        outcome = services.decisions.decide(principal=principal, action=data.action,
+                                            resource=data.resource, context=data.context)
+        receipt = await stored(services, outcome.receipt)
+        d = outcome.decision
+        return {
+            "decision": d.decision,
+            "action": outcome.request.action,
+            "resource": outcome.request.resource.id,
+            "reasons": msgspec.to_builtins(d.reasons),
+            "obligations": msgspec.to_builtins(d.obligations),
+            "license_routes": msgspec.to_builtins(d.license_routes),
+            "errors": msgspec.to_builtins(d.errors),
+            "policy_hash": outcome.policy_hash,
+            "manifest_hash": outcome.manifest_hash,
+            "receipt": receipt.token,
+            "receipt_id": receipt.jti,
+        }
+
+    @get("/v1/rights/{resource:path}", summary="Every scope's decision on a resource")
+    async def grid(
+        self, resource: FromPath[str], services: ServicesDep, principal: PrincipalDep,
+        purpose: Annotated[Literal["commercial", "non-commercial"] | None,
+                           QueryParameter()] = None,
+        territory: Annotated[str | None, QueryParameter(max_length=2, min_length=2)] = None,
+        excerpt_seconds: Annotated[float | None, QueryParameter(ge=0)] = None,
+    ) -> dict[str, Any]:
+        context = {k: v for k, v in (("purpose", purpose), ("territory", territory),
+                                     ("excerpt_seconds", excerpt_seconds)) if v is not None}
+        outcome = services.decisions.grid(principal=principal, resource=resource.lstrip("/"),
+                                          context=context)
+        receipt = await stored(services, outcome.receipt)
+        return {
+            "resource": outcome.resource,
+            "audience": principal.kind,
+            "context": outcome.context,
+            "scopes": {
+                scope: {
+                    "decision": d.decision,
+                    "reasons": msgspec.to_builtins(d.reasons),
+                    "obligations": msgspec.to_builtins(d.obligations),
+                    "license_routes": msgspec.to_builtins(d.license_routes),
+                }
+                for scope, d in outcome.decisions.items()
+            },
+            "policy_hash": outcome.policy_hash,
+            "manifest_hash": outcome.manifest_hash,
+            "receipt": receipt.token,
+            "receipt_id": receipt.jti,
+        }

@@ -1,0 +1,235 @@
+"""The command line: ``casset-rights COMMAND``.
+
+serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, keys
+rotate. Settings come from ``CASSET_*`` variables, like the service's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from casset_rights.config import Settings, settings_from_env
+from casset_rights.errors import CassetError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _services(settings: Settings):  # type: ignore[no-untyped-def]
+    from casset_rights.services import open_services
+
+    return open_services(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate, optionally load the examples, and serve with granian."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from casset_rights.services import load_examples
+
+    services = _services(settings)
+    if args.demo:
+        load_examples(services)
+    services.close()
+    env = {"CASSET_HOST": args.host or settings.host, "CASSET_PORT": str(args.port or settings.port)}
+    os.environ.update(env)
+    print(f"Casset Rights on http://{env['CASSET_HOST']}:{env['CASSET_PORT']} "
+          f"(data in {settings.data_dir.resolve()}; OpenAPI at /schema)", flush=True)
+    Granian(
+        target="casset_rights.app:app_from_environment", factory=True,
+        address=env["CASSET_HOST"], port=int(env["CASSET_PORT"]),
+        interface=Interfaces.ASGI, workers=args.workers or settings.workers,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
+    _services(settings).close()
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_db_revision(args: argparse.Namespace, _: Settings) -> int:
+    """Autogenerate a migration against a scratch database brought to head."""
+    import tempfile
+
+    from casset_rights.db.engine import make_engine
+    from casset_rights.db.migrate import revision, upgrade
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(f"sqlite:///{scratch}/scratch.db")
+        upgrade(engine)
+        revision(engine, args.message)
+        engine.dispose()
+    return 0
+
+
+def cmd_catalog_load(args: argparse.Namespace, settings: Settings) -> int:
+    from casset_rights.manifests import load_catalog_directory
+
+    services = _services(settings)
+    try:
+        stored = load_catalog_directory(services.catalog, Path(args.folder))
+    finally:
+        services.close()
+    for version in stored:
+        print(f"{version.release_id} v{version.version} {version.hash}")
+    return 0
+
+
+def cmd_policy_load(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    try:
+        for name in args.files:
+            path = Path(name)
+            loaded = (services.policies.load_directory(path) if path.is_dir() else
+                      [services.policies.put(path.read_text(encoding="utf-8"),
+                                             source_name=str(path))])
+            for p in loaded:
+                state = "stored" if p.changed else "unchanged"
+                print(f"{p.id} v{p.version} {p.hash} ({state})")
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_policy_check(args: argparse.Namespace, _: Settings) -> int:
+    from casset_rights.policy import check_files
+
+    ok, report = check_files([Path(f) for f in args.files])
+    print(report)
+    return 0 if ok else 1
+
+
+def cmd_policy_test(args: argparse.Namespace, _: Settings) -> int:
+    from casset_rights.policy import test_files
+
+    ok, report = test_files([Path(f) for f in args.files])
+    print(report)
+    return 0 if ok else 1
+
+
+def cmd_manifest_hash(args: argparse.Namespace, _: Settings) -> int:
+    from casset_rights.manifests import manifest_hash, validate_manifest
+
+    for name in args.files:
+        document = json.loads(Path(name).read_text(encoding="utf-8"))
+        print(f"{manifest_hash(validate_manifest(document))}  {name}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, _: Settings) -> int:
+    from casset_rights.receipts.verify import verify_receipt
+
+    token = _read_text_or_file(args.receipt)
+    jwks = _load_jwks(args.jwks)
+    payload = verify_receipt(token, jwks)
+    print("receipt: signature valid (EdDSA, key published in the JWKS)")
+    print(json.dumps(payload, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_keys_rotate(_: argparse.Namespace, settings: Settings) -> int:
+    from casset_rights.receipts.keys import FileKeyStore
+
+    store = FileKeyStore(settings.keys_dir)
+    key = store.rotate()
+    print(f"new active key {key.kid}; {len(store.jwks()['keys'])} keys stay published")
+    return 0
+
+
+def _read_text_or_file(value: str) -> str:
+    path = Path(value)
+    if value == "-":
+        return sys.stdin.read().strip()
+    if len(value) < 4096 and path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return value.strip()
+
+
+def _load_jwks(source: str) -> dict[str, Any]:
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        response = httpx.get(source, timeout=10)
+        response.raise_for_status()
+        return response.json()
+    return json.loads(Path(source).read_text(encoding="utf-8"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="casset-rights", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the HTTP service (granian)")
+    p.add_argument("--demo", action="store_true", help="load the example catalog and policies")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(handler=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)
+    p = db.add_parser("revision", help="autogenerate a migration from the tables (development)")
+    p.add_argument("message")
+    p.set_defaults(handler=cmd_db_revision)
+
+    catalog = sub.add_parser("catalog", help="release manifests").add_subparsers(
+        dest="catalog", required=True)
+    p = catalog.add_parser("load", help="load every manifest under a folder")
+    p.add_argument("folder")
+    p.set_defaults(handler=cmd_catalog_load)
+
+    policy = sub.add_parser("policy", help="artist policy files").add_subparsers(
+        dest="policy", required=True)
+    for name, handler, text in (
+        ("load", cmd_policy_load, "validate and store policies (files or folders)"),
+        ("check", cmd_policy_check, "validate policy files; report every error"),
+        ("test", cmd_policy_test, "run the tests: written in policy files"),
+    ):
+        p = policy.add_parser(name, help=text)
+        p.add_argument("files", nargs="+")
+        p.set_defaults(handler=handler)
+
+    manifest = sub.add_parser("manifest", help="release manifests").add_subparsers(
+        dest="manifest", required=True)
+    p = manifest.add_parser("hash", help="validate manifests and print their hashes")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(handler=cmd_manifest_hash)
+
+    p = sub.add_parser("verify", help="verify a receipt offline against a JWKS")
+    p.add_argument("receipt", help="the compact JWS, a file holding it, or - for stdin")
+    p.add_argument("--jwks", required=True, help="a JWKS file or URL")
+    p.set_defaults(handler=cmd_verify)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
+    keys.add_parser("rotate", help="make a new active signing key").set_defaults(
+        handler=cmd_keys_rotate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = settings_from_env(os.environ)
+        return int(args.handler(args, settings))
+    except CassetError as exc:
+        print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
+        for err in exc.errors:
+            where = f":{err.line}:{err.column}" if err.line else ""
+            print(f"  {err.pointer or '/'}{where}: {err.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

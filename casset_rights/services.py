@@ -1,0 +1,104 @@
+"""The service container: every domain service, built once from ``Settings``.
+
+``open_services`` is the one place that chooses between embedded defaults and production
+parts (SQLite or PostgreSQL, in-process or Redis, the test chain or Base). The HTTP app
+and the CLI both use it, so they behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from casset_rights.config import Settings
+from casset_rights.db.engine import make_engine
+from casset_rights.db.migrate import upgrade
+from casset_rights.decisions.index import RightsIndex
+from casset_rights.decisions.policy_store import PolicyStore
+from casset_rights.decisions.service import DecisionService
+from casset_rights.manifests import CatalogService, load_catalog_directory
+from casset_rights.policy import SCOPES
+from casset_rights.receipts.keys import FileKeyStore, KeyStore
+from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore, ReceiptWriter
+
+logger = logging.getLogger("casset_rights")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    keys: KeyStore
+    issuer: ReceiptIssuer
+    receipts: ReceiptStore
+    writer: ReceiptWriter
+    catalog: CatalogService
+    policies: PolicyStore
+    index: RightsIndex
+    decisions: DecisionService
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """The service metadata published at ``/.well-known/casset-rights``."""
+        base = self.settings.resolved_issuer
+        return {
+            "service": self.settings.service_name,
+            "issuer": base,
+            "version": "v1",
+            "scopes": list(SCOPES),
+            "decisions": ["permit", "deny", "license_required"],
+            "receipt_format": {"type": "JWS compact", "alg": "EdDSA",
+                               "typ": "casset-receipt+jws"},
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "openapi": f"{base}/schema/openapi.json",
+            "endpoints": {
+                "releases": f"{base}/v1/releases",
+                "decisions": f"{base}/v1/decisions",
+                "rights": f"{base}/v1/rights/{{resource}}",
+                "receipts": f"{base}/v1/receipts/{{jti}}",
+            },
+            "resource_ids": {"release": "release:R", "track": "track:R/T",
+                             "hook": "hook:R/T/H"},
+        }
+
+    def close(self) -> None:
+        self.writer.close()
+        self.engine.dispose()
+
+
+def open_services(settings: Settings, *, engine: Engine | None = None,
+                  migrate: bool = True) -> Services:
+    """Build every service. Creates the data folder and keys on first start and, with
+    ``migrate``, brings the database schema up to date. ``engine`` replaces the one the
+    settings name (the tests pass theirs, schema already in place)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = engine or make_engine(settings.resolved_database_url)
+    if migrate:
+        upgrade(engine)
+    keys = FileKeyStore(settings.keys_dir)
+    issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
+    receipts = ReceiptStore(engine)
+    writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max)
+    catalog = CatalogService(engine)
+    policies = PolicyStore(engine)
+    index = RightsIndex(catalog=catalog, policies=policies)
+    decisions = DecisionService(index=index, issuer=issuer)
+    return Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
+                    receipts=receipts, writer=writer, catalog=catalog, policies=policies,
+                    index=index, decisions=decisions)
+
+
+def load_examples(services: Services) -> None:
+    """Load the example catalog and policies named in settings (idempotent)."""
+    s = services.settings
+    if s.catalog_dir and Path(s.catalog_dir).is_dir():
+        stored = load_catalog_directory(services.catalog, Path(s.catalog_dir))
+        logger.info("catalog: %d manifest versions from %s", len(stored), s.catalog_dir)
+    if s.policies_dir and Path(s.policies_dir).is_dir():
+        stored_policies = services.policies.load_directory(Path(s.policies_dir))
+        logger.info("policies: %d from %s", len(stored_policies), s.policies_dir)
+    services.index.refresh(force=True)
