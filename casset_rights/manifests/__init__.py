@@ -9,9 +9,7 @@ releases, tracks (``R/T``) and hooks (``R/T/H``).
 
 from casset_rights.manifests.catalog import MAX_PAGE, CatalogService
 from casset_rights.manifests.hashing import manifest_bytes, manifest_hash
-from casset_rights.manifests.ids import (
-    ResourceRef, hook_id, is_segment, parse_resource_ref, track_id,
-)
+from casset_rights.manifests.ids import ResourceRef, hook_id, is_segment, track_id
 from casset_rights.manifests.loader import load_artists, load_catalog_directory
 from casset_rights.manifests.models import (
     Audio, Credit, Hook, Manifest, Track, Visual, to_document,
@@ -27,5 +25,5 @@ __all__ = [
     "Manifest", "Page", "ReleaseSummary", "ResolvedResource", "ResourceRef", "StoredVersion",
     "Track", "TrackRecord", "Visual", "VersionInfo", "hook_id", "is_segment",
     "load_artists", "load_catalog_directory", "manifest_bytes", "manifest_hash",
-    "manifest_schema", "parse_resource_ref", "to_document", "track_id", "validate_manifest",
+    "manifest_schema", "to_document", "track_id", "validate_manifest",
 ]

@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from casset_rights.canonical import HASH_PREFIX
 from casset_rights.errors import Conflict, InvalidInput, NotFound, StaleVersion, UnknownResource
 from casset_rights.manifests.hashing import manifest_bytes
-from casset_rights.manifests.ids import hook_id, is_segment, parse_resource_ref, track_id
+from casset_rights.manifests.ids import hook_id, is_segment, track_id
+from casset_rights.resources import parse_resource
 from casset_rights.manifests.loader import load_artists, load_catalog_directory
 from casset_rights.manifests.models import Manifest
 from casset_rights.manifests.records import (
@@ -241,23 +242,25 @@ class CatalogService:
     def resolve(self, resource_ref: str) -> ResolvedResource:
         """Resolve ``release:R``, ``track:R/T``, ``hook:R/T/H`` (or a bare id) on the heads.
 
-        Raises UnknownResource for a malformed reference or one the heads do not contain.
+        Raises InvalidInput for a malformed reference and UnknownResource for one the heads
+        do not contain.
         """
-        ref = parse_resource_ref(resource_ref)
+        ref = parse_resource(resource_ref)
         with self._engine.connect() as conn:
-            release = conn.execute(select(releases).where(releases.c.id == ref.release)).first()
+            release = conn.execute(select(releases).where(
+                releases.c.id == ref.release_id)).first()
             track_row = hook_row = None
-            if release is not None and ref.track is not None:
+            if release is not None and ref.track_id is not None:
                 track_row = conn.execute(select(tracks).where(
-                    tracks.c.id == track_id(ref.release, ref.track))).first()
-            if track_row is not None and ref.hook is not None:
+                    tracks.c.id == track_id(ref.release_id, ref.track_id))).first()
+            if track_row is not None and ref.hook_id is not None:
                 hook_row = conn.execute(select(hooks).where(
-                    hooks.c.id == hook_id(ref.release, ref.track or "", ref.hook))).first()
+                    hooks.c.id == hook_id(ref.release_id, ref.track_id or "", ref.hook_id))).first()
         found = {"release": release, "track": track_row, "hook": hook_row}[ref.kind]
         if release is None or found is None:
-            raise UnknownResource(f"no {ref.kind} {ref.id!r}")
+            raise UnknownResource(f"no {ref.kind} {ref.path!r}")
         return ResolvedResource(
-            kind=ref.kind, id=ref.id, release_id=release.id, artist_id=release.artist_id,
+            kind=ref.kind, id=ref.path, release_id=release.id, artist_id=release.artist_id,
             policy_id=release.policy_id, head_version=release.head_version,
             manifest_hash=release.head_hash,
             track=track_record(track_row) if track_row is not None else None,

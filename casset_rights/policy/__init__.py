@@ -24,7 +24,7 @@ from casset_rights.policy.model import (
     TerritoryCondition, TimeWindow, serialize,
 )
 from casset_rights.policy.request import Context, Request, build_request, parse_context
-from casset_rights.policy.resources import LEVELS, ResourceRef, parse_resource
+from casset_rights.resources import LEVELS, ResourceRef, parse_resource
 from casset_rights.policy.scopes import SCOPES, TRAVELLING_SCOPES, check_scope
 from casset_rights.policy.testing import (
     PolicyTestReport, PolicyTestResult, check_files, run_policy_tests, test_files,

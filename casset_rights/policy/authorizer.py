@@ -24,7 +24,7 @@ from casset_rights.policy.decision import (
 )
 from casset_rights.policy.model import OBLIGATION_TYPES
 from casset_rights.policy.request import Context, Request
-from casset_rights.policy.resources import ResourceRef
+from casset_rights.resources import ResourceRef
 from casset_rights.policy.scopes import SCOPE_SET
 from casset_rights.principal import Principal
 

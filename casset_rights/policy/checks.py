@@ -20,7 +20,7 @@ from typing import Any
 
 from casset_rights.errors import FieldError
 from casset_rights.policy.model import TARGETS
-from casset_rights.policy.resources import RESOURCE_KINDS, parse_resource
+from casset_rights.resources import RESOURCE_KINDS, parse_resource
 from casset_rights.policy.source import SourceDocument, escape
 
 PLACEHOLDERS = ("title", "artist", "resource")

@@ -22,7 +22,7 @@ from casset_rights.policy.model import (
     OBLIGATION_TYPES, TARGETS, Audience, Conditions, Policy, Route, Rule, serialize,
 )
 from casset_rights.policy.request import Context
-from casset_rights.policy.resources import LEVELS, RESOURCE_KINDS, ResourceRef, parse_target
+from casset_rights.resources import LEVELS, RESOURCE_KINDS, ResourceRef, parse_target
 from casset_rights.policy.scopes import scope_order
 from casset_rights.principal import PRINCIPAL_KINDS, Principal
 

@@ -14,7 +14,7 @@ import msgspec
 
 from casset_rights.errors import FieldError, InvalidInput
 from casset_rights.policy.model import PURPOSES
-from casset_rights.policy.resources import ResourceRef, parse_resource
+from casset_rights.resources import ResourceRef, parse_resource
 from casset_rights.policy.scopes import check_scope
 from casset_rights.principal import PUBLIC, Principal
 

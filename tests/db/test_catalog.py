@@ -210,9 +210,12 @@ def test_resolve_releases_tracks_and_hooks(catalog: CatalogService) -> None:
     assert hook.hook is not None and (hook.hook.start_ms, hook.hook.end_ms) == (0, 30000)
     assert hook.track == catalog.track("night-drive/1")
     for missing in ("release:nope", "track:night-drive/9", "hook:night-drive/1/drop",
-                    "hook:nope/1/chorus", "track:night-drive", "NOPE"):
+                    "hook:nope/1/chorus"):
         with pytest.raises(UnknownResource):
             catalog.resolve(missing)
+    for malformed in ("track:night-drive", "NOPE"):
+        with pytest.raises(InvalidInput):
+            catalog.resolve(malformed)
     v2 = catalog.put_version(manifest(version=2, previous=v1.hash, hooks=("drop",)))
     assert catalog.resolve("hook:night-drive/1/drop").manifest_hash == v2.hash
     with pytest.raises(UnknownResource):
