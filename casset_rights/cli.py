@@ -147,11 +147,15 @@ def cmd_keys_rotate(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def _read_text_or_file(value: str) -> str:
-    path = Path(value)
+    """The argument itself, a file it names, or standard input for ``-``."""
     if value == "-":
         return sys.stdin.read().strip()
-    if len(value) < 4096 and path.is_file():
-        return path.read_text(encoding="utf-8").strip()
+    try:
+        path = Path(value)
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    except OSError:  # too long or otherwise not a path: it is the text itself
+        pass
     return value.strip()
 
 
