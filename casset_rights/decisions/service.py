@@ -9,6 +9,7 @@ wait for a group commit without holding a thread.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -47,7 +48,13 @@ class GridOutcome(msgspec.Struct, frozen=True):
 def chain_hash(policies: Sequence[dict[str, str]]) -> str:
     """``policy_hash`` of a decision: the content hash of the chain's policy hashes,
     from general to specific (artist, release, track, hook)."""
-    return content_hash([p["hash"] for p in policies])
+    return _hash_of_hashes(tuple(p["hash"] for p in policies))
+
+
+@functools.lru_cache(maxsize=65536)
+def _hash_of_hashes(hashes: tuple[str, ...]) -> str:
+    # Few distinct chains exist and canonicalisation is pure Python: remember them.
+    return content_hash(list(hashes))
 
 
 class DecisionService:
