@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Annotated, Any, Literal
+
+import anyio
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from casset_rights.receipts.service import Receipt
 from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.receipts.service import Receipt
 
 
 class DecisionRequestBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -22,7 +24,7 @@ class DecisionRequestBody(msgspec.Struct, forbid_unknown_fields=True):
 
 async def stored(services: ServicesDep, receipt: Receipt) -> Receipt:
     """Wait, without holding a thread, until the receipt is committed."""
-    return await asyncio.wrap_future(services.writer.submit(receipt))
+    return await services.writer.store_async(receipt)
 
 
 class DecisionController(Controller):
@@ -31,8 +33,11 @@ class DecisionController(Controller):
     @post("/v1/decisions", summary="Decide one action on one resource", status_code=200)
     async def decide(self, data: JSONBody[DecisionRequestBody], services: ServicesDep,
                      principal: PrincipalDep) -> dict[str, Any]:
-        outcome = services.decisions.decide(principal=principal, action=data.action,
-                                            resource=data.resource, context=data.context)
+        # Held licenses and ancestors' policies may be read from the database: decide in
+        # a worker thread so the event loop never waits on it.
+        outcome = await anyio.to_thread.run_sync(partial(
+            services.decisions.decide, principal=principal, action=data.action,
+            resource=data.resource, context=data.context))
         receipt = await stored(services, outcome.receipt)
         d = outcome.decision
         return {
@@ -59,8 +64,9 @@ class DecisionController(Controller):
     ) -> dict[str, Any]:
         context = {k: v for k, v in (("purpose", purpose), ("territory", territory),
                                      ("excerpt_seconds", excerpt_seconds)) if v is not None}
-        outcome = services.decisions.grid(principal=principal, resource=resource.lstrip("/"),
-                                          context=context)
+        outcome = await anyio.to_thread.run_sync(partial(
+            services.decisions.grid, principal=principal, resource=resource.lstrip("/"),
+            context=context))
         receipt = await stored(services, outcome.receipt)
         return {
             "resource": outcome.resource,

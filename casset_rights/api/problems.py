@@ -133,6 +133,14 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
                    request_id=_request_id(request))
 
 
+def undecodable_body_handler(request: Request[Any, Any, Any],
+                             exc: UnicodeDecodeError) -> Response[bytes]:
+    """A body that is not UTF-8 is the client's error, not ours."""
+    return problem(400, code="invalid_request",
+                   detail=f"the request body is not valid UTF-8 (byte {exc.start})",
+                   request_id=_request_id(request))
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     request_id = _request_id(request)
     logger.exception("unexpected error (request %s)", request_id, exc_info=exc)

@@ -149,7 +149,10 @@ class RightsIndex:
                     raise UnknownResource(f"no hook {hook!r}")
                 keys.append(f"hook:{hook}")
         policies = snap.policies
-        chain = tuple(policies[k] for k in keys if k in policies)
+        # Only the release's own artist governs it: a policy another artist aimed at this
+        # release (possible through files) is passed over rather than trusted.
+        chain = tuple(policies[k] for k in keys
+                      if k in policies and policies[k].artist == release.artist_id)
         return Resolved(ref=ref, release=release, chain=chain)
 
     def release(self, release_id: str) -> ReleaseEntry:

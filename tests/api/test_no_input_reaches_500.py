@@ -69,3 +69,10 @@ def test_rights_grid_paths_and_queries(client: TestClient, resource: str, purpos
                                 ("excerpt_seconds", seconds)) if v is not None}
     response = client.get(f"/v1/rights/{quote(resource, safe=':/')}", params=params)
     assert response.status_code < 500, (response.status_code, response.text)
+
+
+def test_a_body_that_is_not_utf8_is_a_400(client: TestClient) -> None:
+    response = client.post("/v1/decisions", content=b'"\x80"',
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"

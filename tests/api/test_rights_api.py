@@ -151,3 +151,14 @@ def test_every_response_carries_a_request_id(client: TestClient) -> None:
     assert response.headers["x-request-id"] == "trace-123"
     problem = client.get("/v1/receipts/nope").json()
     assert problem["request_id"]
+
+
+def test_a_policy_aimed_at_another_artists_release_is_not_trusted(services, client) -> None:  # type: ignore[no-untyped-def]
+    services.policies.put(
+        "policy: intruder\nartist: mara-quell\napplies_to: release:midnight-tapes\nrules:\n"
+        "  - id: all\n    permit: [ai-train]\n    to: any\n", source_name="intruder.yaml")
+    services.index.refresh(force=True)
+    answer = client.post("/v1/decisions", json={
+        "action": "ai-train", "resource": "release:midnight-tapes"}).json()
+    assert answer["decision"] == "deny"
+    assert "intruder" not in [p["policy"] for p in answer["reasons"]]
