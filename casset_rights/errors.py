@@ -82,12 +82,25 @@ class Unauthenticated(CassetError):
     code = "unauthenticated"
 
 
+class InvalidToken(Unauthenticated):
+    """A bearer token was presented and refused (RFC 6750 ``invalid_token``); ``detail``
+    says why: expired, not yet valid, wrong audience or issuer, bad signature, revoked."""
+
+    code = "invalid_token"
+
+
 class Forbidden(CassetError):
     code = "forbidden"
 
 
 class InsufficientScope(Forbidden):
+    """The token lacks the OAuth scope the route needs; ``scope`` names it."""
+
     code = "insufficient_scope"
+
+    def __init__(self, detail: str, *, scope: str | None = None) -> None:
+        super().__init__(detail)
+        self.scope = scope
 
 
 class RateLimited(CassetError):

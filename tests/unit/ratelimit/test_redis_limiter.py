@@ -1,0 +1,68 @@
+"""The Redis limiter against the machine's real Redis (CASSET_TEST_REDIS_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+import redis
+
+from casset_rights.ratelimit import Quota, RedisRateLimiter
+
+REDIS_URL = os.environ.get("CASSET_TEST_REDIS_URL", "")
+pytestmark = [pytest.mark.redis,
+              pytest.mark.skipif(not REDIS_URL, reason="CASSET_TEST_REDIS_URL is not set")]
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex}:"
+
+
+def test_a_bucket_in_redis(prefix: str) -> None:
+    limiter = RedisRateLimiter(REDIS_URL, prefix=prefix)
+    quota = Quota(capacity=3, per_minute=60)
+
+    async def run() -> list[tuple[bool, int]]:
+        try:
+            return [((v := await limiter.take("k", quota)).allowed, v.remaining)
+                    for _ in range(4)]
+        finally:
+            await limiter.aclose()
+
+    assert asyncio.run(run()) == [(True, 2), (True, 1), (True, 0), (False, 0)]
+    client = redis.Redis.from_url(REDIS_URL)
+    ttl = client.pttl(prefix + "rl:k")
+    client.close()
+    assert 0 < ttl <= 4000  # gone once it would be full again
+
+
+def test_concurrent_takes_are_atomic(prefix: str) -> None:
+    quota = Quota(capacity=10, per_minute=1)
+
+    async def run() -> int:
+        limiters = [RedisRateLimiter(REDIS_URL, prefix=prefix) for _ in range(4)]
+        try:
+            verdicts = await asyncio.gather(*(limiters[i % 4].take("shared", quota)
+                                              for i in range(40)))
+        finally:
+            for limiter in limiters:
+                await limiter.aclose()
+        return sum(v.allowed for v in verdicts)
+
+    assert asyncio.run(run()) == 10
+
+
+def test_an_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", prefix="x:")
+
+    async def run() -> bool:
+        try:
+            return (await limiter.take("k", Quota(capacity=1, per_minute=1))).allowed
+        finally:
+            await limiter.aclose()
+
+    assert asyncio.run(run()) is True
+    assert "Redis unavailable" in caplog.text
