@@ -1,0 +1,229 @@
+"""Licenses over HTTP: quote plus grant for a free route, per second, under granian.
+
+One run:
+
+1. creates an agent client (as ``casset-rights clients create`` does) in a fresh data
+   folder, starts the real service under granian (one worker, loopback, examples loaded,
+   rate limits off, SQLite in the data folder) and takes an OAuth access token
+   (client_credentials) for it;
+2. checks one flow end to end: the quote's receipt and the license token verify against
+   the JWKS, and a decision with the token answers ``permit`` naming the license;
+3. drives closed loops of the flow ``POST /v1/licenses/quotes`` then ``POST
+   /v1/licenses`` (the free ``grounding`` route of Midnight Tapes: signed quote receipt,
+   quote row, license token, grant row, grant receipt, each committed before the answer)
+   from ``--connections`` concurrent clients (httpx, asyncio) for ``--seconds``, in
+   ``--rounds`` rounds, and prints the median flows per second and flow latencies;
+4. checks that every 201 left exactly one grant row.
+
+``--database-url postgresql+psycopg://…`` runs the service on PostgreSQL instead (in a
+fresh schema ``bench_licenses``). The client runs on the same machine as the server (2
+shared cores here), so the numbers are a floor. Run from the repository root::
+
+    .venv/bin/python benchmarks/licenses_bench.py
+    .venv/bin/python benchmarks/licenses_bench.py \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import shlex
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import http_bench  # noqa: E402  (granian start/stop helpers shared with the decisions bench)
+
+FLOW = {"resource": "release:midnight-tapes", "route": "grounding"}
+PG_SCHEMA = "bench_licenses"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def postgres_url(url: str) -> str:
+    """A fresh schema for the run, named in the URL the server is given."""
+    from sqlalchemy import text
+
+    from casset_rights.db.engine import make_engine
+
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{PG_SCHEMA}"'))
+    admin.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+def make_agent(folder: Path, database_url: str) -> tuple[str, str]:
+    """An agent client in the service's database (what the CLI does)."""
+    from casset_rights.config import settings_from_env
+    from casset_rights.services import open_services
+
+    services = open_services(settings_from_env({}, data_dir=str(folder / "data"),
+                                               database_url=database_url))
+    try:
+        made = services.auth.create_client(kind="agent", name="Licenses bench",
+                                           attributes={"operator": "bench"})
+        assert made.secret is not None
+        return made.client.client_id, made.secret
+    finally:
+        services.close()
+
+
+def access_token(server: http_bench.Server, client_id: str, secret: str) -> str:
+    import urllib.request
+
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    req = urllib.request.Request(
+        server.base + "/oauth/token", data=b"grant_type=client_credentials", method="POST",
+        headers={"Authorization": f"Basic {basic}",
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return str(json.loads(resp.read())["access_token"])
+
+
+def check_one_flow(server: http_bench.Server, headers: dict[str, str]) -> str:
+    from casset_rights.licenses import verify_license_token
+    from casset_rights.receipts.verify import verify_receipt
+
+    jwks = json.loads(http_bench.http(server, "GET", "/.well-known/jwks.json")[1])
+    status, raw = http_bench.http(server, "POST", "/v1/licenses/quotes",
+                                  json.dumps(FLOW).encode(), headers)
+    assert status == 201, raw
+    quote = json.loads(raw)
+    assert verify_receipt(quote["quote"], jwks)["status"] == "quoted"
+    status, raw = http_bench.http(server, "POST", "/v1/licenses",
+                                  json.dumps({"quote_id": quote["id"]}).encode(), headers)
+    assert status == 201, raw
+    grant = json.loads(raw)["license"]
+    assert verify_license_token(grant["token"], jwks)["jti"] == grant["id"]
+    status, raw = http_bench.http(server, "POST", "/v1/decisions", json.dumps(
+        {"action": "ai-input", "resource": "track:midnight-tapes/1"}).encode(), headers)
+    decision = json.loads(raw)
+    assert decision["decision"] == "permit", decision
+    assert decision["reasons"][0]["rule"] == f"grant:{grant['id']}"
+    return f"quote {quote['id'][:8]}… -> license {grant['id'][:12]}… -> decision permit"
+
+
+async def drive(server: http_bench.Server, headers: dict[str, str], *, seconds: float,
+                connections: int) -> dict[str, Any]:
+    import httpx
+
+    quote_body = json.dumps(FLOW).encode()
+    hdrs = {"Content-Type": "application/json", **headers}
+    latencies: list[float] = []
+    counts = {"granted": 0, "failed": 0}
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=server.base, limits=limits, timeout=30) as client:
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                quote = await client.post("/v1/licenses/quotes", content=quote_body,
+                                          headers=hdrs)
+                if quote.status_code != 201:
+                    counts["failed"] += 1
+                    continue
+                body = json.dumps({"quote_id": quote.json()["id"]}).encode()
+                grant = await client.post("/v1/licenses", content=body, headers=hdrs)
+                if grant.status_code != 201:
+                    counts["failed"] += 1
+                    continue
+                counts["granted"] += 1
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {"flows_per_s": counts["granted"] / elapsed, "granted": counts["granted"],
+            "failed": counts["failed"], "p50": statistics.median(latencies),
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
+
+
+def grant_count(server: http_bench.Server, database_url: str) -> int:
+    if database_url:
+        from sqlalchemy import text
+
+        from casset_rights.db.engine import make_engine
+
+        engine = make_engine(database_url)
+        with engine.connect() as pg:
+            count = int(pg.execute(text("SELECT count(*) FROM license_grants")).scalar_one())
+        engine.dispose()
+        return count
+    assert server.folder is not None
+    db = server.folder / "data" / "casset.db"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT count(*) FROM license_grants").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--database-url", default="",
+                        help="PostgreSQL URL (default: SQLite in the data folder)")
+    args = parser.parse_args(argv)
+    database_url = postgres_url(args.database_url) if args.database_url else ""
+
+    def env(folder: Path) -> dict[str, str]:
+        # authlib refuses plain-http token requests unless told otherwise: loopback only.
+        values = {**http_bench.casset_env(folder), "AUTHLIB_INSECURE_TRANSPORT": "1"}
+        if database_url:
+            values["CASSET_DATABASE_URL"] = database_url
+        return values
+
+    server = http_bench.Server(name="casset", target="casset_rights.app:app_from_environment",
+                               env=env, ready_path="/.well-known/casset-rights")
+    with tempfile.TemporaryDirectory(prefix="licenses-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "data").mkdir(parents=True)
+        client_id, secret = make_agent(folder, database_url)
+        http_bench.start(server, folder, workers=1)
+        try:
+            headers = {"Authorization": f"Bearer {access_token(server, client_id, secret)}"}
+            print("check:", check_one_flow(server, headers), flush=True)
+            asyncio.run(drive(server, headers, seconds=2, connections=args.connections))
+            before = grant_count(server, database_url)
+            rounds = []
+            for n in range(args.rounds):
+                result = asyncio.run(drive(server, headers, seconds=args.seconds,
+                                           connections=args.connections))
+                rounds.append(result)
+                print(f"round {n + 1}: {result['flows_per_s']:.1f} flows/s "
+                      f"(quote + license), p50 {result['p50']:.1f} ms, "
+                      f"p99 {result['p99']:.1f} ms, {result['failed']} failed", flush=True)
+            granted = sum(r["granted"] for r in rounds)
+            stored = grant_count(server, database_url) - before
+            assert stored == granted, f"{granted} licenses answered, {stored} stored"
+        finally:
+            http_bench.stop(server)
+    best = statistics.median(r["flows_per_s"] for r in rounds)
+    database = "PostgreSQL" if database_url else "SQLite"
+    print(f"quote + license for a free route over HTTP (granian, 1 worker, {database}): "
+          f"median {best:.1f} flows/s = {2 * best:.1f} requests/s, "
+          f"{args.connections} connections; every license stored ({granted})")
+    print("command: .venv/bin/python benchmarks/licenses_bench.py "
+          + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Lineage over HTTP: registering derivatives, and reading the graph around a resource.
+
+Registering needs a token with ``licenses:manage`` (the registrant is the one whose
+licenses allow the uses); reading is open like the other reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.security import requires_scope
+from casset_rights.auth.scopes import LICENSES_MANAGE, RIGHTS_READ
+from casset_rights.licenses import rfc3339
+from casset_rights.lineage import Edge, LineageView, ParentLink
+from casset_rights.lineage.service import DEFAULT_DEPTH, MAX_DEPTH, MAX_EDGES
+
+
+class DerivativeBody(msgspec.Struct, forbid_unknown_fields=True):
+    child: Annotated[str, msgspec.Meta(max_length=256,
+                                       description="the derivative: release, track or hook")]
+    parents: Annotated[list[ParentLink], msgspec.Meta(min_length=1, max_length=50)]
+    context: dict[str, Any] = {}
+
+
+def edge_body(edge: Edge) -> dict[str, Any]:
+    return {"child": edge.child, "parent": edge.parent, "relationship": edge.relationship,
+            "grant": edge.grant_id, "revenue_share_percent": edge.revenue_share_ppm / 10_000,
+            "child_artist": edge.child_artist, "parent_artist": edge.parent_artist,
+            "registered_at": rfc3339(edge.registered_at_ms), "receipt_id": edge.receipt_id,
+            "depth": edge.depth}
+
+
+def view_body(view: LineageView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "resource": view.resource, "direction": view.direction, "depth": view.depth,
+        "nodes": msgspec.to_builtins(view.nodes),
+        "edges": [edge_body(e) for e in view.edges],
+        "attribution": list(view.attribution), "truncated": view.truncated,
+    }
+    if view.royalties is not None:
+        body["royalties"] = msgspec.to_builtins(view.royalties)
+    return body
+
+
+class LineageController(Controller):
+    tags = ["lineage"]
+
+    @post("/v1/derivatives", summary="Register a derivative and its parents",
+          guards=[requires_scope(LICENSES_MANAGE, anonymous=False)], sync_to_thread=True)
+    def register(self, data: JSONBody[DerivativeBody], services: ServicesDep,
+                 principal: PrincipalDep) -> Response[dict[str, Any]]:
+        done = services.lineage.register(principal, child=data.child, parents=data.parents,
+                                         context=data.context)
+        body = {"child": done.child, "receipt_id": done.receipt_id,
+                "edges": [{**edge_body(e), "created": c}
+                          for e, c in zip(done.edges, done.created, strict=True)]}
+        return Response(body, status_code=201 if any(done.created) else 200)
+
+    @get("/v1/lineage/{resource:path}", summary="Ancestors or descendants of a resource",
+         guards=[requires_scope(RIGHTS_READ)], sync_to_thread=True)
+    def lineage(
+        self, resource: FromPath[str], services: ServicesDep,
+        direction: Annotated[Literal["ancestors", "descendants"], QueryParameter()] = "ancestors",
+        depth: Annotated[int, QueryParameter(ge=1, le=MAX_DEPTH)] = DEFAULT_DEPTH,
+        revenue: Annotated[int | None, QueryParameter(
+            ge=0, description="revenue earned by the resource, in minor units: "
+                              "answers the royalty split")] = None,
+        currency: Annotated[str | None, QueryParameter(min_length=3, max_length=3)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_EDGES)] = MAX_EDGES,
+    ) -> dict[str, Any]:
+        view = services.lineage.lineage(resource.lstrip("/"), direction=direction, depth=depth,
+                                        revenue=revenue, currency=currency, limit=limit)
+        return view_body(view)

@@ -1,0 +1,255 @@
+"""Licensing rows in the database: reading and writing quotes, requests, grants, counters.
+
+Every state change is one conditional statement, so two processes racing for the same
+quote, cap slot, request or revocation cannot both win: a quote is used by
+``UPDATE … WHERE used_at_ms IS NULL``, a cap slot taken by ``UPDATE … WHERE granted <
+cap`` on the route's counter row (PostgreSQL re-checks the condition after waiting for
+the row lock, so exactly ``cap`` updates succeed), a request decided by ``UPDATE … WHERE
+status = 'pending'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from casset_rights.licenses.models import Grant, LicenseRequest, Quote
+from casset_rights.licenses.tables import (
+    license_grants, license_quotes, license_requests, license_route_counts,
+)
+from casset_rights.policy import LicenseRoute
+
+_json = msgspec.json.encode
+
+
+def _text(value: Any) -> str:
+    return _json(value).decode()
+
+
+def _route(text: str) -> LicenseRoute:
+    return msgspec.json.decode(text, type=LicenseRoute)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. SQLite takes its write lock at BEGIN, so a writer never has to
+    upgrade a read snapshot (which fails at once in WAL mode); PostgreSQL ignores it."""
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+def _insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any],
+                              keys: Sequence[str]) -> None:
+    dialect: Callable[..., Any] = (postgresql.insert if conn.dialect.name == "postgresql"
+                                   else sqlite.insert)
+    conn.execute(dialect(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
+# -- quotes ---------------------------------------------------------------------------
+
+
+def insert_quote(conn: Connection, quote: Quote) -> None:
+    conn.execute(insert(license_quotes), dict(
+        id=quote.id, licensee=quote.licensee, principal=_text(quote.principal),
+        artist_id=quote.artist_id, resource=quote.resource, scopes=_text(quote.scopes),
+        route_name=quote.route.name, route_type=quote.route.type,
+        policy_id=quote.route.policy, policy_hash=quote.route.policy_hash,
+        manifest_hash=quote.manifest_hash, terms=_text(quote.route),
+        context=_text(quote.context), created_at_ms=quote.created_at_ms,
+        expires_at_ms=quote.expires_at_ms, token=quote.token))
+
+
+def read_quote(conn: Connection, quote_id: str) -> Quote | None:
+    row = conn.execute(select(license_quotes).where(license_quotes.c.id == quote_id)).first()
+    if row is None:
+        return None
+    return Quote(id=row.id, licensee=row.licensee, principal=msgspec.json.decode(row.principal),
+                 artist_id=row.artist_id, resource=row.resource,
+                 scopes=tuple(msgspec.json.decode(row.scopes)), route=_route(row.terms),
+                 manifest_hash=row.manifest_hash, context=msgspec.json.decode(row.context),
+                 created_at_ms=row.created_at_ms, expires_at_ms=row.expires_at_ms,
+                 token=row.token, used_at_ms=row.used_at_ms)
+
+
+def use_quote(conn: Connection, quote_id: str, *, now_ms: int) -> bool:
+    """Mark the quote used; False when it already was."""
+    result = conn.execute(update(license_quotes)
+                          .where(license_quotes.c.id == quote_id,
+                                 license_quotes.c.used_at_ms.is_(None))
+                          .values(used_at_ms=now_ms))
+    return result.rowcount == 1
+
+
+def unuse_quote(conn: Connection, quote_id: str) -> None:
+    conn.execute(update(license_quotes).where(license_quotes.c.id == quote_id)
+                 .values(used_at_ms=None))
+
+
+# -- caps -----------------------------------------------------------------------------
+
+
+def take_slot(conn: Connection, route: LicenseRoute) -> bool:
+    """Count one more grant of ``route``; False (nothing counted) when its cap is reached.
+    Routes without a cap are not counted."""
+    if route.cap is None:
+        return True
+    _insert_ignoring_conflict(conn, license_route_counts,
+                              {"policy_id": route.policy, "route_name": route.name,
+                               "granted": 0}, ["policy_id", "route_name"])
+    c = license_route_counts.c
+    result = conn.execute(update(license_route_counts)
+                          .where(c.policy_id == route.policy, c.route_name == route.name,
+                                 c.granted < route.cap)
+                          .values(granted=c.granted + 1))
+    return result.rowcount == 1
+
+
+def give_back_slot(conn: Connection, route: LicenseRoute) -> None:
+    if route.cap is None:
+        return
+    c = license_route_counts.c
+    conn.execute(update(license_route_counts)
+                 .where(c.policy_id == route.policy, c.route_name == route.name, c.granted > 0)
+                 .values(granted=c.granted - 1))
+
+
+def granted_count(conn: Connection, route: LicenseRoute) -> int:
+    c = license_route_counts.c
+    value = conn.execute(select(c.granted).where(c.policy_id == route.policy,
+                                                 c.route_name == route.name)).scalar()
+    return int(value or 0)
+
+
+# -- grants ---------------------------------------------------------------------------
+
+
+def insert_grant(conn: Connection, grant: Grant) -> None:
+    conn.execute(insert(license_grants), dict(
+        id=grant.id, quote_id=grant.quote_id, request_id=grant.request_id,
+        licensee=grant.licensee, principal=_text(grant.principal), artist_id=grant.artist_id,
+        resource=grant.resource, scopes=_text(grant.scopes), route_name=grant.route.name,
+        route_type=grant.route.type, policy_id=grant.route.policy,
+        policy_hash=grant.route.policy_hash, manifest_hash=grant.manifest_hash,
+        terms=_text(grant.route), payment_id=grant.payment_id, status=grant.status,
+        granted_at_ms=grant.granted_at_ms, expires_at_ms=grant.expires_at_ms,
+        token=grant.token, receipt_id=grant.receipt_id))
+
+
+def _grant(row: Any) -> Grant:
+    return Grant(id=row.id, quote_id=row.quote_id, request_id=row.request_id,
+                 licensee=row.licensee, principal=msgspec.json.decode(row.principal),
+                 artist_id=row.artist_id, resource=row.resource,
+                 scopes=tuple(msgspec.json.decode(row.scopes)), route=_route(row.terms),
+                 manifest_hash=row.manifest_hash, payment_id=row.payment_id,
+                 status=row.status, granted_at_ms=row.granted_at_ms,
+                 expires_at_ms=row.expires_at_ms, revoked_at_ms=row.revoked_at_ms,
+                 revocation_reason=row.revocation_reason, token=row.token,
+                 receipt_id=row.receipt_id, revocation_receipt_id=row.revocation_receipt_id)
+
+
+def read_grant(conn: Connection, grant_id: str) -> Grant | None:
+    row = conn.execute(select(license_grants).where(license_grants.c.id == grant_id)).first()
+    return None if row is None else _grant(row)
+
+
+def held_grants(conn: Connection, licensee: str, resources: Sequence[str], *,
+                at_ms: int) -> list[Grant]:
+    """The licensee's grants on any of ``resources`` in force at ``at_ms`` (granted by
+    then, not revoked by then, not expired by then)."""
+    g = license_grants.c
+    rows = conn.execute(
+        select(license_grants)
+        .where(g.licensee == licensee, g.resource.in_(list(resources)),
+               g.granted_at_ms <= at_ms,
+               or_(g.revoked_at_ms.is_(None), g.revoked_at_ms > at_ms),
+               or_(g.expires_at_ms.is_(None), g.expires_at_ms > at_ms))
+        .order_by(g.granted_at_ms, g.id))
+    return [_grant(row) for row in rows]
+
+
+def list_grants(conn: Connection, *, licensee: str | None, artist_id: str | None,
+                status: str | None, limit: int) -> list[Grant]:
+    """Grants the licensee holds or the artist gave (either matching), newest first."""
+    g = license_grants.c
+    who = [c for c in (g.licensee == licensee if licensee else None,
+                       g.artist_id == artist_id if artist_id else None) if c is not None]
+    if not who:
+        return []
+    query = select(license_grants).where(or_(*who))
+    if status is not None:
+        query = query.where(g.status == status)
+    rows = conn.execute(query.order_by(g.granted_at_ms.desc(), g.id).limit(limit))
+    return [_grant(row) for row in rows]
+
+
+def revoke_grant(conn: Connection, grant_id: str, *, now_ms: int, reason: str,
+                 receipt_id: str) -> bool:
+    g = license_grants.c
+    result = conn.execute(update(license_grants)
+                          .where(g.id == grant_id, g.status == "active")
+                          .values(status="revoked", revoked_at_ms=now_ms,
+                                  revocation_reason=reason, revocation_receipt_id=receipt_id))
+    return result.rowcount == 1
+
+
+# -- requests -------------------------------------------------------------------------
+
+
+def insert_request(conn: Connection, request: LicenseRequest) -> None:
+    conn.execute(insert(license_requests), dict(
+        id=request.id, quote_id=request.quote_id, licensee=request.licensee,
+        principal=_text(request.principal), artist_id=request.artist_id,
+        resource=request.resource, scopes=_text(request.scopes),
+        route_name=request.route.name, policy_id=request.route.policy,
+        policy_hash=request.route.policy_hash, terms=_text(request.route),
+        message=request.message, status=request.status,
+        created_at_ms=request.created_at_ms, receipt_id=request.receipt_id))
+
+
+def _request(row: Any) -> LicenseRequest:
+    return LicenseRequest(
+        id=row.id, quote_id=row.quote_id, licensee=row.licensee,
+        principal=msgspec.json.decode(row.principal), artist_id=row.artist_id,
+        resource=row.resource, scopes=tuple(msgspec.json.decode(row.scopes)),
+        route=_route(row.terms), message=row.message, status=row.status,
+        created_at_ms=row.created_at_ms, decided_at_ms=row.decided_at_ms,
+        decision_message=row.decision_message, grant_id=row.grant_id,
+        receipt_id=row.receipt_id, decision_receipt_id=row.decision_receipt_id)
+
+
+def read_request(conn: Connection, request_id: str) -> LicenseRequest | None:
+    row = conn.execute(select(license_requests)
+                       .where(license_requests.c.id == request_id)).first()
+    return None if row is None else _request(row)
+
+
+def list_requests(conn: Connection, *, licensee: str | None, artist_id: str | None,
+                  status: str | None, limit: int) -> list[LicenseRequest]:
+    r = license_requests.c
+    who = [c for c in (r.licensee == licensee if licensee else None,
+                       r.artist_id == artist_id if artist_id else None) if c is not None]
+    if not who:
+        return []
+    query = select(license_requests).where(or_(*who))
+    if status is not None:
+        query = query.where(r.status == status)
+    rows = conn.execute(query.order_by(r.created_at_ms.desc(), r.id).limit(limit))
+    return [_request(row) for row in rows]
+
+
+def decide_request(conn: Connection, request_id: str, *, status: str, now_ms: int,
+                   message: str | None, grant_id: str | None, receipt_id: str) -> bool:
+    r = license_requests.c
+    result = conn.execute(update(license_requests)
+                          .where(and_(r.id == request_id, r.status == "pending"))
+                          .values(status=status, decided_at_ms=now_ms,
+                                  decision_message=message, grant_id=grant_id,
+                                  decision_receipt_id=receipt_id))
+    return result.rowcount == 1

@@ -1,0 +1,47 @@
+"""Building licensing and lineage from settings, and plugging them into decisions.
+
+``open_licensing`` is what ``open_services`` calls: it chooses the payment provider,
+builds the services, and registers the decision refiners in their order (held grants
+first, then ancestors, whose own decisions count held grants too).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from casset_rights.config import Settings
+from casset_rights.decisions.index import RightsIndex
+from casset_rights.decisions.service import DecisionService
+from casset_rights.licenses.desk import LicenseDesk
+from casset_rights.licenses.held import HeldGrants
+from casset_rights.licenses.payments import NoPayments, Payments
+from casset_rights.licenses.service import LicenseService
+from casset_rights.lineage.refiner import LineageRefiner
+from casset_rights.lineage.service import LineageService
+from casset_rights.receipts.keys import KeyStore
+from casset_rights.receipts.service import ReceiptIssuer, ReceiptWriter
+
+
+def payments_from_settings(settings: Settings) -> Payments:
+    """The payment provider for paid routes. Only the embedded default exists until the
+    commerce package brings Stripe; with no provider, paid routes answer 501
+    ``payments_not_configured``."""
+    return NoPayments()
+
+
+def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
+                   decisions: DecisionService, issuer: ReceiptIssuer, writer: ReceiptWriter,
+                   keys: KeyStore) -> tuple[LicenseService, LicenseDesk, LineageService]:
+    issuer_url = settings.resolved_issuer
+    licenses = LicenseService(engine=engine, index=index, issuer=issuer, writer=writer,
+                              keys=keys, issuer_url=issuer_url,
+                              payments=payments_from_settings(settings),
+                              quote_ttl_seconds=settings.license_quote_ttl_seconds)
+    desk = LicenseDesk(licenses, keys=keys, issuer_url=issuer_url)
+    held = HeldGrants(engine)
+    decisions.add_refiner(held)
+    ancestors = LineageRefiner(engine, index, base_refiners=[held])
+    decisions.add_refiner(ancestors)
+    lineage = LineageService(engine=engine, index=index, decisions=decisions, issuer=issuer,
+                             writer=writer, on_registered=ancestors.forget)
+    return licenses, desk, lineage

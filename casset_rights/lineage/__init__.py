@@ -1,0 +1,26 @@
+"""Lineage: the graph of derivatives, with attribution and money flowing upstream.
+
+* ``LineageService``: register a derivative's parents (permission checked, cycles and
+  overdrawn revenue shares refused, the same edge twice a no-op); read ancestors or
+  descendants with an attribution chain and a royalty split.
+* ``LineageRefiner``: the decision refiner that makes a derivative only as free as its
+  ancestors, for the scopes that travel.
+* ``royalty_split``: exact integer splits by compounding shares and largest remainder.
+
+The graph is an edge table walked by recursive CTEs on SQLite and PostgreSQL
+(``graph``). See docs/licenses-and-lineage.md.
+"""
+
+from casset_rights.lineage.graph import RELATIONSHIP_SCOPES, RELATIONSHIPS, Edge
+from casset_rights.lineage.refiner import LineageRefiner
+from casset_rights.lineage.royalties import Share, largest_remainder, royalty_split
+from casset_rights.lineage.service import (
+    LineageService, LineageView, ParentLink, Registration, Royalties,
+)
+from casset_rights.lineage.view import Node
+
+__all__ = [
+    "RELATIONSHIPS", "RELATIONSHIP_SCOPES", "Edge", "LineageRefiner", "LineageService",
+    "LineageView", "Node", "ParentLink", "Registration", "Royalties", "Share",
+    "largest_remainder", "royalty_split",
+]

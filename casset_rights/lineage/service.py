@@ -1,0 +1,316 @@
+"""Registering derivatives, and reading the graph: nodes, edges, attribution, royalties.
+
+``register`` records that a child (release, track or hook) uses its parents. Each parent
+edge needs the use to be permitted: freely by the parent's policy (and every ancestor's,
+for the scopes that travel), or by a license the registrant holds, named in the edge or
+found among its grants. The license's revenue share becomes the edge's. Refused: an
+unknown parent, a license that does not cover the relationship's scope, an edge that
+would close a cycle, parents taking more than all of a resource's revenue. Registering
+an edge that exists changes nothing.
+
+Writes are serialised (a PostgreSQL advisory lock, SQLite's write lock) so two
+registrations cannot close a cycle between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import Connection, Engine, text
+
+from casset_rights.decisions.index import RightsIndex
+from casset_rights.decisions.service import DecisionService
+from casset_rights.errors import FieldError, Forbidden, InvalidInput, UnknownResource
+from casset_rights.licenses import store as license_store
+from casset_rights.licenses.service import require_licensee
+from casset_rights.lineage import graph
+from casset_rights.lineage.errors import (
+    GrantDoesNotCover, GrantRequired, LineageCycle, RevenueShareExceeded, UnknownParent,
+)
+from casset_rights.lineage.graph import PPM, RELATIONSHIP_SCOPES, Direction, Edge
+from casset_rights.lineage.royalties import Share, ppm_of_percent, royalty_split
+from casset_rights.lineage.view import Node, attribution_lines, describe_nodes
+from casset_rights.policy import Decision, build_request, parse_context
+from casset_rights.principal import Principal
+from casset_rights.receipts.service import ReceiptIssuer, ReceiptWriter
+from casset_rights.resources import ResourceRef, parse_resource
+
+Relationship = Literal["sample", "remix", "interpretation", "stem", "sync"]
+# pg_advisory_xact_lock key for lineage writes: first 8 bytes of SHA-256("casset_rights.lineage").
+ADVISORY_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"casset_rights.lineage").digest()[:8], "big", signed=True)
+DEFAULT_DEPTH = 64
+MAX_DEPTH = 1000
+MAX_EDGES = 50_000
+
+
+class ParentLink(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    resource: str
+    relationship: Relationship
+    grant: str | None = None
+
+
+class Registration(msgspec.Struct, frozen=True, kw_only=True):
+    """The child's edges as asked for; ``created`` says which were new. ``receipt_id``
+    is empty when nothing changed."""
+
+    child: str
+    edges: tuple[Edge, ...]
+    created: tuple[bool, ...]
+    receipt_id: str | None
+
+
+class Royalties(msgspec.Struct, frozen=True):
+    revenue: int
+    currency: str | None
+    method: str
+    shares: tuple[Share, ...]
+
+
+class LineageView(msgspec.Struct, frozen=True, kw_only=True):
+    resource: str
+    direction: Direction
+    depth: int
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    attribution: tuple[str, ...]
+    truncated: bool
+    royalties: Royalties | None = None
+
+
+class LineageService:
+    def __init__(self, *, engine: Engine, index: RightsIndex, decisions: DecisionService,
+                 issuer: ReceiptIssuer, writer: ReceiptWriter,
+                 on_registered: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``on_registered`` hears the release (``release:R``) of each child that got
+        new edges (the lineage refiner forgets it had none)."""
+        self._engine = engine
+        self._on_registered = on_registered
+        self._index = index
+        self._decisions = decisions
+        self._issuer = issuer
+        self._writer = writer
+        self._clock = clock
+
+    # -- registering ------------------------------------------------------------------
+
+    def register(self, principal: Principal, *, child: str, parents: Sequence[ParentLink],
+                 context: Mapping[str, Any] | None = None) -> Registration:
+        """Record ``child``'s parents. Raises Unauthenticated, UnknownResource (child),
+        Forbidden (an artist registering another artist's work), UnknownParent,
+        GrantDoesNotCover, GrantRequired, LineageCycle and RevenueShareExceeded."""
+        registrant = require_licensee(principal)
+        if not parents:
+            raise InvalidInput("a derivative names at least one parent",
+                               errors=[FieldError("/parents", "at least one parent")])
+        child_ref = parse_resource(child)
+        owner = self._index.resolve(child_ref).release.artist_id
+        if principal.kind == "artist" and principal.subject != owner:
+            raise Forbidden(f"{child_ref.id} is not yours to register")
+        ctx = parse_context(context)
+        links = self._parents(child_ref, parents)
+        keys = [(child_ref.id, ref.id, link.relationship) for ref, link in links]
+        with self._engine.connect() as conn:
+            found = graph.existing(conn, keys)
+            for ref, link in links:  # refused before any permission is looked at
+                if (child_ref.id, ref.id, link.relationship) not in found:
+                    self._refuse_cycle(conn, child_ref, ref)
+        now = int(self._clock() * 1000)
+        new: list[tuple[Edge, ResourceRef]] = []
+        for position, (ref, link) in enumerate(links):
+            if (child_ref.id, ref.id, link.relationship) in found:
+                continue
+            grant_id, share = self._permission(principal, registrant, ref, link, ctx,
+                                               pointer=f"/parents/{position}")
+            parent_artist = self._index.release(ref.release_id).artist_id
+            new.append((Edge(child=child_ref.id, parent=ref.id, relationship=link.relationship,
+                             child_artist=owner, parent_artist=parent_artist,
+                             grant_id=grant_id, revenue_share_ppm=share,
+                             registered_by=registrant, registered_at_ms=now), ref))
+        if not new:
+            return Registration(child=child_ref.id, edges=tuple(found[k] for k in keys),
+                                created=tuple(False for _ in keys), receipt_id=None)
+        receipt = self._issuer.issue("derivative", {
+            "principal": principal.for_receipt(),
+            "request": {"action": "register-derivative", "resource": child_ref.id,
+                        "context": msgspec.to_builtins(ctx)},
+            "status": "registered",
+            "edges": [{"parent": e.parent, "relationship": e.relationship, "grant": e.grant_id,
+                       "revenue_share_ppm": e.revenue_share_ppm} for e, _ in new],
+        })
+        new = [(msgspec.structs.replace(e, receipt_id=receipt.jti), ref) for e, ref in new]
+        with license_store.writing(self._engine) as conn:
+            self._lock(conn)
+            stored = graph.existing(conn, [e.key for e, _ in new])
+            new = [(e, ref) for e, ref in new if e.key not in stored]
+            for edge, ref in new:
+                self._refuse_cycle(conn, child_ref, ref)
+            self._refuse_overdrawn(conn, child_ref, [e for e, _ in new])
+            graph.insert_edges(conn, [graph.edge_row(e, child=child_ref, parent=ref)
+                                      for e, ref in new])
+            found = graph.existing(conn, keys)
+        if new:
+            if self._on_registered is not None:
+                self._on_registered(f"release:{child_ref.release_id}")
+            self._writer.submit(receipt).result(timeout=30)
+        created = {e.key for e, _ in new}
+        return Registration(child=child_ref.id, edges=tuple(found[k] for k in keys),
+                            created=tuple(k in created for k in keys),
+                            receipt_id=receipt.jti if new else None)
+
+    def _parents(self, child: ResourceRef, parents: Sequence[ParentLink]) -> list[
+            tuple[ResourceRef, ParentLink]]:
+        out: dict[tuple[str, str], tuple[ResourceRef, ParentLink]] = {}
+        errors: list[FieldError] = []
+        for position, link in enumerate(parents):
+            pointer = f"/parents/{position}/resource"
+            try:
+                ref = parse_resource(link.resource)
+                self._index.resolve(ref)
+            except UnknownResource as exc:
+                errors.append(FieldError(pointer, f"unknown parent: {exc.detail}"))
+                continue
+            except InvalidInput as exc:
+                errors.append(FieldError(pointer, exc.detail))
+                continue
+            if ref.release_id == child.release_id:
+                raise LineageCycle(f"{child.id} cannot derive from {ref.id}: they are parts of "
+                                   "the same release")
+            out.setdefault((ref.id, link.relationship), (ref, link))
+        if errors:
+            raise UnknownParent("; ".join(e.message for e in errors), errors=errors)
+        return list(out.values())
+
+    def _permission(self, principal: Principal, registrant: str, parent: ResourceRef,
+                    link: ParentLink, ctx: Any, *, pointer: str) -> tuple[str | None, int]:
+        """The license allowing the use (None when the policies permit it freely) and
+        the revenue share it gives the parent, in ppm."""
+        scope = RELATIONSHIP_SCOPES[link.relationship]
+        decision, _ = self._decisions.evaluate(
+            build_request(scope, parent, principal=principal, context=ctx))
+        grant_id = link.grant or _grant_in(decision)
+        if grant_id is not None:
+            share = self._check_grant(grant_id, registrant, parent, scope,
+                                      pointer=f"{pointer}/grant")
+        if decision.decision != "permit":
+            raise GrantRequired(
+                f"{link.relationship} of {parent.id} needs {scope}, which is "
+                f"{decision.decision} for you ({_why(decision)})"
+                + ("" if link.grant else "; name the license that allows it"),
+                errors=[FieldError(f"{pointer}/grant", "a license covering "
+                                   f"{scope} of {parent.id} is required")])
+        return (grant_id, share) if grant_id is not None else (None, 0)
+
+    def _check_grant(self, grant_id: str, registrant: str, parent: ResourceRef, scope: str,
+                     *, pointer: str) -> int:
+        with self._engine.connect() as conn:
+            grant = license_store.read_grant(conn, grant_id)
+
+        def refuse(message: str) -> GrantDoesNotCover:
+            return GrantDoesNotCover(message, errors=[FieldError(pointer, message)])
+
+        if grant is None or grant.licensee != registrant:
+            raise refuse(f"you hold no license {grant_id!r}")
+        active, reason = grant.status_at(int(self._clock() * 1000))
+        if not active:
+            raise refuse(f"license {grant_id} is {reason.replace('_', ' ')}")
+        if not parse_resource(grant.resource).contains(parent):
+            raise refuse(f"license {grant_id} covers {grant.resource}, not {parent.id}")
+        if scope not in grant.scopes:
+            raise refuse(f"license {grant_id} covers {', '.join(grant.scopes)}; "
+                         f"this use needs {scope}")
+        return ppm_of_percent(grant.route.revenue_share_percent)
+
+    def _lock(self, conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+
+    def _refuse_cycle(self, conn: Connection, child: ResourceRef, parent: ResourceRef) -> None:
+        upstream = graph.ancestor_ids(conn, parent, max_depth=graph.WALK_LIMIT)
+        for node in sorted(upstream, key=lambda n: (upstream[n], n)):
+            ref = parse_resource(node)
+            if child.contains(ref) or ref.contains(child):
+                raise LineageCycle(f"{child.id} cannot derive from {parent.id}: {node} is "
+                                   f"already upstream of {parent.id}, so the edge would "
+                                   "close a cycle")
+
+    def _refuse_overdrawn(self, conn: Connection, child: ResourceRef, new: Sequence[Edge]) -> None:
+        rows = graph.edges_within_release(conn, f"release:{child.release_id}") + list(new)
+        refs = {e.child: parse_resource(e.child) for e in rows}
+        for node, ref in refs.items():
+            taken = sum(e.revenue_share_ppm for e in rows if refs[e.child].contains(ref))
+            if taken > PPM:
+                raise RevenueShareExceeded(
+                    f"the parents of {node} would take {taken / 10_000:g}% of its revenue; "
+                    "at most 100% can be shared")
+
+    # -- reading ----------------------------------------------------------------------
+
+    def lineage(self, resource: str, *, direction: Direction = "ancestors",
+                depth: int = DEFAULT_DEPTH, revenue: int | None = None,
+                currency: str | None = None, limit: int = MAX_EDGES) -> LineageView:
+        """The graph around ``resource`` up to ``depth`` edges away, at most ``limit``
+        edges (``truncated`` says when more exist). With ``revenue`` (minor units) and
+        ``ancestors``, the royalty split over the whole ancestry.
+
+        Raises InvalidInput (resource id, depth) and UnknownResource when the resource
+        is neither in the catalog nor in the graph.
+        """
+        ref = parse_resource(resource)
+        if not 1 <= depth <= MAX_DEPTH:
+            raise InvalidInput(f"depth is between 1 and {MAX_DEPTH}")
+        with self._engine.connect() as conn:
+            edges, truncated = graph.walk(conn, ref, direction=direction, max_depth=depth,
+                                          limit=limit)
+            root_artist = self._artist_of(ref, edges)
+            royalties = None
+            if revenue is not None and direction == "ancestors":
+                whole, _ = graph.walk(conn, ref, direction="ancestors",
+                                      max_depth=graph.WALK_LIMIT)
+                shares = royalty_split(revenue, ref.id, root_artist=root_artist, edges=whole)
+                royalties = Royalties(revenue=revenue, currency=currency,
+                                      method="compounding revenue shares, largest remainder",
+                                      shares=tuple(shares))
+        nodes = describe_nodes(self._index, ref, edges, direction=direction,
+                               root_artist=root_artist)
+        return LineageView(resource=ref.id, direction=direction, depth=depth,
+                           nodes=nodes, edges=tuple(edges),
+                           attribution=attribution_lines(nodes, edges),
+                           truncated=truncated, royalties=royalties)
+
+    def _artist_of(self, ref: ResourceRef, edges: Sequence[Edge]) -> str:
+        try:
+            return self._index.release(ref.release_id).artist_id
+        except UnknownResource:
+            pass
+        for edge in edges:
+            if edge.child == ref.id:
+                return edge.child_artist
+            if edge.parent == ref.id:
+                return edge.parent_artist
+        raise UnknownResource(f"{ref.id} is neither in the catalog nor in the lineage graph")
+
+
+def _grant_in(decision: Decision) -> str | None:
+    """The license the permit on the parent itself rests on (the held-grants refiner
+    names it; reasons after an ``ancestor:`` marker are the ancestors')."""
+    if decision.decision != "permit":
+        return None
+    for reason in decision.reasons:
+        if reason.rule.startswith("ancestor:"):
+            return None
+        if reason.rule.startswith("grant:"):
+            return reason.rule[len("grant:"):]
+    return None
+
+
+def _why(decision: Decision) -> str:
+    reasons = ", ".join(f"{r.policy}#{r.rule}" if r.policy else r.rule
+                        for r in decision.reasons)
+    routes = ", ".join(r.name for r in decision.license_routes)
+    return reasons + (f"; routes: {routes}" if routes else "")
