@@ -1,0 +1,376 @@
+"""The transparency log: appends, inclusion proofs at a million leaves, offline
+verification of a receipt bundle, and gas per anchor.
+
+What is measured, in this order:
+
+1. **appends per second on PostgreSQL, two writer processes**: each process calls
+   ``TransparencyLog.append_many`` (one transaction each: advisory lock, size, leaves,
+   subtree nodes) as fast as it can for a few seconds, with 1, 16 and 256 leaves per
+   transaction, and the receipt path itself (``ReceiptStore.store`` with the log's batch
+   hook, 64 signed receipts per transaction, as the group-commit writer does). The log is
+   checked afterwards: contiguous indexes and the root equal to the RFC 9162 definition.
+2. **inclusion proof time at 1,000,000 leaves** (PostgreSQL, and SQLite): the leaf and
+   subtree-node rows are computed with the log's own ``merkle.append_nodes`` and bulk
+   loaded with COPY (PostgreSQL) or one ``executemany`` transaction (SQLite), not through
+   ``append_many`` (which would take several minutes for 2 million rows); the root read
+   back through the log is then checked against an independent fold of the leaf hashes.
+   ``TransparencyLog.inclusion_proof(index, 1_000_000)`` is timed for random leaves, and
+   every proof is verified.
+3. **offline verification of a bundle**: ``verify_receipt_bundle`` on a bundle from a real
+   service (signature, checkpoint, inclusion; the anchor step needs a chain and is timed
+   apart against the in-process chain), and the ``casset-rights verify`` command's wall
+   time (a new Python process, imports included).
+4. **gas per anchor, receipts per anchor**: the anchoring job on the embedded chain after
+   100, 1,000 and 10,000 receipts: one transaction per checkpoint whatever it covers.
+
+Run from the repository root (PostgreSQL at the URL, default the test server)::
+
+    .venv/bin/python benchmarks/log_bench.py [--database-url URL] [--quick]
+
+``--quick`` shortens every part (a smoke test). Results: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import msgspec  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+
+from casset_rights.db.engine import make_engine  # noqa: E402
+from casset_rights.db.tables import metadata  # noqa: E402
+from casset_rights.log import LeafInput, TransparencyLog, merkle  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ORIGIN = "bench.casset.test/log"
+SEED = bytes(range(32))
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+class Scratch:
+    """A fresh PostgreSQL schema (or SQLite file) with the project's tables, dropped after."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.schema: str | None = None
+        self._admin: Engine | None = None
+        if url.startswith("postgresql"):
+            self.schema = f"bench_log_{uuid.uuid4().hex[:8]}"
+            self._admin = make_engine(url)
+            with self._admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        self.engine = make_engine(url, search_path=self.schema)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self._admin is not None:
+            with self._admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            self._admin.dispose()
+
+
+def make_log(engine: Engine) -> TransparencyLog:
+    return TransparencyLog(engine, origin=ORIGIN,
+                           signing_key=Ed25519PrivateKey.from_private_bytes(SEED))
+
+
+# --- 1. appends per second, two processes -------------------------------------------------------
+
+
+def _writer(url: str, schema: str | None, worker: int, batch: int, seconds: float,
+            receipts: bool, start: Any, out: Any) -> None:
+    engine = make_engine(url, search_path=schema)
+    log = make_log(engine)
+    store = issuer = None
+    if receipts:
+        from casset_rights.receipts.keys import FileKeyStore
+        from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
+
+        keys = FileKeyStore(Path(tempfile.mkdtemp()) / "keys")
+        issuer = ReceiptIssuer(keys, issuer="https://bench.test")
+        store = ReceiptStore(engine, on_batch=lambda conn, rs: log.append_many_in(
+            conn, [LeafInput("receipt", r.jti, r.token.encode()) for r in rs]))
+    start.wait()
+    deadline = time.perf_counter() + seconds
+    leaves = transactions = 0
+    began = time.perf_counter()
+    while time.perf_counter() < deadline:
+        if store is not None and issuer is not None:
+            body = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
+            store.store([issuer.issue("decision", body) for _ in range(batch)])
+        else:
+            tag = f"w{worker}-{transactions}"
+            log.append_many([LeafInput("receipt", f"{tag}-{i}", f"{tag}-{i}".encode())
+                             for i in range(batch)])
+        leaves += batch
+        transactions += 1
+    out.put((worker, leaves, transactions, time.perf_counter() - began))
+    engine.dispose()
+
+
+def bench_appends(url: str, *, seconds: float) -> list[dict[str, Any]]:
+    results = []
+    ctx = multiprocessing.get_context("spawn")
+    for batch, receipts in ((1, False), (16, False), (256, False), (64, True)):
+        scratch = Scratch(url)
+        start, out = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_writer, args=(url, scratch.schema, w, batch, seconds,
+                                                   receipts, start, out)) for w in range(2)]
+        for p in procs:
+            p.start()
+        time.sleep(1.0 if not receipts else 2.0)  # let both import and connect
+        start.set()
+        done = [out.get(timeout=seconds + 120) for _ in procs]
+        for p in procs:
+            p.join(timeout=30)
+        leaves = sum(d[1] for d in done)
+        transactions = sum(d[2] for d in done)
+        elapsed = max(d[3] for d in done)
+        log = make_log(scratch.engine)
+        size = log.size()
+        with scratch.engine.connect() as conn:
+            hashes = [row[0] for row in conn.execute(
+                text("SELECT leaf_hash FROM log_leaves ORDER BY idx"))]
+        assert size == leaves == len(hashes), (size, leaves, len(hashes))
+        assert log.root() == merkle.root_of(hashes), "root differs from the RFC definition"
+        row = {"what": "ReceiptStore.store (signed receipts)" if receipts else
+               "TransparencyLog.append_many", "batch": batch, "leaves": leaves,
+               "transactions": transactions, "seconds": elapsed,
+               "leaves_per_s": leaves / elapsed, "tx_per_s": transactions / elapsed}
+        say(f"  appends: {row['what']}, {batch}/tx: {row['leaves_per_s']:,.0f} leaves/s "
+            f"({row['tx_per_s']:,.0f} tx/s)")
+        results.append(row)
+        scratch.close()
+    return results
+
+
+# --- 2. inclusion proofs at a million leaves ----------------------------------------------------
+
+
+def _chunks(n: int, size: int = 100_000) -> Any:
+    """(leaf rows, node rows) in chunks of ``size`` leaves, nodes from the log's own
+    ``merkle.append_nodes`` carried across chunks by its frontier."""
+    frontier: list[tuple[int, int, bytes]] = []
+    now = int(time.time())
+    for start in range(0, n, size):
+        datas = [b"receipt %08d " % i + SEED for i in range(start, min(n, start + size))]
+        hashes = [merkle.leaf_hash(d) for d in datas]
+        created, frontier = merkle.append_nodes(frontier, start, hashes)
+        leaves = [(start + k, h, "receipt", f"r{start + k}", d, now)
+                  for k, (d, h) in enumerate(zip(datas, hashes, strict=True))]
+        yield leaves, created, hashes
+
+
+def bulk_load(engine: Engine, n: int) -> tuple[bytes, float]:
+    """Load ``n`` leaves and their subtree nodes; returns (independent root, seconds)."""
+    began = time.perf_counter()
+    all_hashes: list[bytes] = []
+    raw = engine.raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        if engine.dialect.name == "postgresql":
+            with conn.cursor() as cur:
+                for leaves, nodes, hashes in _chunks(n):
+                    with cur.copy("COPY log_leaves (idx, leaf_hash, kind, ref, data, "
+                                  "created_at) FROM STDIN") as copy:
+                        for row in leaves:
+                            copy.write_row(row)
+                    with cur.copy("COPY log_nodes (level, idx, hash) FROM STDIN") as copy:
+                        for row in nodes:
+                            copy.write_row(row)
+                    all_hashes += hashes
+                conn.commit()
+                cur.execute("ANALYZE log_leaves")
+                cur.execute("ANALYZE log_nodes")
+            conn.commit()
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            for leaves, nodes, hashes in _chunks(n):
+                conn.executemany("INSERT INTO log_leaves (idx, leaf_hash, kind, ref, data, "
+                                 "created_at) VALUES (?, ?, ?, ?, ?, ?)", leaves)
+                conn.executemany("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                                 nodes)
+                all_hashes += hashes
+            conn.execute("COMMIT")
+            conn.execute("ANALYZE")
+    finally:
+        raw.close()
+    seconds = time.perf_counter() - began
+    # The independent root: the RFC's recursive definition over the leaf hashes.
+    return merkle.root_of(all_hashes), seconds
+
+
+def bench_proofs(url: str, *, n: int, samples: int) -> dict[str, Any]:
+    scratch = Scratch(url)
+    try:
+        expected, load_s = bulk_load(scratch.engine, n)
+        log = make_log(scratch.engine)
+        root = log.root(n)
+        assert root == expected, "the stored nodes do not give the RFC 9162 root"
+        rng = random.Random(7)
+        indexes = [rng.randrange(n) for _ in range(samples)]
+        for i in indexes[:20]:  # warm the connection pool and the caches
+            log.inclusion_proof(i, n)
+        times = []
+        for i in indexes:
+            began = time.perf_counter()
+            proof = log.inclusion_proof(i, n)
+            times.append(time.perf_counter() - began)
+            proof.verify(root)
+        by_hash = []
+        for i in indexes[:200]:
+            h = merkle.leaf_hash(b"receipt %08d " % i + SEED)
+            began = time.perf_counter()
+            log.inclusion_proof(h, n)
+            by_hash.append(time.perf_counter() - began)
+        times.sort()
+        result = {"database": scratch.engine.dialect.name, "leaves": n, "load_s": load_s,
+                  "proof_hashes": len(proof.hashes),
+                  "median_ms": statistics.median(times) * 1e3,
+                  "p99_ms": times[int(len(times) * 0.99) - 1] * 1e3,
+                  "by_hash_median_ms": statistics.median(by_hash) * 1e3, "samples": samples}
+        say(f"  proofs on {result['database']} at {n:,} leaves: median "
+            f"{result['median_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms "
+            f"(by leaf hash {result['by_hash_median_ms']:.2f} ms); load {load_s:.0f} s")
+        return result
+    finally:
+        scratch.close()
+
+
+# --- 3 and 4: a real service: bundles and anchors -----------------------------------------------
+
+
+def bench_service(*, verify_runs: int, receipts_per_anchor: list[int]) -> dict[str, Any]:
+    from casset_rights.config import settings_from_env
+    from casset_rights.log.bundle import verify_receipt_bundle
+    from casset_rights.services import open_services
+
+    folder = Path(tempfile.mkdtemp(prefix="casset-log-bench-"))
+    settings = settings_from_env({}, data_dir=folder / "data", issuer="https://bench.test")
+    services = open_services(settings)
+    body = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
+    try:
+        anchors = []
+        for count in receipts_per_anchor:
+            for start in range(0, count, 256):
+                batch = [services.issuer.issue("decision", body)
+                         for _ in range(min(256, count - start))]
+                services.receipts.store(batch)
+            run = services.log_keeper.anchor_now()
+            record = run.anchor
+            anchors.append({"receipts": count, "tree_size": record.tree_size,
+                            "gas_used": record.gas_used, "status": record.status})
+            say(f"  anchor after {count:,} receipts: tree size {record.tree_size:,}, "
+                f"gas {record.gas_used:,}")
+        [last] = services.receipts.store([services.issuer.issue("decision", body)])
+        services.log_keeper.anchor_now()
+        bundle = services.log_keeper.bundle(last.jti)
+        chain = services.anchoring.chain
+        jwks, key = bundle.jwks, bundle.log_key
+        for _ in range(20):
+            verify_receipt_bundle(bundle, jwks=jwks, log_key=key, check_anchor=False)
+        times = []
+        for _ in range(verify_runs):
+            began = time.perf_counter()
+            verify_receipt_bundle(bundle, jwks=jwks, log_key=key, check_anchor=False)
+            times.append(time.perf_counter() - began)
+        anchor_times = []
+        for _ in range(max(verify_runs // 10, 20)):
+            began = time.perf_counter()
+            verify_receipt_bundle(bundle, jwks=jwks, log_key=key, chain=chain)
+            anchor_times.append(time.perf_counter() - began)
+        path = folder / "bundle.json"
+        path.write_bytes(msgspec.json.encode(bundle))
+        cli = [str(Path(sys.executable).parent / "casset-rights"), "verify", str(path),
+               "--skip-anchor"]
+        walls = []
+        for _ in range(3):
+            began = time.perf_counter()
+            done = subprocess.run(cli, capture_output=True, text=True, check=False)
+            walls.append(time.perf_counter() - began)
+            assert done.returncode == 0, done.stdout + done.stderr
+        result = {"anchors": anchors, "bundle_tree_size": bundle.inclusion_proof.tree_size,
+                  "bundle_bytes": path.stat().st_size,
+                  "verify_median_ms": statistics.median(times) * 1e3,
+                  "verify_with_anchor_median_ms": statistics.median(anchor_times) * 1e3,
+                  "cli_wall_s": statistics.median(walls)}
+        say(f"  bundle verify (offline steps): {result['verify_median_ms']:.2f} ms; with the "
+            f"anchor on the in-process chain {result['verify_with_anchor_median_ms']:.2f} ms; "
+            f"CLI wall {result['cli_wall_s']:.2f} s")
+        return result
+    finally:
+        services.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("CASSET_BENCH_DATABASE_URL",
+                                                                 DEFAULT_URL))
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    python = os.path.relpath(sys.executable) if ".venv" in sys.executable else sys.executable
+    print(f"$ {shlex.join([python, 'benchmarks/log_bench.py', *sys.argv[1:]])}")
+    print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"PostgreSQL at {args.database_url}")
+    say("1. appends, two writer processes (PostgreSQL)")
+    appends = bench_appends(args.database_url, seconds=2.0 if quick else 8.0)
+    say("2. inclusion proofs")
+    n = 20_000 if quick else 1_000_000
+    proofs = [bench_proofs(args.database_url, n=n, samples=200 if quick else 2000)]
+    with tempfile.TemporaryDirectory() as folder:
+        proofs.append(bench_proofs(f"sqlite:///{folder}/bench.db", n=n,
+                                   samples=200 if quick else 2000))
+    say("3-4. bundles and anchors (a service on SQLite, embedded chain)")
+    service = bench_service(verify_runs=200 if quick else 2000,
+                            receipts_per_anchor=[100, 1_000] if quick else [100, 1_000, 10_000])
+
+    print("\nappends per second, two writer processes, PostgreSQL")
+    print(f"{'path':40} {'leaves/tx':>9} {'leaves/s':>10} {'tx/s':>8}")
+    for r in appends:
+        print(f"{r['what']:40} {r['batch']:>9} {r['leaves_per_s']:>10,.0f} "
+              f"{r['tx_per_s']:>8,.0f}")
+    print("\ninclusion proofs")
+    for p in proofs:
+        print(f"{p['database']:10} {p['leaves']:>9,} leaves: median {p['median_ms']:.2f} ms, "
+              f"p99 {p['p99_ms']:.2f} ms, by leaf hash {p['by_hash_median_ms']:.2f} ms "
+              f"({p['proof_hashes']} hashes; bulk load {p['load_s']:.0f} s)")
+    print("\nbundles")
+    print(f"verify (signature, checkpoint, inclusion): {service['verify_median_ms']:.2f} ms; "
+          f"with the anchor on the in-process chain: "
+          f"{service['verify_with_anchor_median_ms']:.2f} ms; "
+          f"`casset-rights verify --skip-anchor` wall time {service['cli_wall_s']:.2f} s; "
+          f"bundle {service['bundle_bytes']:,} bytes")
+    print("\nanchors (embedded chain)")
+    for a in service["anchors"]:
+        print(f"after {a['receipts']:>6,} receipts: tree size {a['tree_size']:>6,}, "
+              f"gas {a['gas_used']:,} ({a['status']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The log's commands: ``verify`` (a receipt bundle, or a bare receipt) and ``anchor``.
+
+``casset-rights verify BUNDLE`` prints each step of ``verify_receipt_bundle`` as it ends
+(``✓``, ``✗`` with the reason, ``–`` for a step not run) and exits 1 at the first failure.
+A bare compact JWS is still accepted and checked against ``--jwks`` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from casset_rights.errors import InvalidInput, ServiceUnavailable
+from casset_rights.log.bundle import (
+    BundleInvalid,
+    NewerCheckpoint,
+    ReceiptBundle,
+    Step,
+    chain_for_anchor,
+    decode_bundle,
+    verify_receipt_bundle,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from casset_rights.config import Settings
+
+Handler = Callable[[argparse.Namespace, "Settings"], int]
+MARKS = {"ok": "\u2713", "failed": "\u2717", "skipped": "\u2013"}
+
+
+def add_log_commands(sub: Any, *, verify_receipt: Handler) -> None:
+    """Register ``verify`` and ``anchor``; ``verify_receipt`` handles a bare receipt."""
+    p = sub.add_parser("verify", help="verify a receipt bundle (or a bare receipt) offline")
+    p.add_argument("source", metavar="BUNDLE",
+                   help="a bundle JSON (file, URL or - for stdin), or a receipt's compact JWS")
+    p.add_argument("--jwks", help="the JWKS to trust (file or URL); default: the bundle's own")
+    p.add_argument("--log-key", help="the log's verifier key to trust (signed-note format); "
+                                     "default: the bundle's own")
+    p.add_argument("--newer-checkpoint", metavar="FILE",
+                   help="a later checkpoint (signed note, or the JSON of /v1/log/checkpoint)")
+    p.add_argument("--consistency-proof", metavar="FILE",
+                   help="the consistency proof to it (the JSON of /v1/log/proofs/consistency)")
+    p.add_argument("--log-url", help="fetch the newer checkpoint and the consistency proof "
+                                     "from this service (its base URL)")
+    p.add_argument("--rpc-url", help="a JSON-RPC endpoint of the chain the anchor names "
+                                     "(default for Base: its public endpoint)")
+    p.add_argument("--skip-anchor", action="store_true",
+                   help="do not check the anchor (the anchor is then not verified)")
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        text = read_source(args.source)
+        if not text.startswith("{"):
+            if not args.jwks:
+                raise InvalidInput("a bare receipt is verified against --jwks FILE_OR_URL")
+            args.receipt = text
+            return verify_receipt(args, settings)
+        return cmd_verify_bundle(args, decode_bundle(text))
+
+    p.set_defaults(handler=handler)
+
+    p = sub.add_parser("anchor", help="checkpoint the log and anchor it on the chain, once")
+    p.set_defaults(handler=cmd_anchor)
+
+
+def cmd_verify_bundle(args: argparse.Namespace, bundle: ReceiptBundle) -> int:
+    print(f"bundle: receipt {bundle.jti}, leaf {bundle.leaf_index} of {bundle.log_origin}")
+    if not args.jwks or not args.log_key:
+        print("note: checking against the keys inside the bundle; pin the keys you trust "
+              "with --jwks and --log-key")
+    jwks = load_json(args.jwks) if args.jwks else None
+    newer = None
+    if args.log_url:
+        import httpx
+
+        with httpx.Client(timeout=10) as http:
+            try:
+                newer = fetch_newer_checkpoint(http, args.log_url,
+                                               bundle.inclusion_proof.tree_size)
+            except httpx.HTTPError as exc:
+                raise ServiceUnavailable(f"cannot fetch from {args.log_url}: {exc}") from None
+    elif args.newer_checkpoint or args.consistency_proof:
+        if not (args.newer_checkpoint and args.consistency_proof):
+            raise InvalidInput("--newer-checkpoint and --consistency-proof go together")
+        newer = read_newer_checkpoint(Path(args.newer_checkpoint), Path(args.consistency_proof))
+    chain = None if args.skip_anchor else chain_for_anchor(bundle.anchor, args.rpc_url)
+
+    def report(step: Step) -> None:
+        print(f"{MARKS[step.status]} {step.name}: {step.detail}", flush=True)
+
+    try:
+        verify_receipt_bundle(bundle, jwks=jwks, log_key=args.log_key, newer=newer,
+                              chain=chain, check_anchor=not args.skip_anchor, report=report)
+    except BundleInvalid:
+        return 1
+    print("verified" if not args.skip_anchor else "verified, except the anchor (not checked)")
+    return 0
+
+
+def cmd_anchor(_: argparse.Namespace, settings: Settings) -> int:
+    """Checkpoint the log if it grew, anchor the newest checkpoint, print both."""
+    from casset_rights.services import open_services
+
+    services = open_services(settings)
+    try:
+        run = services.log_keeper.anchor_now()
+    finally:
+        services.close()
+    cp = run.checkpoint
+    print(f"checkpoint: {cp.origin}, tree size {cp.tree_size}, "
+          f"root {base64.b64encode(cp.root).decode()}, timestamp {cp.timestamp}")
+    record = run.anchor
+    if record is None:
+        print("anchor: none (anchoring is disabled: chain = none)" if settings.chain == "none"
+              else "anchor: none (the log is empty)")
+        return 0
+    print(f"anchor: {record.status} on {record.chain} (chain id {record.chain_id}), "
+          f"contract {record.contract_address}, tx {record.tx_hash}, "
+          f"block {record.block_number}, gas {record.gas_used}")
+    if settings.chain == "embedded":
+        print("note: the embedded chain ended with this command; configure base or "
+              "base-sepolia for anchors anyone can check later")
+    return 1 if record.status == "failed" else 0
+
+
+# --- reading inputs -----------------------------------------------------------------------------
+
+
+def read_source(value: str) -> str:
+    """The text of a bundle or receipt: fetched from a URL, read from a file or stdin
+    (``-``), or the argument itself."""
+    if value.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            response = httpx.get(value, timeout=10)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"cannot fetch {value}: {exc}") from None
+        return response.text.strip()
+    if value == "-":
+        return sys.stdin.read().strip()
+    try:
+        path = Path(value)
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    except OSError:  # too long or otherwise not a path: it is the text itself
+        pass
+    return value.strip()
+
+
+def load_json(source: str) -> Any:
+    try:
+        return json.loads(read_source(source))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{source} is not JSON: {exc}") from None
+
+
+class _ConsistencyJson(msgspec.Struct):
+    hashes: tuple[bytes, ...]
+
+
+def read_newer_checkpoint(checkpoint_file: Path, proof_file: Path) -> NewerCheckpoint:
+    """A newer checkpoint (its note, or the JSON holding it) and a consistency proof JSON."""
+    text = checkpoint_file.read_text(encoding="utf-8")
+    if text.lstrip().startswith("{"):
+        text = json.loads(text)["note"]
+    try:
+        proof = msgspec.json.decode(proof_file.read_bytes(), type=_ConsistencyJson)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"{proof_file} is not a consistency proof: {exc}") from None
+    return NewerCheckpoint(note=text, consistency_proof=proof.hashes)
+
+
+def fetch_newer_checkpoint(http: httpx.Client, log_url: str, first: int) -> NewerCheckpoint:
+    """The service's latest checkpoint and the consistency proof from tree size ``first``
+    to it. (The checkpoint's signature is checked by the verifier, not here.)"""
+    from casset_rights.log.checkpoint import parse_checkpoint
+
+    base = log_url.rstrip("/")
+    response = http.get(f"{base}/v1/log/checkpoint", headers={"Accept": "application/json"})
+    response.raise_for_status()
+    note = response.json()["note"]
+    second = parse_checkpoint(note).tree_size
+    response = http.get(f"{base}/v1/log/proofs/consistency",
+                        params={"first": first, "second": max(first, second)})
+    response.raise_for_status()
+    proof = msgspec.json.decode(response.content, type=_ConsistencyJson)
+    return NewerCheckpoint(note=note, consistency_proof=proof.hashes)
