@@ -1,0 +1,557 @@
+"""HTTP throughput of ``POST /v1/decisions`` against a bare Litestar route, with wrk.
+
+One run starts both servers under granian (one worker each, loopback only), checks the
+real service answers a decision with a receipt that verifies against its JWKS, then
+drives each scenario with wrk (a Lua script that rotates through a few realistic
+request bodies), alternating the scenarios round by round, and reports the medians,
+the ratio against the bare route and the latency percentiles. After the load it checks
+that no receipt was lost: every 200 answer of the decision endpoint has its receipt
+stored in the ``receipts`` table (the group-commit writer).
+
+Run from the repository root (wrk: ``apt-get install -y wrk``)::
+
+    .venv/bin/python benchmarks/http_bench.py
+
+Scenarios are a list (``SCENARIOS``): a new variant (for example one that presents an
+OAuth bearer token) is one more entry with its server, bodies and a ``headers`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+# -- the bare baseline (imported by granian in its worker) --------------------------------------
+
+def bare_app():  # type: ignore[no-untyped-def]
+    """A Litestar app with one trivial POST route: it decodes the JSON body and answers a
+    small JSON object. The floor for what any Litestar POST endpoint costs here."""
+    from litestar import Litestar, post
+
+    @post("/v1/decisions", status_code=200)
+    async def decide(data: dict[str, Any]) -> dict[str, Any]:
+        return {"decision": "permit", "action": data.get("action")}
+
+    return Litestar(route_handlers=[decide], debug=False)
+
+
+# -- servers and scenarios ----------------------------------------------------------------------
+
+@dataclass
+class Server:
+    """A granian server: ``target`` is an ASGI app factory (``module:function``)."""
+
+    name: str
+    target: str
+    env: Callable[[Path], dict[str, str]]  # extra environment, given the server's folder
+    ready_path: str
+    ready_method: str = "GET"
+    pythonpath: tuple[str, ...] = ()
+    port: int = 0
+    folder: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    log_file: Path | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Scenario:
+    """One load: a server, a path, request bodies rotated by the Lua script, headers.
+
+    ``headers(server)`` runs once before the load (fetch a token here); ``baseline``
+    is the key of the scenario to compare with and ``target_ratio`` the ratio it must reach;
+    ``receipts`` says the scenario stores one receipt per 200 answer.
+    """
+
+    key: str   # short name for --scenarios and for ``baseline``
+    name: str
+    server: str
+    path: str
+    bodies: list[dict[str, Any]]
+    headers: Callable[[Server], dict[str, str]] = lambda server: {}
+    baseline: str | None = None
+    target_ratio: float | None = None
+    receipts: bool = False
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def casset_env(folder: Path) -> dict[str, str]:
+    return {"CASSET_DATA_DIR": str(folder / "data"), "CASSET_LOAD_EXAMPLES": "1",
+            "CASSET_RATE_LIMITS_ENABLED": "false"}
+
+
+# Realistic asks on the example catalog (public audience): permits, denies and license
+# routes, on releases, tracks and hooks, with and without context.
+DECISION_BODIES: list[dict[str, Any]] = [
+    {"action": "preview", "resource": "hook:midnight-tapes/1/chorus"},
+    {"action": "quote", "resource": "hook:midnight-tapes/1/chorus",
+     "context": {"excerpt_seconds": 25}},
+    {"action": "remix", "resource": "hook:glass-hours/2/drop",
+     "context": {"purpose": "commercial"}},
+    {"action": "ai-train", "resource": "release:midnight-tapes"},
+    {"action": "listen", "resource": "track:midnight-tapes/2", "context": {"territory": "GB"}},
+    {"action": "sync", "resource": "track:river-engine/2",
+     "context": {"purpose": "commercial", "territory": "US"}},
+    {"action": "ai-input", "resource": "release:salt-and-static"},
+    {"action": "sample", "resource": "hook:glass-hours/1/intro",
+     "context": {"purpose": "non-commercial"}},
+]
+
+SERVERS = {
+    "casset": Server(name="casset", target="casset_rights.app:app_from_environment",
+                     env=casset_env, ready_path="/.well-known/casset-rights"),
+    "bare": Server(name="bare", target="http_bench:bare_app", env=lambda folder: {},
+                   ready_path="/v1/decisions", ready_method="POST",
+                   pythonpath=(str(HERE),)),
+}
+
+SCENARIOS = [
+    Scenario(key="decisions", name="POST /v1/decisions (public; receipt signed, stored)",
+             server="casset", path="/v1/decisions", bodies=DECISION_BODIES, baseline="bare",
+             target_ratio=0.40, receipts=True),
+    Scenario(key="bare", name="bare Litestar POST route", server="bare",
+             path="/v1/decisions", bodies=DECISION_BODIES),
+]
+
+
+# -- process handling ---------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+LAUNCHER = """
+import sys
+from granian import Granian
+from granian.constants import Interfaces
+Granian(target=sys.argv[1], factory=True, address="127.0.0.1", port=int(sys.argv[2]),
+        interface=Interfaces.ASGI, workers=int(sys.argv[3]), log_access=False).serve()
+"""
+
+
+def start(server: Server, folder: Path, workers: int) -> None:
+    """Start granian the way ``casset-rights serve`` does (factory, ASGI, no access log)."""
+    server.port = free_port()
+    server.folder = folder
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASSET_")}
+    env.update(server.env(folder))
+    env["CASSET_HOST"], env["CASSET_PORT"] = "127.0.0.1", str(server.port)
+    paths = [*server.pythonpath, str(ROOT), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    server.log_file = folder / "server.log"
+    out = server.log_file.open("wb")
+    server.process = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, server.target, str(server.port), str(workers)],
+        cwd=str(ROOT), env=env, stdout=out, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited: {server.log_file.read_text()[-2000:]}")
+        try:
+            body = b"{}" if server.ready_method == "POST" else None
+            status, _ = http(server, server.ready_method, server.ready_path, body)
+            if status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} did not start within 60 s")
+
+
+def stop(server: Server) -> None:
+    """Stop the server we started: SIGINT (granian shuts down gracefully and lets the
+    app close, which drains the receipt writer), then its process group if needed."""
+    proc = server.process
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def http(server: Server, method: str, path: str, body: bytes | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(server.base + path, data=body, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+def receipt_count(server: Server) -> int:
+    assert server.folder is not None
+    db = server.folder / "data" / "casset.db"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT count(*) FROM receipts").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def settled_receipt_count(server: Server) -> int:
+    """The count once it stops moving (requests in flight when wrk stopped finish)."""
+    last = receipt_count(server)
+    while True:
+        time.sleep(0.5)
+        now = receipt_count(server)
+        if now == last:
+            return now
+        last = now
+
+
+def check_one_decision(server: Server, scenario: Scenario, headers: dict[str, str]) -> str:
+    """Before the load: every body answers 200 with a decision and a receipt, and the
+    receipt verifies against the service's JWKS and is stored."""
+    sys.path.insert(0, str(ROOT))
+    from casset_rights.receipts.verify import verify_receipt
+
+    status, raw = http(server, "GET", "/.well-known/jwks.json")
+    assert status == 200, f"JWKS: {status}"
+    jwks = json.loads(raw)
+    seen = []
+    for body in scenario.bodies:
+        status, raw = http(server, "POST", scenario.path, json.dumps(body).encode(), headers)
+        answer = json.loads(raw)
+        if status != 200 or answer.get("decision") not in ("permit", "deny", "license_required"):
+            raise AssertionError(f"{body}: {status} {raw[:300]!r}")
+        payload = verify_receipt(answer["receipt"], jwks)
+        assert payload["jti"] == answer["receipt_id"]
+        assert payload["decision"] == answer["decision"]
+        status, raw = http(server, "GET", f"/v1/receipts/{answer['receipt_id']}")
+        assert status == 200, f"stored receipt: {status}"
+        seen.append(f"{body['action']} {body['resource']} -> {answer['decision']}")
+    return "; ".join(seen)
+
+
+async def _burst(server: Server, scenario: Scenario, headers: dict[str, str], total: int,
+                 connections: int) -> dict[str, int]:
+    import httpx
+
+    counts: dict[str, int] = {"200": 0, "other": 0, "errors": 0}
+    bodies = [json.dumps(b).encode() for b in scenario.bodies]
+    next_index = iter(range(total))
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=server.base, limits=limits, timeout=30) as client:
+        async def worker() -> None:
+            for i in next_index:
+                try:
+                    resp = await client.post(scenario.path, content=bodies[i % len(bodies)],
+                                             headers={"Content-Type": "application/json",
+                                                      **headers})
+                except httpx.HTTPError:
+                    counts["errors"] += 1
+                    continue
+                counts["200" if resp.status_code == 200 else "other"] += 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return counts
+
+
+def exact_receipt_check(server: Server, scenario: Scenario, headers: dict[str, str],
+                        total: int, connections: int) -> dict[str, int]:
+    """A closed burst of exactly ``total`` requests over ``connections`` connections
+    (no request is cut off by a deadline): stored receipts must equal the 200s exactly."""
+    before = settled_receipt_count(server)
+    counts = asyncio.run(_burst(server, scenario, headers, total, connections))
+    after = settled_receipt_count(server)
+    return {"requests": total, "ok": counts["200"], "other": counts["other"],
+            "errors": counts["errors"], "receipts": after - before}
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+
+LUA = r"""
+-- generated by benchmarks/http_bench.py
+local bodies = { %(bodies)s }
+local path = %(path)s
+local extra = { %(headers)s }
+local prepared = {}
+local threads = {}
+local index = 0
+sent, ok, other = 0, 0, 0
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local headers = { ["Content-Type"] = "application/json" }
+  for k, v in pairs(extra) do headers[k] = v end
+  for k, body in ipairs(bodies) do
+    prepared[k] = wrk.format("POST", path, headers, body)
+  end
+end
+
+function request()
+  index = index %% #prepared + 1
+  sent = sent + 1
+  return prepared[index]
+end
+
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local s, o, x = 0, 0, 0
+  for _, t in ipairs(threads) do
+    s = s + t:get("sent"); o = o + t:get("ok"); x = x + t:get("other")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests": %%d, "duration_us": %%d, "sent": %%d, "ok": %%d, "other": %%d, ' ..
+    '"connect": %%d, "read": %%d, "write": %%d, "status": %%d, "timeout": %%d, ' ..
+    '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d, "mean_us": %%.1f}\n',
+    summary.requests, summary.duration, s, o, x, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    if not text.isascii():
+        raise ValueError("request bodies and headers must be ASCII")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_script(scenario: Scenario, headers: dict[str, str], folder: Path) -> Path:
+    script = folder / f"wrk-{re.sub(r'[^a-z0-9]+', '-', scenario.name.lower())}.lua"
+    script.write_text(LUA % {
+        "bodies": ", ".join(lua_string(json.dumps(b)) for b in scenario.bodies),
+        "path": lua_string(scenario.path),
+        "headers": ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()),
+    })
+    return script
+
+
+def run_wrk(server: Server, script: Path, *, duration: int, connections: int,
+            threads: int) -> dict[str, Any]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+           "--timeout", "10s", "-s", str(script), server.base]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    found = re.search(r"^WRKJSON (.*)$", done.stdout, re.M)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+    result = json.loads(found.group(1))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["stdout"] = done.stdout
+    return result
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: "
+                        "the client shares the 2 cores with the server)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs per scenario, alternating (default 3)")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per server")
+    parser.add_argument("--workers", type=int, default=1, help="granian workers per server")
+    parser.add_argument("--burst", type=int, default=3000,
+                        help="requests in the exact receipt check after the load")
+    parser.add_argument("--scenarios", default="",
+                        help="comma-separated scenario keys to run (default: all: "
+                             + ",".join(s.key for s in SCENARIOS) + ")")
+    args = parser.parse_args(argv)
+    command = "python benchmarks/http_bench.py " + shlex.join(
+        sys.argv[1:] if argv is None else argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    wanted = [k.strip() for k in args.scenarios.split(",") if k.strip()]
+    unknown = set(wanted) - {s.key for s in SCENARIOS}
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    chosen = [s for s in SCENARIOS if not wanted or s.key in wanted]
+    wall = time.perf_counter()
+    args.load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="casset-http-bench-") as tmp:
+        folder = Path(tmp)
+        servers = {name: SERVERS[name] for name in {s.server for s in chosen}}
+        try:
+            for name, server in servers.items():
+                log(f"starting {name} ({server.target}) ...")
+                start(server, folder / name, args.workers)
+                log(f"  {server.base} (pid {server.process.pid if server.process else '?'})")
+            return _run(args, command, chosen, servers, folder, wall)
+        finally:
+            for server in servers.values():
+                stop(server)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
+         servers: dict[str, Server], folder: Path, wall: float) -> int:
+    headers = {s.name: s.headers(servers[s.server]) for s in chosen}
+    scripts = {s.name: write_script(s, headers[s.name], folder) for s in chosen}
+    checked = {}
+    for s in chosen:
+        if s.receipts:
+            checked[s.name] = check_one_decision(servers[s.server], s, headers[s.name])
+            log(f"  before the load, {s.name}: {checked[s.name]}")
+    for s in chosen:
+        log(f"warming up {s.name} ({args.warmup} s) ...")
+        run_wrk(servers[s.server], scripts[s.name], duration=args.warmup,
+                connections=args.connections, threads=args.threads)
+    for rnd in range(1, args.rounds + 1):
+        for s in chosen:
+            server = servers[s.server]
+            before = settled_receipt_count(server) if s.receipts else 0
+            result = run_wrk(server, scripts[s.name], duration=args.duration,
+                             connections=args.connections, threads=args.threads)
+            if s.receipts:
+                result["receipts"] = settled_receipt_count(server) - before
+            s.runs.append(result)
+            extra = (f", receipts {result['receipts']} for {result['ok']} 200s "
+                     f"+ {result['sent'] - result['ok'] - result['other']} unanswered at the "
+                     f"stop" if s.receipts else "")
+            log(f"  round {rnd}/{args.rounds} {s.name}: {result['rps']:,.0f} req/s, "
+                f"p50 {result['p50_us'] / 1000:.2f} ms, p99 {result['p99_us'] / 1000:.2f} ms"
+                f"{extra}")
+    bursts = {}
+    for s in chosen:
+        if s.receipts and args.burst:
+            log(f"exact receipt check: {args.burst} requests over {args.connections} "
+                f"connections ...")
+            bursts[s.name] = exact_receipt_check(servers[s.server], s, headers[s.name],
+                                                 args.burst, args.connections)
+
+    # -- report -----------------------------------------------------------------------------
+    by_key = {s.key: s for s in chosen}
+    ok = True
+    print()
+    print("## HTTP: POST /v1/decisions against a bare Litestar route")
+    print()
+    print(f"machine: {machine()}; granian {granian_version()}, {args.workers} worker(s); "
+          f"wrk {args.threads} thread(s), {args.connections} connections, {args.duration} s "
+          f"per run, {args.rounds} runs per scenario, alternating; load average "
+          f"{args.load_before} before, {load_average()} after")
+    print()
+    print("| scenario | req/s (median) | runs (req/s) | p50 ms | p99 ms | non-200 | socket errors |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: |")
+    for s in chosen:
+        rates = [r["rps"] for r in s.runs]
+        med = statistics.median(rates)
+        p50 = statistics.median(r["p50_us"] for r in s.runs) / 1000
+        p99 = statistics.median(r["p99_us"] for r in s.runs) / 1000
+        non200 = sum(r["other"] for r in s.runs)
+        errors = sum(r["connect"] + r["read"] + r["write"] + r["timeout"] for r in s.runs)
+        print(f"| {s.name} | {med:,.0f} | {', '.join(f'{x:,.0f}' for x in rates)} | "
+              f"{p50:.2f} | {p99:.2f} | {non200} | {errors} |")
+        ok &= non200 == 0 and errors == 0
+    print("\n(p50 and p99 are the medians over the runs of wrk's per-run percentiles.)")
+    for s in chosen:
+        if s.baseline and s.baseline in by_key:
+            base = by_key[s.baseline]
+            ratio = (statistics.median(r["rps"] for r in s.runs)
+                     / statistics.median(r["rps"] for r in base.runs))
+            meets = s.target_ratio is None or ratio >= s.target_ratio
+            ok &= meets
+            target = f" (target >= {s.target_ratio:.0%}: {'met' if meets else 'NOT met'})" \
+                if s.target_ratio else ""
+            print(f"\nratio {s.name} / {base.name}: {ratio:.1%}{target}")
+    for s in chosen:
+        if not s.receipts:
+            continue
+        print(f"\nreceipts, {s.name}:")
+        print()
+        print("| run | 200 answers | sent, unanswered when wrk stopped | receipts stored | check |")
+        print("| --- | ---: | ---: | ---: | --- |")
+        for k, r in enumerate(s.runs, start=1):
+            inflight = r["sent"] - r["ok"] - r["other"]
+            good = r["ok"] <= r["receipts"] <= r["ok"] + inflight
+            ok &= good
+            print(f"| wrk {k} | {r['ok']:,} | {inflight} | {r['receipts']:,} | "
+                  f"{'ok' if good else 'MISMATCH'} |")
+        if s.name in bursts:
+            b = bursts[s.name]
+            good = b["receipts"] == b["ok"] and b["errors"] == 0 and b["other"] == 0
+            ok &= good
+            print(f"| exact burst ({b['requests']:,} requests) | {b['ok']:,} | 0 | "
+                  f"{b['receipts']:,} | {'equal' if good else 'MISMATCH'} |")
+        print(f"\nbefore the load: {checked.get(s.name, '')} (each receipt verified against "
+              f"/.well-known/jwks.json and fetched from /v1/receipts/{{jti}})")
+    print(f"\ntotal run {time.perf_counter() - wall:.0f} s")
+    print(f"reproduce: {command.strip()}  (from the repository root, with .venv/bin/python)")
+    return 0 if ok else 1
+
+
+def granian_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("granian")
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
