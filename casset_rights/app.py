@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
 from casset_rights.api.catalog import CatalogController
 from casset_rights.api.decisions import DecisionController
 from casset_rights.api.discovery import DiscoveryController
+from casset_rights.api.licenses import LicenseController
+from casset_rights.api.lineage import LineageController
+from casset_rights.api.log import LogController
 from casset_rights.api.middleware import request_id_middleware
+from casset_rights.api.oauth import OAuthController
 from casset_rights.api.problems import (
-    domain_error_handler, http_error_handler, unexpected_error_handler,
+    domain_error_handler, http_error_handler, undecodable_body_handler,
+    unexpected_error_handler,
 )
+from casset_rights.api.ratelimit import rate_limit_guard, rate_limit_headers_middleware
 from casset_rights.api.receipts import ReceiptController
-from casset_rights.api.security import provide_principal
+from casset_rights.api.security import authentication_guard, provide_principal, requires_scope
+from casset_rights.auth.scopes import RIGHTS_READ
 from casset_rights.config import Settings
 from casset_rights.errors import CassetError
 from casset_rights.services import Services, load_examples, open_services
@@ -35,21 +43,41 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
     def provide_services() -> Services:
         return container
 
+    def on_startup() -> None:
+        # A worker process starts with an empty rights index: build it, then follow writes
+        # made by other processes.
+        container.index.refresh()
+        container.index.start()
+        container.log_keeper.start()  # checkpoints on time, anchors on schedule
+
     async def on_shutdown() -> None:
+        container.log_keeper.stop()
+        container.index.stop()
+        await container.limiter.aclose()
         if owned:
             container.close()
 
     return Litestar(
-        route_handlers=[DiscoveryController, CatalogController, DecisionController,
-                        ReceiptController],
+        route_handlers=[DiscoveryController, OAuthController, PolicyWriteController,
+                        # Licenses and lineage: each route declares its OAuth scope.
+                        LicenseController, LineageController,
+                        # Reads: open to the public; a token must hold rights:read.
+                        Router(path="/", guards=[requires_scope(RIGHTS_READ)],
+                               route_handlers=[CatalogController, DecisionController,
+                                               ReceiptController, LogController]),
+                        # After the reads: these share their paths (see artist_write).
+                        *RELEASE_WRITE_HANDLERS],
+        # Count the caller (by client, or by address) before refusing a bad token.
+        guards=[rate_limit_guard, authentication_guard],
         dependencies={
             "services": Provide(provide_services, use_cache=True, sync_to_thread=False),
             "principal": Provide(provide_principal),
         },
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, rate_limit_headers_middleware],
         exception_handlers={
             CassetError: domain_error_handler,
             HTTPException: http_error_handler,
+            UnicodeDecodeError: undecodable_body_handler,
             Exception: unexpected_error_handler,
         },
         openapi_config=OpenAPIConfig(
@@ -58,6 +86,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             path="/schema", render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=settings.max_body_bytes,
+        on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         debug=False,
         state={"services": container},

@@ -1,7 +1,7 @@
 """The command line: ``casset-rights COMMAND``.
 
-serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, keys
-rotate. Settings come from ``CASSET_*`` variables, like the service's.
+serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, anchor,
+keys rotate. Settings come from ``CASSET_*`` variables, like the service's.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, settings_from_env
 from casset_rights.errors import CassetError
+from casset_rights.log.commands import add_log_commands
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -209,10 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.set_defaults(handler=cmd_manifest_hash)
 
-    p = sub.add_parser("verify", help="verify a receipt offline against a JWKS")
-    p.add_argument("receipt", help="the compact JWS, a file holding it, or - for stdin")
-    p.add_argument("--jwks", required=True, help="a JWKS file or URL")
-    p.set_defaults(handler=cmd_verify)
+    # verify BUNDLE (or a bare receipt, handled by cmd_verify) and anchor
+    add_log_commands(sub, verify_receipt=cmd_verify)
+
+    add_client_commands(sub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
     keys.add_parser("rotate", help="make a new active signing key").set_defaults(

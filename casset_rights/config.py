@@ -59,6 +59,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # OAuth.
     access_token_ttl_seconds: int = 900
     token_leeway_seconds: int = 30
+    # ``aud`` of access tokens; empty means ``{issuer}/v1`` (the API, not the issuer).
+    token_audience: str = ""
+    authorization_code_ttl_seconds: int = 300
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # A private_key_jwt assertion may live at most this long, so its jti need only be
+    # remembered that long (plus the leeway) to refuse every replay.
+    client_assertion_max_age_seconds: int = 300
+    # How soon a revocation made by another process reaches this one's revoked set.
+    revocation_refresh_seconds: float = 1.0
+    # Dynamic client registration (RFC 7591) for agents, limited per address.
+    registration_enabled: bool = True
+    registration_burst: int = 10
+    registration_per_minute: int = 2
+    redis_key_prefix: str = "casset:"
     # Rate limits by principal kind.
     rate_limits: dict[str, RateLimit] = msgspec.field(
         default_factory=lambda: {
@@ -69,6 +83,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }
     )
     rate_limits_enabled: bool = True
+    # Licenses: how long a quote stays good.
+    license_quote_ttl_seconds: int = 900
     # Payments: absent keys mean paid routes answer that payments are not configured.
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -85,6 +101,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def resolved_issuer(self) -> str:
         return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_token_audience(self) -> str:
+        return self.token_audience or f"{self.resolved_issuer}/v1"
 
 
 def settings_from_env(environ: Mapping[str, str], **overrides: object) -> Settings:

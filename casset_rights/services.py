@@ -14,14 +14,22 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from casset_rights.anchoring.service import AnchorService
+from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
 from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import upgrade
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
+from casset_rights.licenses import LicenseDesk, LicenseService
+from casset_rights.licenses.wiring import open_licensing
+from casset_rights.lineage import LineageService
+from casset_rights.log.keeper import LogKeeper, open_log
+from casset_rights.log.service import TransparencyLog
 from casset_rights.manifests import CatalogService, load_catalog_directory
 from casset_rights.policy import SCOPES
+from casset_rights.ratelimit import RateLimiter, rate_limiter
 from casset_rights.receipts.keys import FileKeyStore, KeyStore
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore, ReceiptWriter
 
@@ -40,6 +48,14 @@ class Services:
     policies: PolicyStore
     index: RightsIndex
     decisions: DecisionService
+    auth: AuthService
+    limiter: RateLimiter
+    licenses: LicenseService
+    license_desk: LicenseDesk
+    lineage: LineageService
+    log: TransparencyLog
+    anchoring: AnchorService
+    log_keeper: LogKeeper
     extras: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -60,13 +76,25 @@ class Services:
                 "decisions": f"{base}/v1/decisions",
                 "rights": f"{base}/v1/rights/{{resource}}",
                 "receipts": f"{base}/v1/receipts/{{jti}}",
+                "receipt_bundle": f"{base}/v1/receipts/{{jti}}/bundle",
+                "log_checkpoint": f"{base}/v1/log/checkpoint",
+                "log_anchors": f"{base}/v1/log/anchors",
+                "license_quotes": f"{base}/v1/licenses/quotes",
+                "licenses": f"{base}/v1/licenses",
+                "license_introspection": f"{base}/v1/licenses/introspect",
+                "derivatives": f"{base}/v1/derivatives",
+                "lineage": f"{base}/v1/lineage/{{resource}}",
             },
+            "license_token_format": {"type": "JWS compact", "alg": "EdDSA",
+                                     "typ": "casset-license+jws"},
             "resource_ids": {"release": "release:R", "track": "track:R/T",
                              "hook": "hook:R/T/H"},
         }
 
     def close(self) -> None:
+        self.log_keeper.stop()
         self.writer.close()
+        self.auth.close()
         self.engine.dispose()
 
 
@@ -82,14 +110,24 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     keys = FileKeyStore(settings.keys_dir)
     issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
     receipts = ReceiptStore(engine)
-    writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max)
+    writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
+                           batch_wait_ms=settings.receipt_batch_wait_ms)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)
     index = RightsIndex(catalog=catalog, policies=policies)
     decisions = DecisionService(index=index, issuer=issuer)
+    auth = open_auth(settings, engine=engine, keys=keys)
+    log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts,
+                          catalog=catalog, policies=policies)
+    licenses, license_desk, lineage = open_licensing(
+        settings, engine=engine, index=index, decisions=decisions, issuer=issuer,
+        writer=writer, keys=keys)
     return Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
-                    index=index, decisions=decisions)
+                    index=index, decisions=decisions, auth=auth,
+                    limiter=rate_limiter(settings), licenses=licenses,
+                    license_desk=license_desk, lineage=lineage, log=log_keeper.log,
+                    anchoring=log_keeper.anchoring, log_keeper=log_keeper)
 
 
 def load_examples(services: Services) -> None:
