@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +134,31 @@ SERVERS = {
                    pythonpath=(str(HERE),)),
 }
 
+def agent_token(server: Server) -> dict[str, str]:
+    """Register an agent (RFC 7591) and take a client_credentials token: the bearer header."""
+    status, raw = http(server, "POST", "/oauth/register", json.dumps({
+        "client_name": "Benchmark Agent", "operator": "Casset Bench", "purpose": "search",
+    }).encode())
+    if status != 201:
+        raise SystemExit(f"registration failed: {status} {raw[:200]!r}")
+    client = json.loads(raw)
+    form = urllib.parse.urlencode({"grant_type": "client_credentials",
+                                   "scope": "rights:read"}).encode()
+    credentials = base64.b64encode(
+        f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+    request = urllib.request.Request(
+        server.base + "/oauth/token", data=form, method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Authorization": f"Basic {credentials}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        token = json.loads(response.read())["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 SCENARIOS = [
+    Scenario(key="authenticated", name="POST /v1/decisions (agent bearer token)",
+             server="casset", path="/v1/decisions", bodies=DECISION_BODIES,
+             headers=agent_token, baseline="decisions", target_ratio=0.85, receipts=True),
     Scenario(key="decisions", name="POST /v1/decisions (public; receipt signed, stored)",
              server="casset", path="/v1/decisions", bodies=DECISION_BODIES, baseline="bare",
              target_ratio=0.40, receipts=True),

@@ -19,6 +19,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from casset_rights.api.deps import ServicesDep
 from casset_rights.errors import CassetError, InsufficientScope, InvalidToken, Unauthenticated
 from casset_rights.principal import Principal
 
@@ -98,7 +99,12 @@ def requires_scope(scope: str, *, anonymous: bool = True) -> Guard:
     return guard
 
 
-async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any],
+                            services: ServicesDep) -> Principal:
+    # ``services`` is taken so Litestar resolves the two dependencies one after the
+    # other: independent ones are gathered in a task group per request, which cost
+    # about a fifth of the event loop's time under load.
+    del services
     principal, error = principal_of(request)
     if error is not None:
         raise error
