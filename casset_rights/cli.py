@@ -13,7 +13,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, settings_from_env
@@ -131,8 +130,10 @@ def cmd_manifest_hash(args: argparse.Namespace, _: Settings) -> int:
 def cmd_verify(args: argparse.Namespace, _: Settings) -> int:
     from casset_rights.receipts.verify import verify_receipt
 
-    token = _read_text_or_file(args.receipt)
-    jwks = _load_jwks(args.jwks)
+    from casset_rights.log.commands import load_json, read_source
+
+    token = read_source(args.receipt)
+    jwks = load_json(args.jwks)
     payload = verify_receipt(token, jwks)
     print("receipt: signature valid (EdDSA, key published in the JWKS)")
     print(json.dumps(payload, indent=2, sort_keys=True))
@@ -146,29 +147,6 @@ def cmd_keys_rotate(_: argparse.Namespace, settings: Settings) -> int:
     key = store.rotate()
     print(f"new active key {key.kid}; {len(store.jwks()['keys'])} keys stay published")
     return 0
-
-
-def _read_text_or_file(value: str) -> str:
-    """The argument itself, a file it names, or standard input for ``-``."""
-    if value == "-":
-        return sys.stdin.read().strip()
-    try:
-        path = Path(value)
-        if path.is_file():
-            return path.read_text(encoding="utf-8").strip()
-    except OSError:  # too long or otherwise not a path: it is the text itself
-        pass
-    return value.strip()
-
-
-def _load_jwks(source: str) -> dict[str, Any]:
-    if source.startswith(("http://", "https://")):
-        import httpx
-
-        response = httpx.get(source, timeout=10)
-        response.raise_for_status()
-        return response.json()
-    return json.loads(Path(source).read_text(encoding="utf-8"))
 
 
 def build_parser() -> argparse.ArgumentParser:
