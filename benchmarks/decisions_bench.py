@@ -46,6 +46,7 @@ sys.path.insert(0, str(HERE.parent))
 import msgspec  # noqa: E402
 
 import _catalog  # noqa: E402
+from _machine import cpu_model, load_average  # noqa: E402
 from casset_rights.config import settings_from_env  # noqa: E402
 from casset_rights.policy import Policy, Request, authorize, build_request  # noqa: E402
 from casset_rights.policy.model import AudienceMatch, Conditions, Rule  # noqa: E402
@@ -494,23 +495,8 @@ class Engine:
 
 
 def machine() -> dict[str, str]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": model,
+    return {"nproc": str(os.cpu_count()), "cpu": cpu_model(),
             "python": platform.python_version(), "platform": platform.platform()}
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
