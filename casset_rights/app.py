@@ -9,6 +9,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from sqlalchemy.exc import DataError
 
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
 from casset_rights.api.catalog import CatalogController
@@ -20,7 +21,7 @@ from casset_rights.api.log import LogController
 from casset_rights.api.middleware import request_id_middleware
 from casset_rights.api.oauth import OAuthController
 from casset_rights.api.problems import (
-    domain_error_handler, http_error_handler, undecodable_body_handler,
+    database_data_error_handler, domain_error_handler, http_error_handler, undecodable_body_handler,
     unexpected_error_handler,
 )
 from casset_rights.api.ratelimit import rate_limit_guard, rate_limit_headers_middleware
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             CassetError: domain_error_handler,
             HTTPException: http_error_handler,
             UnicodeDecodeError: undecodable_body_handler,
+            DataError: database_data_error_handler,
             Exception: unexpected_error_handler,
         },
         openapi_config=OpenAPIConfig(

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DataError
 
 from casset_rights import errors as e
 
@@ -139,6 +140,18 @@ def undecodable_body_handler(request: Request[Any, Any, Any],
     return problem(400, code="invalid_request",
                    detail=f"the request body is not valid UTF-8 (byte {exc.start})",
                    request_id=_request_id(request))
+
+
+def database_data_error_handler(request: Request[Any, Any, Any],
+                                exc: DataError) -> Response[bytes]:
+    """PostgreSQL refuses some text that JSON, paths and forms can carry (a NUL character
+    above all): that is the request's fault, answered as such wherever the text went.
+    Any other data error is ours."""
+    if "NUL" in str(exc.orig):
+        return problem(400, code="invalid_request",
+                       detail="text must not contain the NUL character (U+0000)",
+                       request_id=_request_id(request))
+    return unexpected_error_handler(request, exc)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -93,3 +93,19 @@ def test_license_and_lineage_routes_never_answer_500(oauth: Any) -> None:
 
     for run in (quote, obtain, introspect, derivative, lineage):
         run()
+
+
+def test_a_nul_anywhere_in_a_license_request_is_the_callers_error(oauth: Any) -> None:
+    """PostgreSQL refuses NUL in text; SQLite stores it. Either way no 500: an unknown quote
+    on SQLite, an invalid request where the database refused the text."""
+    token = oauth.token(oauth.agent())
+    for path, body in (("/v1/licenses", {"quote_id": "q\x00"}),
+                       ("/v1/licenses/quotes", {"resource": "hook:a\x00/1/x", "route": "r"}),
+                       ("/v1/derivatives", {"child": "release:x\x00", "parents": []})):
+        response = _post(oauth, path, body, token)
+        assert _answered(response), (path, response.status_code, response.text)
+        if response.status_code == 400:
+            assert response.json()["code"] == "invalid_request"
+            assert "NUL" in response.json()["detail"]
+    response = oauth.http.get("/v1/receipts/a%00b")
+    assert _answered(response), (response.status_code, response.text)
