@@ -24,6 +24,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, Row, func, insert, select, text
 
+from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import InvalidInput, NotFound
 from casset_rights.log import merkle
 from casset_rights.log.checkpoint import Checkpoint, sign_checkpoint, verifier_key
@@ -34,6 +35,8 @@ LogIndex = NewType("LogIndex", int)
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("casset_rights.log"), signed.
 ADVISORY_LOCK_KEY = 0x62FA_17DE_7C2D_DBA2
 _KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_LEAF_COLUMNS = ("idx", "leaf_hash", "kind", "ref", "data", "created_at")
+_NODE_COLUMNS = ("level", "idx", "hash")
 
 
 class LeafInput(msgspec.Struct, frozen=True):
@@ -148,13 +151,12 @@ class TransparencyLog:
         }
         now = int(self._clock())
         indexes: list[LogIndex] = []
-        rows: list[dict[str, object]] = []
+        rows: list[tuple[object, ...]] = []
         new_hashes: list[bytes] = []
         for entry, h in zip(entries, hashes, strict=True):
             if h not in known:
                 known[h] = size + len(rows)
-                rows.append({"idx": known[h], "leaf_hash": h, "kind": entry.kind,
-                             "ref": entry.ref, "data": bytes(entry.data), "created_at": now})
+                rows.append((known[h], h, entry.kind, entry.ref, bytes(entry.data), now))
                 new_hashes.append(h)
             indexes.append(LogIndex(known[h]))
         if rows:
@@ -162,9 +164,8 @@ class TransparencyLog:
             found = _lookup(conn, edge)
             frontier = [(level, idx, found[(level, idx)]) for level, idx in edge]
             created, _ = merkle.append_nodes(frontier, size, new_hashes)
-            conn.execute(insert(log_leaves), rows)
-            conn.execute(insert(log_nodes),
-                         [{"level": lv, "idx": i, "hash": h} for lv, i, h in created])
+            insert_rows(conn, log_leaves, _LEAF_COLUMNS, rows)
+            insert_rows(conn, log_nodes, _NODE_COLUMNS, created)
         return indexes
 
     # --- reading --------------------------------------------------------------------------

@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
 
+from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import NotFound
 from casset_rights.receipts.jws import sign_compact
 from casset_rights.receipts.keys import KeyStore
@@ -65,21 +66,17 @@ BatchHook = Callable[[Connection, Sequence[Receipt]], Sequence[int] | None]
 CommitHook = Callable[[Sequence[Receipt]], None]
 
 
-def _row(receipt: Receipt) -> dict[str, Any]:
+_COLUMNS = ("jti", "kind", "token", "payload", "iat", "principal_kind", "client_id",
+            "resource", "outcome", "log_index")
+
+
+def _row(receipt: Receipt, log_index: int | None) -> tuple[Any, ...]:
     p = receipt.payload
     principal = p.get("principal") or {}
     request = p.get("request") or {}
-    return {
-        "jti": receipt.jti,
-        "kind": receipt.kind,
-        "token": receipt.token,
-        "payload": msgspec.json.encode(p).decode(),
-        "iat": p["iat"],
-        "principal_kind": principal.get("kind", "public"),
-        "client_id": principal.get("client_id"),
-        "resource": request.get("resource"),
-        "outcome": p.get("decision") or p.get("status"),
-    }
+    return (receipt.jti, receipt.kind, receipt.token, msgspec.json.encode(p).decode(),
+            p["iat"], principal.get("kind", "public"), principal.get("client_id"),
+            request.get("resource"), p.get("decision") or p.get("status"), log_index)
 
 
 class ReceiptStore:
@@ -108,11 +105,9 @@ class ReceiptStore:
             with conn.begin():
                 # Logged first, so each row is inserted with its index (no update per row).
                 indexes = self._on_batch(conn, batch) if self._on_batch else None
-                rows = [_row(r) for r in batch]
-                if indexes:
-                    for row, index in zip(rows, indexes, strict=True):
-                        row["log_index"] = index
-                conn.execute(insert(receipts), rows)
+                insert_rows(conn, receipts, _COLUMNS, [
+                    _row(r, i) for r, i in zip(batch, indexes or [None] * len(batch),
+                                               strict=True)])
         stored = list(batch) if not indexes else [
             msgspec.structs.replace(r, log_index=i) for r, i in zip(batch, indexes, strict=True)]
         if self._on_committed is not None:
