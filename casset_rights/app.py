@@ -18,15 +18,14 @@ from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.log import LogController
-from casset_rights.api.middleware import request_id_middleware
+from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
 from casset_rights.api.problems import (
     database_data_error_handler, domain_error_handler, http_error_handler, undecodable_body_handler,
     unexpected_error_handler,
 )
-from casset_rights.api.ratelimit import rate_limit_guard, rate_limit_headers_middleware
 from casset_rights.api.receipts import ReceiptController
-from casset_rights.api.security import authentication_guard, provide_principal, requires_scope
+from casset_rights.api.security import needs, provide_principal
 from casset_rights.auth.scopes import RIGHTS_READ
 from casset_rights.config import Settings
 from casset_rights.errors import CassetError
@@ -63,18 +62,19 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         # Licenses and lineage: each route declares its OAuth scope.
                         LicenseController, LineageController,
                         # Reads: open to the public; a token must hold rights:read.
-                        Router(path="/", guards=[requires_scope(RIGHTS_READ)],
+                        Router(path="/", opt=needs(RIGHTS_READ),
                                route_handlers=[CatalogController, DecisionController,
                                                ReceiptController, LogController]),
                         # After the reads: these share their paths (see artist_write).
                         *RELEASE_WRITE_HANDLERS],
-        # Count the caller (by client, or by address) before refusing a bad token.
-        guards=[rate_limit_guard, authentication_guard],
+        # Count the caller (by client, or by address), refuse a bad token, enforce the
+        # route's scope (its ``opt``): one hook, before the body is read.
+        before_request=access_check,
         dependencies={
             "services": Provide(provide_services, use_cache=True, sync_to_thread=False),
             "principal": Provide(provide_principal),
         },
-        middleware=[request_id_middleware, rate_limit_headers_middleware],
+        middleware=[request_id_middleware],
         exception_handlers={
             CassetError: domain_error_handler,
             HTTPException: http_error_handler,

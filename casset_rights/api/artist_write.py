@@ -17,7 +17,7 @@ from litestar.params import FromPath, JSONBody
 
 from casset_rights.api.catalog import version_body
 from casset_rights.api.deps import PrincipalDep, ServicesDep
-from casset_rights.api.security import requires_scope
+from casset_rights.api.security import needs
 from casset_rights.auth.scopes import CATALOG_WRITE, POLICIES_WRITE
 from casset_rights.decisions.dry_run import dry_run, target_key
 from casset_rights.decisions.policy_store import StoredPolicy
@@ -29,8 +29,8 @@ from casset_rights.principal import Principal
 from casset_rights.resources import parse_resource
 from casset_rights.services import Services
 
-WRITE_CATALOG = [requires_scope(CATALOG_WRITE, anonymous=False)]
-WRITE_POLICIES = [requires_scope(POLICIES_WRITE, anonymous=False)]
+WRITE_CATALOG = needs(CATALOG_WRITE, anonymous=False)
+WRITE_POLICIES = needs(POLICIES_WRITE, anonymous=False)
 POLICY_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
                 "application/json", "text/plain")
 VALIDATE_SUFFIX = ":validate"
@@ -97,7 +97,7 @@ def same_id(policy: Policy, policy_id: str) -> None:
 
 
 @post("/v1/releases", summary="Publish a new release (its version 1)", tags=TAGS,
-      guards=WRITE_CATALOG, sync_to_thread=True, status_code=201)
+      opt=WRITE_CATALOG, sync_to_thread=True, status_code=201)
 def create_release(data: JSONBody[dict[str, Any]], services: ServicesDep,
                    principal: PrincipalDep) -> Response[dict[str, Any]]:
     artist = artist_of(principal)
@@ -113,7 +113,7 @@ def create_release(data: JSONBody[dict[str, Any]], services: ServicesDep,
 
 
 @post("/v1/releases/{release_id:str}/versions", summary="Publish the next version",
-      tags=TAGS, guards=WRITE_CATALOG, sync_to_thread=True, status_code=201)
+      tags=TAGS, opt=WRITE_CATALOG, sync_to_thread=True, status_code=201)
 def new_version(release_id: FromPath[str], data: JSONBody[dict[str, Any]],
                 services: ServicesDep, principal: PrincipalDep) -> Response[dict[str, Any]]:
     artist = artist_of(principal)
@@ -137,7 +137,7 @@ class PolicyWriteController(Controller):
     tags = TAGS
 
     @put("/v1/policies/{policy_id:str}", summary="Store a new version of a policy",
-         guards=WRITE_POLICIES, status_code=200)
+         opt=WRITE_POLICIES, status_code=200)
     async def put_policy(self, policy_id: FromPath[str], request: Request[Any, Any, Any],
                          services: ServicesDep, principal: PrincipalDep) \
             -> Response[dict[str, Any]]:
@@ -159,7 +159,7 @@ class PolicyWriteController(Controller):
         return Response(stored_policy_body(stored), status_code=201 if created else 200)
 
     @get("/v1/policies/{policy_id:str}", summary="One of your policies, with its source",
-         guards=WRITE_POLICIES, sync_to_thread=True)
+         opt=WRITE_POLICIES, sync_to_thread=True)
     def get_policy(self, policy_id: FromPath[str], services: ServicesDep,
                    principal: PrincipalDep) -> dict[str, Any]:
         stored = services.policies.get(policy_id, owner=artist_of(principal))
@@ -167,7 +167,7 @@ class PolicyWriteController(Controller):
 
     @post("/v1/policies/{policy_ref:str}", summary="POST /v1/policies/{id}:validate: "
           "the validation report and what the change would newly permit or deny",
-          guards=WRITE_POLICIES, status_code=200)
+          opt=WRITE_POLICIES, status_code=200)
     async def validate_policy(self, policy_ref: FromPath[str], request: Request[Any, Any, Any],
                               services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
         if not policy_ref.endswith(VALIDATE_SUFFIX):

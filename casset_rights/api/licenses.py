@@ -17,16 +17,16 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from casset_rights.api.deps import PrincipalDep, ServicesDep
-from casset_rights.api.security import requires_scope
+from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, LICENSES_REQUEST, RIGHTS_READ
 from casset_rights.licenses import (
     LICENSE_TYP, Grant, Introspection, LicenseRequest, Quote, licensee_key, rfc3339,
 )
 from casset_rights.principal import Principal
 
-REQUEST = [requires_scope(LICENSES_REQUEST, anonymous=False)]
-MANAGE = [requires_scope(LICENSES_MANAGE, anonymous=False)]
-READ = [requires_scope(RIGHTS_READ)]
+REQUEST = needs(LICENSES_REQUEST, anonymous=False)
+MANAGE = needs(LICENSES_MANAGE, anonymous=False)
+READ = needs(RIGHTS_READ)
 Text = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
@@ -146,7 +146,7 @@ class LicenseController(Controller):
     path = "/v1/licenses"
     tags = ["licenses"]
 
-    @post("/quotes", summary="Quote a license route", guards=REQUEST, status_code=201,
+    @post("/quotes", summary="Quote a license route", opt=REQUEST, status_code=201,
           sync_to_thread=True)
     def quote(self, data: JSONBody[QuoteBody], services: ServicesDep,
               principal: PrincipalDep) -> dict[str, Any]:
@@ -154,13 +154,13 @@ class LicenseController(Controller):
                                         scopes=data.scopes or None, context=data.context)
         return quote_body(quote)
 
-    @get("/quotes/{quote_id:str}", summary="One of your quotes", guards=REQUEST,
+    @get("/quotes/{quote_id:str}", summary="One of your quotes", opt=REQUEST,
          sync_to_thread=True)
     def get_quote(self, quote_id: FromPath[str], services: ServicesDep,
                   principal: PrincipalDep) -> dict[str, Any]:
         return quote_body(services.licenses.get_quote(principal, quote_id))
 
-    @post("", summary="Obtain a license with a quote", guards=REQUEST, sync_to_thread=True)
+    @post("", summary="Obtain a license with a quote", opt=REQUEST, sync_to_thread=True)
     def obtain(self, data: JSONBody[ObtainBody], services: ServicesDep,
                principal: PrincipalDep) -> Response[dict[str, Any]]:
         obtained = services.licenses.obtain(principal, data.quote_id, message=data.message)
@@ -173,7 +173,7 @@ class LicenseController(Controller):
                          "license": license_body(obtained.grant, principal, now_ms=now)},
                         status_code=201)
 
-    @get("", summary="Licenses you hold, or gave", guards=MANAGE, sync_to_thread=True)
+    @get("", summary="Licenses you hold, or gave", opt=MANAGE, sync_to_thread=True)
     def list_licenses(self, services: ServicesDep, principal: PrincipalDep,
                       status: StatusFilter = None, limit: Limit = 100) -> dict[str, Any]:
         grants = services.license_desk.grants(principal, status=status, limit=limit)
@@ -181,7 +181,7 @@ class LicenseController(Controller):
         return {"items": [license_body(g, principal, now_ms=now) for g in grants]}
 
     @post("/introspect", summary="Is this license token in force? (RFC 7662 style)",
-          guards=READ, status_code=200, sync_to_thread=True)
+          opt=READ, status_code=200, sync_to_thread=True)
     def introspect(self, data: JSONBody[IntrospectBody],
                    services: ServicesDep) -> dict[str, Any]:
         answer = services.license_desk.introspect(data.token, resource=data.resource,
@@ -190,14 +190,14 @@ class LicenseController(Controller):
         return introspection_body(answer)
 
     @get("/requests", summary="License requests you made, or that wait for you",
-         guards=MANAGE, sync_to_thread=True)
+         opt=MANAGE, sync_to_thread=True)
     def list_requests(self, services: ServicesDep, principal: PrincipalDep,
                       status: RequestFilter = None, limit: Limit = 100) -> dict[str, Any]:
         found = services.license_desk.requests(principal, status=status, limit=limit)
         return {"items": [request_body(r) for r in found]}
 
     @get("/requests/{request_id:str}", summary="A license request and its outcome",
-         guards=MANAGE, sync_to_thread=True)
+         opt=MANAGE, sync_to_thread=True)
     def get_request(self, request_id: FromPath[str], services: ServicesDep,
                     principal: PrincipalDep) -> dict[str, Any]:
         desk = services.license_desk
@@ -209,7 +209,7 @@ class LicenseController(Controller):
         return body
 
     @post("/requests/{request_id:str}/approve", summary="Approve a license request",
-          guards=MANAGE, status_code=200, sync_to_thread=True)
+          opt=MANAGE, status_code=200, sync_to_thread=True)
     def approve(self, request_id: FromPath[str], data: JSONBody[DecideBody],
                 services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
         decided, grant = services.license_desk.approve(principal, request_id,
@@ -218,13 +218,13 @@ class LicenseController(Controller):
                 "license": license_body(grant, principal, now_ms=services.licenses.now_ms())}
 
     @post("/requests/{request_id:str}/refuse", summary="Refuse a license request",
-          guards=MANAGE, status_code=200, sync_to_thread=True)
+          opt=MANAGE, status_code=200, sync_to_thread=True)
     def refuse(self, request_id: FromPath[str], data: JSONBody[RefuseBody],
                services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
         return request_body(services.license_desk.refuse(principal, request_id,
                                                          message=data.message))
 
-    @get("/{license_id:str}", summary="A license you hold or gave", guards=MANAGE,
+    @get("/{license_id:str}", summary="A license you hold or gave", opt=MANAGE,
          sync_to_thread=True)
     def get_license(self, license_id: FromPath[str], services: ServicesDep,
                     principal: PrincipalDep) -> dict[str, Any]:
@@ -232,7 +232,7 @@ class LicenseController(Controller):
         return license_body(grant, principal, now_ms=services.licenses.now_ms())
 
     @post("/{license_id:str}/revoke", summary="Revoke a license you gave, from now on",
-          guards=MANAGE, status_code=200, sync_to_thread=True)
+          opt=MANAGE, status_code=200, sync_to_thread=True)
     def revoke(self, license_id: FromPath[str], data: JSONBody[RevokeBody],
                services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
         grant = services.license_desk.revoke(principal, license_id, reason=data.reason)

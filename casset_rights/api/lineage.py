@@ -13,7 +13,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from casset_rights.api.deps import PrincipalDep, ServicesDep
-from casset_rights.api.security import requires_scope
+from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, RIGHTS_READ
 from casset_rights.licenses import rfc3339
 from casset_rights.lineage import Edge, LineageView, ParentLink
@@ -51,7 +51,7 @@ class LineageController(Controller):
     tags = ["lineage"]
 
     @post("/v1/derivatives", summary="Register a derivative and its parents",
-          guards=[requires_scope(LICENSES_MANAGE, anonymous=False)], sync_to_thread=True)
+          opt=needs(LICENSES_MANAGE, anonymous=False), sync_to_thread=True)
     def register(self, data: JSONBody[DerivativeBody], services: ServicesDep,
                  principal: PrincipalDep) -> Response[dict[str, Any]]:
         done = services.lineage.register(principal, child=data.child, parents=data.parents,
@@ -62,7 +62,7 @@ class LineageController(Controller):
         return Response(body, status_code=201 if any(done.created) else 200)
 
     @get("/v1/lineage/{resource:path}", summary="Ancestors or descendants of a resource",
-         guards=[requires_scope(RIGHTS_READ)], sync_to_thread=True)
+         opt=needs(RIGHTS_READ), sync_to_thread=True)
     def lineage(
         self, resource: FromPath[str], services: ServicesDep,
         direction: Annotated[Literal["ancestors", "descendants"], QueryParameter()] = "ancestors",

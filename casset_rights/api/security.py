@@ -1,30 +1,32 @@
 """Who is asking, and what the route lets them do.
 
-* ``principal_of(connection)`` turns the bearer token (RFC 6750, ``Authorization:
-  Bearer``) into the request's Principal once per request; no token means ``public``,
-  identified by its address for rate limits only. A refused token is remembered with the
-  public principal, so the rate limit can still count the caller before the 401.
-* ``authentication_guard`` (app-wide) answers that 401 (``invalid_token``).
-* ``requires_scope(scope)`` is the guard a route declares: a token without the scope is a
-  403 ``insufficient_scope`` problem naming it; ``anonymous=False`` also refuses callers
-  without a token (401).
+* ``principal_of(scope)`` turns the bearer token (RFC 6750, ``Authorization: Bearer``)
+  into the request's Principal once per request; no token means ``public``, identified
+  by its address for rate limits only. A refused token is remembered with the public
+  principal, so the rate limit can still count the caller before the 401.
+* ``needs(scope)`` is what a route declares in its ``opt``: the OAuth scope a token must
+  hold. ``check_access`` enforces it (run for every request by
+  ``casset_rights.api.middleware.access_middleware``): a refused token is a 401
+  ``invalid_token``; a token without the scope a 403 ``insufficient_scope`` problem
+  naming it; ``anonymous=False`` also refuses callers without a token (401).
 * ``provide_principal`` is the ``principal`` dependency controllers declare.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Scope
 
 from casset_rights.api.deps import ServicesDep
 from casset_rights.errors import CassetError, InsufficientScope, InvalidToken, Unauthenticated
 from casset_rights.principal import Principal
 
 _STATE_KEY = "casset_principal"
-Guard = Any
+SCOPE_OPT = "oauth_scope"
+ANONYMOUS_OPT = "anonymous"
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -42,22 +44,27 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
-def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) \
-        -> tuple[Principal, CassetError | None]:
+def principal_of(scope: Scope) -> tuple[Principal, CassetError | None]:
     """The request's principal and, when a presented token was refused, why."""
-    state = connection.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
     known = state.get(_STATE_KEY)
     if known is not None:
         return known  # type: ignore[no-any-return]
-    address = connection.client.host if connection.client else None
+    client = scope.get("client")
+    address = client[0] if client else None
     public = Principal(kind="public", address=address)
+    authorization = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+            break
     result: tuple[Principal, CassetError | None]
     try:
-        token = bearer_token(connection.headers.get("authorization"))
+        token = bearer_token(authorization)
         if token is None:
             result = (public, None)
         else:
-            auth = connection.app.state["services"].auth
+            auth = scope["litestar_app"].state["services"].auth
             result = (auth.authenticate(token, address=address), None)
     except InvalidToken as exc:
         result = (public, exc)
@@ -65,38 +72,33 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) \
     return result
 
 
-async def authentication_guard(connection: ASGIConnection[Any, Any, Any, Any],
-                               _: BaseRouteHandler) -> None:
-    """Refuse a request whose bearer token was refused (401 ``invalid_token``)."""
-    _, error = principal_of(connection)
-    if error is not None:
-        raise error
-
-
-def requires_scope(scope: str, *, anonymous: bool = True) -> Guard:
-    """The guard of a route that needs the OAuth ``scope``.
+def needs(scope: str, *, anonymous: bool = True) -> dict[str, Any]:
+    """The ``opt`` of a route that needs the OAuth ``scope``.
 
     With ``anonymous`` (read routes), callers without a token pass as ``public``; a
     caller that presents a token is held to what the token allows.
     """
+    return {SCOPE_OPT: scope, ANONYMOUS_OPT: anonymous}
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any],
-                    _: BaseRouteHandler) -> None:
-        principal, error = principal_of(connection)
-        if error is not None:
-            raise error
-        if principal.kind == "public":
-            if anonymous:
-                return
-            raise Unauthenticated(f"this route needs a bearer token with the scope {scope}")
-        if scope not in principal.scopes:
-            raise InsufficientScope(f"this route needs the scope {scope}; the token has "
-                                    f"{' '.join(sorted(principal.scopes)) or 'none'}",
-                                    scope=scope)
 
-    guard.__name__ = f"requires_scope[{scope}]"
-    guard.oauth_scope = scope  # type: ignore[attr-defined]
-    return guard
+def check_access(principal: Principal, error: CassetError | None,
+                 opt: Mapping[str, Any]) -> None:
+    """Raise unless the caller may use a route with this ``opt``: a refused token never
+    may; a route that ``needs`` a scope wants a token holding it (or, when it allows
+    ``anonymous`` callers, no token at all)."""
+    if error is not None:
+        raise error
+    scope = opt.get(SCOPE_OPT)
+    if scope is None:
+        return
+    if principal.kind == "public":
+        if opt.get(ANONYMOUS_OPT, True):
+            return
+        raise Unauthenticated(f"this route needs a bearer token with the scope {scope}")
+    if scope not in principal.scopes:
+        raise InsufficientScope(f"this route needs the scope {scope}; the token has "
+                                f"{' '.join(sorted(principal.scopes)) or 'none'}",
+                                scope=scope)
 
 
 async def provide_principal(request: Request[Any, Any, Any],
@@ -105,7 +107,7 @@ async def provide_principal(request: Request[Any, Any, Any],
     # other: independent ones are gathered in a task group per request, which cost
     # about a fifth of the event loop's time under load.
     del services
-    principal, error = principal_of(request)
+    principal, error = principal_of(request.scope)
     if error is not None:
         raise error
     return principal

@@ -1,7 +1,7 @@
 """OAuth scopes: what a token lets its holder do with the API (not the music scopes of
 the policy language, which say what may be done with a work).
 
-Every route declares the one it needs (``casset_rights.api.security.requires_scope``).
+Every route declares the one it needs (``casset_rights.api.security.needs``).
 Which scopes a client can hold depends on its kind; the ``write`` scopes belong to
 artists, directly or through a partner an artist authorised.
 """

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import ECAlgorithm
 from sqlalchemy import select
 
+from casset_rights.api.security import SCOPE_OPT
 from casset_rights.auth import credentials
 from casset_rights.auth.tables import oauth_clients
 
@@ -424,6 +425,6 @@ def test_every_api_route_declares_its_scope(client: Any) -> None:
         for handler in getattr(route, "route_handlers", []):
             if "OPTIONS" in handler.http_methods and len(handler.http_methods) == 1:
                 continue
-            if not any(hasattr(g, "oauth_scope") for g in handler.resolve_guards()):
+            if not handler.opt.get(SCOPE_OPT):
                 missing.append(f"{sorted(handler.http_methods)} {route.path}")
     assert missing == []
