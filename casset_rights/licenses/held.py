@@ -48,6 +48,11 @@ class HeldGrants:
         return permit_by_grants(grants, request=request, resolved=resolved,
                                 errors=decision.errors)
 
+    @staticmethod
+    def reads_database(request: Request) -> bool:
+        """Only a caller who can hold licenses makes this refiner look them up."""
+        return licensee_key(request.principal) is not None
+
     def covering(self, licensee: str, request: Request) -> list[Grant]:
         """The licensee's grants that cover ``request`` at its time."""
         at = request.context.at

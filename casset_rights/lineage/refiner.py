@@ -70,15 +70,16 @@ class LineageRefiner:
             self._without.pop(release_key, None)
 
     def __call__(self, request: Request, resolved: Resolved, decision: Decision) -> Decision:
-        if request.action not in _TRAVELLING or decision.decision == "deny":
+        if not self.reads_database(request):
             return decision
         release = f"release:{request.resource.release_id}"
-        seen = self._without.get(release)
-        if seen is not None and self._clock() - seen < self._fresh:
-            return decision
         with self._engine.connect() as conn:
+            # Asked even when the resource's own policy denies (a deny needs no walk), so
+            # the release is remembered and the next ask needs no database at all.
             if not _has_edges(conn, release):
                 self._remember(release)
+                return decision
+            if decision.decision == "deny":
                 return decision
             upstream = ancestor_ids(conn, request.resource, max_depth=ANCESTOR_DEPTH)
         if not upstream:
@@ -86,6 +87,14 @@ class LineageRefiner:
         verdicts = [(node, self._ancestor_decision(request, node))
                     for node in sorted(upstream, key=lambda n: (upstream[n], n))]
         return combine(decision, verdicts)
+
+    def reads_database(self, request: Request) -> bool:
+        """False when the walk is skipped without asking: a scope that does not travel,
+        or a release remembered (freshly) as having no ancestors."""
+        if request.action not in _TRAVELLING:
+            return False
+        seen = self._without.get(f"release:{request.resource.release_id}")
+        return seen is None or self._clock() - seen >= self._fresh
 
     def _remember(self, release: str) -> None:
         with self._lock:
