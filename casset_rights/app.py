@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
 
 from litestar import Litestar, Router
 from litestar.di import Provide
@@ -43,7 +43,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
     def provide_services() -> Services:
         return container
 
-    def on_startup() -> None:
+    async def on_startup() -> None:
+        # Answers of a receipt store process are read on this loop, not by a thread.
+        attach = getattr(container.writer, "attach", None)
+        if attach is not None:
+            attach(asyncio.get_running_loop())
         # A worker process starts with an empty rights index: build it, then follow writes
         # made by other processes.
         container.index.refresh()
@@ -51,6 +55,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         container.log_keeper.start()  # checkpoints on time, anchors on schedule
 
     async def on_shutdown() -> None:
+        detach = getattr(container.writer, "detach", None)
+        if detach is not None:
+            detach()
         container.log_keeper.stop()
         container.index.stop()
         await container.limiter.aclose()
@@ -101,6 +108,8 @@ def app_from_environment() -> Litestar:
 
     from casset_rights.config import settings_from_env
 
-    return create_app(settings_from_env(os.environ))
+    # A server stores receipts from a child process unless told otherwise (receipts/sink.py).
+    environ = {"CASSET_RECEIPT_WRITER": "process", **os.environ}
+    return create_app(settings_from_env(environ))
 
 

@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # while the previous commit ran (group commit). The wait bounds the added latency.
     receipt_batch_max: int = 256
     receipt_batch_wait_ms: float = 2.0
+    # Who writes receipts: a thread of this process, or a child process (servers use it:
+    # a writer thread fights the event loop for the GIL; see receipts/sink.py).
+    receipt_writer: Literal["thread", "process"] = "thread"
     # Transparency log checkpoints: at least every N appends or T seconds.
     log_origin: str = "casset.example/rights-log"
     checkpoint_every_appends: int = 1000

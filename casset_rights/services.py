@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
-from casset_rights.db.engine import make_engine
+from casset_rights.db.engine import make_engine, search_path_of
 from casset_rights.db.migrate import upgrade
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
@@ -31,7 +31,9 @@ from casset_rights.manifests import CatalogService, load_catalog_directory
 from casset_rights.policy import SCOPES
 from casset_rights.ratelimit import RateLimiter, rate_limiter
 from casset_rights.receipts.keys import FileKeyStore, KeyStore
-from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore, ReceiptWriter
+from casset_rights.errors import InvalidInput
+from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore, ReceiptWriter, Writer
+from casset_rights.receipts.sink import ProcessReceiptWriter, SinkConfig
 
 logger = logging.getLogger("casset_rights")
 
@@ -43,7 +45,7 @@ class Services:
     keys: KeyStore
     issuer: ReceiptIssuer
     receipts: ReceiptStore
-    writer: ReceiptWriter
+    writer: Writer
     catalog: CatalogService
     policies: PolicyStore
     index: RightsIndex
@@ -110,8 +112,7 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     keys = FileKeyStore(settings.keys_dir)
     issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
     receipts = ReceiptStore(engine)
-    writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
-                           batch_wait_ms=settings.receipt_batch_wait_ms)
+    writer = open_writer(settings, engine, receipts)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)
     index = RightsIndex(catalog=catalog, policies=policies)
@@ -128,6 +129,22 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     limiter=rate_limiter(settings), licenses=licenses,
                     license_desk=license_desk, lineage=lineage, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper)
+
+
+def open_writer(settings: Settings, engine: Engine, receipts: ReceiptStore) -> Writer:
+    """The receipt writer the settings ask for (``receipt_writer``)."""
+    if settings.receipt_writer == "thread":
+        return ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
+                             batch_wait_ms=settings.receipt_batch_wait_ms)
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        raise InvalidInput("the process receipt writer needs a database file or server, "
+                           "not an in-memory SQLite database")
+    config = SinkConfig(database_url=engine.url.render_as_string(hide_password=False),
+                        search_path=search_path_of(engine), keys_dir=str(settings.keys_dir),
+                        log_origin=settings.log_origin,
+                        checkpoint_every_appends=settings.checkpoint_every_appends,
+                        checkpoint_every_seconds=settings.checkpoint_every_seconds)
+    return ProcessReceiptWriter(config)
 
 
 def load_examples(services: Services) -> None:

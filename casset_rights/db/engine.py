@@ -8,6 +8,7 @@ is the production database. URLs are SQLAlchemy URLs: ``sqlite:///path`` or
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,6 +20,14 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+_SEARCH_PATHS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
+
+
+def search_path_of(engine: Engine) -> str | None:
+    """The schema ``make_engine`` pinned, so another process can open the same one."""
+    return _SEARCH_PATHS.get(engine)
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -47,7 +56,10 @@ def make_engine(url: str, *, search_path: str | None = None, echo: bool = False)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs["pool_pre_ping"] = True
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if search_path:
+        _SEARCH_PATHS[engine] = search_path
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

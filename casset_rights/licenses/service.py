@@ -38,7 +38,7 @@ from casset_rights.licenses.tokens import sign_license
 from casset_rights.policy import LicenseRoute, authorize, build_request
 from casset_rights.principal import Principal
 from casset_rights.receipts.keys import KeyStore
-from casset_rights.receipts.service import Receipt, ReceiptIssuer, ReceiptWriter
+from casset_rights.receipts.service import Receipt, ReceiptIssuer, Writer
 
 DAY_MS = 86_400_000
 RECEIPT_WAIT_SECONDS = 30
@@ -60,7 +60,7 @@ def require_licensee(principal: Principal) -> str:
 
 class LicenseService:
     def __init__(self, *, engine: Engine, index: RightsIndex, issuer: ReceiptIssuer,
-                 writer: ReceiptWriter, keys: KeyStore, issuer_url: str,
+                 writer: Writer, keys: KeyStore, issuer_url: str,
                  payments: Payments | None = None,
                  quote_ttl_seconds: int = QUOTE_TTL_SECONDS,
                  clock: Callable[[], float] = time.time) -> None:

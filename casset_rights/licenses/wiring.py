@@ -19,7 +19,7 @@ from casset_rights.licenses.service import LicenseService
 from casset_rights.lineage.refiner import LineageRefiner
 from casset_rights.lineage.service import LineageService
 from casset_rights.receipts.keys import KeyStore
-from casset_rights.receipts.service import ReceiptIssuer, ReceiptWriter
+from casset_rights.receipts.service import ReceiptIssuer, Writer
 
 
 def payments_from_settings(settings: Settings) -> Payments:
@@ -30,7 +30,7 @@ def payments_from_settings(settings: Settings) -> Payments:
 
 
 def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
-                   decisions: DecisionService, issuer: ReceiptIssuer, writer: ReceiptWriter,
+                   decisions: DecisionService, issuer: ReceiptIssuer, writer: Writer,
                    keys: KeyStore) -> tuple[LicenseService, LicenseDesk, LineageService]:
     issuer_url = settings.resolved_issuer
     licenses = LicenseService(engine=engine, index=index, issuer=issuer, writer=writer,

@@ -36,7 +36,7 @@ from casset_rights.lineage.royalties import Share, ppm_of_percent, royalty_split
 from casset_rights.lineage.view import Node, attribution_lines, describe_nodes
 from casset_rights.policy import Decision, build_request, parse_context
 from casset_rights.principal import Principal
-from casset_rights.receipts.service import ReceiptIssuer, ReceiptWriter
+from casset_rights.receipts.service import ReceiptIssuer, Writer
 from casset_rights.resources import ResourceRef, parse_resource
 
 Relationship = Literal["sample", "remix", "interpretation", "stem", "sync"]
@@ -84,7 +84,7 @@ class LineageView(msgspec.Struct, frozen=True, kw_only=True):
 
 class LineageService:
     def __init__(self, *, engine: Engine, index: RightsIndex, decisions: DecisionService,
-                 issuer: ReceiptIssuer, writer: ReceiptWriter,
+                 issuer: ReceiptIssuer, writer: Writer,
                  on_registered: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         """``on_registered`` hears the release (``release:R``) of each child that got

@@ -82,8 +82,7 @@ class LogKeeper:
 
     def log_receipts(self, conn: Connection, receipts: Sequence[Receipt]) -> list[LogIndex]:
         """The receipt store's batch hook: append inside its transaction."""
-        return self.log.append_many_in(
-            conn, [LeafInput("receipt", r.jti, r.token.encode()) for r in receipts])
+        return self.log.append_many_in(conn, receipt_leaves(receipts), unique=True)
 
     def receipts_committed(self, receipts: Sequence[Receipt]) -> None:
         """The receipt store's commit hook: checkpoint if due. Never raises (the receipts
@@ -258,6 +257,11 @@ class LogKeeper:
         with self._lock:
             if self._checkpointed is None or checkpoint.tree_size >= self._checkpointed[0]:
                 self._checkpointed = (checkpoint.tree_size, float(checkpoint.timestamp or 0))
+
+
+def receipt_leaves(receipts: Sequence[Receipt]) -> list[LeafInput]:
+    """A receipt's leaf: its compact JWS bytes, with its jti as the ref."""
+    return [LeafInput("receipt", r.jti, r.token.encode()) for r in receipts]
 
 
 def open_log(settings: Settings, *, engine: Engine, keys: KeyStore, receipts: ReceiptStore,

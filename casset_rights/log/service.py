@@ -22,7 +22,7 @@ from typing import Any, NewType
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection, Engine, Row, func, insert, select, text
+from sqlalchemy import Connection, Engine, Row, insert, select, text
 
 from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import InvalidInput, NotFound
@@ -37,6 +37,7 @@ ADVISORY_LOCK_KEY = 0x62FA_17DE_7C2D_DBA2
 _KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _LEAF_COLUMNS = ("idx", "leaf_hash", "kind", "ref", "data", "created_at")
 _NODE_COLUMNS = ("level", "idx", "hash")
+_SIZE_SQL = f"SELECT max(idx) FROM {log_leaves.name}"
 
 
 class LeafInput(msgspec.Struct, frozen=True):
@@ -130,12 +131,16 @@ class TransparencyLog:
         with self._writing() as conn:
             return self.append_many_in(conn, entries)
 
-    def append_many_in(self, conn: Connection, entries: Sequence[LeafInput]) -> list[LogIndex]:
+    def append_many_in(self, conn: Connection, entries: Sequence[LeafInput], *,
+                       unique: bool = False) -> list[LogIndex]:
         """Append inside the caller's transaction (e.g. the one that stores receipts).
 
         On SQLite the caller's transaction must hold the write lock already: begun
         ``IMMEDIATE``, or having written before this call. Raises InvalidInput for a bad kind
-        or ref; the indexes are final only when the caller commits.
+        or ref; the indexes are final only when the caller commits. Bytes already logged
+        get their existing index, unless the caller vouches they are ``unique`` (a
+        receipt carries 128 random bits): then the look-up is skipped, and the leaf hash's
+        unique constraint still refuses a duplicate.
         """
         for entry in entries:
             _check_entry(entry)
@@ -144,7 +149,7 @@ class TransparencyLog:
         self._lock(conn)
         size = _size(conn)
         hashes = [merkle.leaf_hash(e.data) for e in entries]
-        known: dict[bytes, int] = {
+        known: dict[bytes, int] = {} if unique else {
             row.leaf_hash: row.idx for row in conn.execute(
                 select(log_leaves.c.leaf_hash, log_leaves.c.idx)
                 .where(log_leaves.c.leaf_hash.in_(set(hashes))))
@@ -299,6 +304,7 @@ class TransparencyLog:
         return tree_size
 
 
+
 def _check_entry(entry: LeafInput) -> None:
     if not _KIND.fullmatch(entry.kind):
         raise InvalidInput(f"a leaf kind is a short lowercase word, got {entry.kind!r}")
@@ -309,8 +315,8 @@ def _check_entry(entry: LeafInput) -> None:
 
 
 def _size(conn: Connection) -> int:
-    last = conn.execute(select(func.max(log_leaves.c.idx))).scalar()
-    return 0 if last is None else last + 1
+    last = conn.exec_driver_sql(_SIZE_SQL).scalar()
+    return 0 if last is None else int(last) + 1
 
 
 def _lookup(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
@@ -323,8 +329,8 @@ def _lookup(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node,
     # Written as text with the integers inlined (int() makes them safe): building ~40
     # SQLAlchemy comparisons per proof cost more than the query itself.
     where = " OR ".join(f"(level = {int(level)} AND idx = {int(idx)})" for level, idx in nodes)
-    rows = conn.execute(text(f"SELECT level, idx, hash FROM {log_nodes.name} WHERE {where}"))
-    found = {(row.level, row.idx): row.hash for row in rows}
+    rows = conn.exec_driver_sql(f"SELECT level, idx, hash FROM {log_nodes.name} WHERE {where}")
+    found = {(level, idx): bytes(h) for level, idx, h in rows}
     missing = [n for n in nodes if n not in found]
     if missing:
         raise LookupError(f"log storage is missing subtree hashes {missing[:4]}")

@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from sqlalchemy import Connection, Engine, select
@@ -124,6 +124,17 @@ class ReceiptStore:
                        payload=msgspec.json.decode(row.payload), log_index=row.log_index)
 
 
+class Writer(Protocol):
+    """What stores receipts for the services: ``ReceiptWriter`` (a thread) or
+    ``receipts.sink.ProcessReceiptWriter`` (a child process)."""
+
+    def submit(self, receipt: Receipt) -> concurrent.futures.Future[Receipt]: ...
+
+    def store_async(self, receipt: Receipt) -> asyncio.Future[Receipt]: ...
+
+    def close(self) -> None: ...
+
+
 class ReceiptWriter:
     """One thread that stores receipts in groups.
 
@@ -189,10 +200,11 @@ class ReceiptWriter:
                 failure: BaseException | None = None
             except Exception as exc:  # every waiter learns the batch failed
                 stored, failure = [None] * len(batch), exc
-            _settle([f for _, f in batch], stored, failure)
+            settle([f for _, f in batch], stored, failure)
 
 
-def _settle(futures: list[Any], results: list[Any], failure: BaseException | None) -> None:
+def settle(futures: list[Any], results: list[Any], failure: BaseException | None) -> None:
+    """Resolve thread and asyncio futures from any thread: one wake-up per event loop."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}
     for future, result in zip(futures, results, strict=True):
         if isinstance(future, asyncio.Future):
@@ -201,7 +213,14 @@ def _settle(futures: list[Any], results: list[Any], failure: BaseException | Non
             future.set_exception(failure)
         else:
             future.set_result(result)
+    try:
+        here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
     for loop, pairs in by_loop.items():
+        if loop is here:  # on that loop already: no wake-up needed
+            _settle_in_loop(pairs, failure)
+            continue
         try:
             loop.call_soon_threadsafe(_settle_in_loop, pairs, failure)
         except RuntimeError:  # the loop closed while the batch was written

@@ -1,0 +1,411 @@
+"""Receipts stored by a child process: the ``process`` receipt writer.
+
+Under load the receipt writer thread and the event loop fight over the GIL: every
+statement the writer sends releases it and must win it back from a busy loop, and the
+switching costs more than the writes. ``ProcessReceiptWriter`` hands receipts to a child
+process instead (``python -m casset_rights.receipts.sink``), which owns its own
+connection, stores each group of receipts and appends them to the transparency log in
+one transaction (as ``ReceiptStore.store`` does in-process), and answers with their log
+indexes. The request waits for that answer: no answer is given before its receipt is
+committed, as with the thread writer.
+
+The protocol is length-prefixed msgpack frames on the child's stdin and stdout:
+
+* parent to child: first a ``SinkConfig``, then ``(batch id, [Receipt, ...])`` frames;
+* child to parent: ``(batch id, [log index, ...] | None, error | None)`` for each batch.
+
+The child stores every frame waiting in its pipe in one transaction (group commit);
+receipts queued from the event loop during one loop turn travel in one frame. When the
+child dies, the receipts in flight fail (``ServiceUnavailable``, a 503) and the next
+receipt starts a new child. ``close`` lets the child finish what it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import fcntl
+import logging
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from casset_rights.errors import ServiceUnavailable
+from casset_rights.receipts.service import Receipt, settle
+
+logger = logging.getLogger("casset_rights.receipts")
+
+_LENGTH = struct.Struct("<I")
+_PIPE_BYTES = 1 << 20  # a large pipe, so a frame of receipts rarely blocks the loop
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+RESTART_PAUSE_SECONDS = 1.0  # a child that keeps failing is not restarted in a tight loop
+
+
+class SinkConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What the child needs to open the database and the log."""
+
+    database_url: str
+    search_path: str | None = None
+    keys_dir: str
+    log_origin: str
+    checkpoint_every_appends: int = 1000
+    checkpoint_every_seconds: float = 10.0
+
+
+class BatchReply(msgspec.Struct, array_like=True, frozen=True):
+    batch: int
+    indexes: list[int | None] | None
+    error: str | None
+
+
+# -- framing ---------------------------------------------------------------------------------------
+
+def write_frame(fd: int, payload: bytes) -> None:
+    data = memoryview(_LENGTH.pack(len(payload)) + payload)
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    """``n`` bytes from ``fd``; raises EOFError when the other side closed first."""
+    chunks: list[bytes] = []
+    while n:
+        chunk = os.read(fd, min(n, _PIPE_BYTES))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int) -> bytes:
+    (length,) = _LENGTH.unpack(read_exact(fd, _LENGTH.size))
+    return read_exact(fd, length)
+
+
+def _widen_pipe(fd: int) -> None:
+    with contextlib.suppress(OSError):  # Linux only; a smaller pipe only means more waits
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
+
+
+# -- the parent's side -----------------------------------------------------------------------------
+
+class ProcessReceiptWriter:
+    """The receipt writer of ``ReceiptWriter``'s interface, storing in a child process.
+
+    The child logs each group in the transaction that stores it and makes the
+    checkpoints due by count, as the in-process store's hooks do. Its answers are read
+    on the event loop given to ``attach`` (``add_reader``: no second Python thread
+    competes with the loop for the GIL) or, without one, on a reader thread. The child
+    starts with the first receipt.
+    """
+
+    def __init__(self, config: SinkConfig) -> None:
+        self._config = config
+        self._lock = threading.Lock()  # the pipe, the batch counter and the waiting table
+        self._next_batch = 0
+        self._waiting: dict[int, list[tuple[Receipt, Any]]] = {}
+        self._loop_pending: dict[asyncio.AbstractEventLoop, list[tuple[Receipt, Any]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._closed = False
+        self._started_at = -RESTART_PAUSE_SECONDS
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the child's answers on ``loop`` from now on (a running child is stopped
+        first, its answers read; the next receipt starts one read on ``loop``)."""
+        self._stop_child()
+        with self._lock:
+            self._loop = loop
+
+    def detach(self) -> None:
+        """Stop reading on the attached loop (it is about to stop): the running child
+        finishes and answers; the next receipt starts one read by a thread."""
+        self._stop_child()
+        with self._lock:
+            self._loop = None
+
+    # the writer's interface
+
+    def submit(self, receipt: Receipt) -> concurrent.futures.Future[Receipt]:
+        """Queue ``receipt`` from any thread; the future resolves once it is committed."""
+        future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()
+        self._send([(receipt, future)])
+        return future
+
+    def store_async(self, receipt: Receipt) -> asyncio.Future[Receipt]:
+        """Queue ``receipt`` from the event loop; receipts queued in one turn of the loop
+        travel together. The returned future resolves once it is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Receipt] = loop.create_future()
+        pending = self._loop_pending.get(loop)
+        if pending is None:
+            pending = self._loop_pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append((receipt, future))
+        return future
+
+    def close(self) -> None:
+        """Let the child store what it was sent, answer it, then stop."""
+        with self._lock:
+            self._closed = True
+        self._stop_child()
+
+    def _stop_child(self) -> None:
+        with self._lock:
+            process = self._process
+            reader = self._reader
+        if process is None:
+            return
+        assert process.stdin is not None and process.stdout is not None
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                self._loop.remove_reader(process.stdout.fileno())
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        if reader is not None:
+            reader.join(timeout=30)
+        else:  # answered here: the loop no longer reads
+            os.set_blocking(process.stdout.fileno(), True)
+            decode = msgspec.msgpack.Decoder(BatchReply).decode
+            with contextlib.suppress(EOFError, OSError):
+                while True:
+                    self._answer(decode(read_frame(process.stdout.fileno())))
+            self._exited(process)
+        with self._lock:
+            self._reader = None
+            self._started_at = -RESTART_PAUSE_SECONDS  # a stop, not a crash
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None while none runs)."""
+        return None if self._process is None else self._process.pid
+
+    # sending
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        items = self._loop_pending.pop(loop, [])
+        if items:
+            self._send(items)
+
+    def _send(self, items: list[tuple[Receipt, Any]]) -> None:
+        with self._lock:
+            failure = self._write_locked(items)
+        if failure is not None:
+            settle([f for _, f in items], [None] * len(items), failure)
+
+    def _write_locked(self, items: list[tuple[Receipt, Any]]) -> BaseException | None:
+        """Send one frame (the lock held); returns why not instead of raising."""
+        if self._closed:
+            return ServiceUnavailable("the receipt writer is closed")
+        if self._process is None or self._process.poll() is not None:
+            if time.monotonic() - self._started_at < RESTART_PAUSE_SECONDS:
+                return ServiceUnavailable("the receipt store is restarting; retry")
+            self._start_locked()
+        assert self._process is not None and self._process.stdin is not None
+        batch = self._next_batch
+        self._next_batch += 1
+        self._waiting[batch] = items
+        try:
+            write_frame(self._process.stdin.fileno(),
+                        msgspec.msgpack.encode((batch, [r for r, _ in items])))
+        except OSError as exc:  # the child died; its reader fails what it held
+            self._waiting.pop(batch, None)
+            return ServiceUnavailable(f"the receipt store is not running ({exc})")
+        return None
+
+    # the child and its answers
+
+    def _start_locked(self) -> None:
+        self._started_at = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "casset_rights.receipts.sink"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        assert process.stdin is not None and process.stdout is not None
+        _widen_pipe(process.stdin.fileno())
+        write_frame(process.stdin.fileno(), msgspec.msgpack.encode(self._config))
+        self._process = process
+        loop = self._loop
+        if loop is None:
+            self._reader = threading.Thread(target=self._read, args=(process,),
+                                            name="receipt-sink-reader", daemon=True)
+            self._reader.start()
+            return
+        fd = process.stdout.fileno()
+        os.set_blocking(fd, False)
+        buffer = bytearray()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.add_reader(fd, self._readable, process, buffer)
+        else:  # started from a worker thread (a license, say): register on the loop
+            loop.call_soon_threadsafe(loop.add_reader, fd, self._readable, process, buffer)
+
+    def _answer(self, reply: BatchReply) -> None:
+        with self._lock:
+            items = self._waiting.pop(reply.batch, [])
+        futures = [f for _, f in items]
+        if reply.error is not None or reply.indexes is None:
+            settle(futures, [None] * len(items),
+                   ServiceUnavailable(f"storing receipts failed: {reply.error}"))
+            return
+        settle(futures, [msgspec.structs.replace(r, log_index=i)
+                         for (r, _), i in zip(items, reply.indexes, strict=True)], None)
+
+    def _readable(self, process: subprocess.Popen[bytes], buffer: bytearray) -> None:
+        """The child's stdout has data (on the attached loop): answer every whole frame."""
+        assert process.stdout is not None and self._loop is not None
+        fd = process.stdout.fileno()
+        closed = False
+        while True:
+            try:
+                chunk = os.read(fd, _PIPE_BYTES)
+            except BlockingIOError:
+                break
+            if not chunk:
+                closed = True
+                break
+            buffer += chunk
+        decode = msgspec.msgpack.Decoder(BatchReply).decode
+        while len(buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(buffer)
+            end = _LENGTH.size + length
+            if len(buffer) < end:
+                break
+            reply = decode(bytes(buffer[_LENGTH.size:end]))
+            del buffer[:end]
+            self._answer(reply)
+        if closed:
+            self._loop.remove_reader(fd)
+            self._exited(process)
+
+    def _read(self, process: subprocess.Popen[bytes]) -> None:
+        """The reader thread (no loop attached)."""
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        decode = msgspec.msgpack.Decoder(BatchReply).decode
+        while True:
+            try:
+                reply = decode(read_frame(fd))
+            except EOFError:
+                break
+            self._answer(reply)
+        self._exited(process)
+
+    def _exited(self, process: subprocess.Popen[bytes]) -> None:
+        """The child closed its stdout: every batch it was sent and did not answer fails."""
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+        with self._lock:
+            if self._process is process:
+                self._process = None
+            lost, self._waiting = self._waiting, {}
+        if lost:
+            logger.error("the receipt store process exited (%s) with %d batches in flight",
+                         process.returncode, len(lost))
+        for items in lost.values():
+            settle([f for _, f in items], [None] * len(items),
+                   ServiceUnavailable("the receipt store process exited; retry"))
+
+
+# -- the child's side ------------------------------------------------------------------------------
+
+def serve(config: SinkConfig, inp: int, out: int,
+          store: Callable[[Sequence[Receipt]], list[Receipt]]) -> None:
+    """Read frames from ``inp`` until it closes; store every frame waiting in one go."""
+    decode = msgspec.msgpack.Decoder(tuple[int, list[Receipt]]).decode
+    encode = msgspec.msgpack.Encoder().encode
+    buffer = bytearray()
+    while True:
+        data = os.read(inp, _PIPE_BYTES)
+        if not data:
+            return
+        buffer += data
+        frames: list[tuple[int, list[Receipt]]] = []
+        while True:
+            if len(buffer) < _LENGTH.size:
+                if not frames:  # wait for the rest of a frame only when none is complete
+                    buffer += read_exact(inp, _LENGTH.size - len(buffer))
+                    continue
+                break
+            (length,) = _LENGTH.unpack_from(buffer)
+            end = _LENGTH.size + length
+            if len(buffer) < end:
+                if frames:
+                    break
+                buffer += read_exact(inp, end - len(buffer))
+                continue
+            frames.append(decode(bytes(buffer[_LENGTH.size:end])))
+            del buffer[:end]
+        replies: list[BatchReply]
+        try:
+            stored = store([r for _, receipts in frames for r in receipts])
+        except Exception as exc:
+            logger.exception("storing %d receipts failed", sum(len(r) for _, r in frames))
+            replies = [BatchReply(batch, None, f"{type(exc).__name__}: {exc}")
+                       for batch, _ in frames]
+        else:
+            replies, offset = [], 0
+            for batch, receipts in frames:
+                part = stored[offset:offset + len(receipts)]
+                offset += len(receipts)
+                replies.append(BatchReply(batch, [r.log_index for r in part], None))
+        for reply in replies:
+            write_frame(out, encode(reply))
+
+
+def main() -> None:
+    from casset_rights.anchoring.service import AnchorService
+    from casset_rights.db.engine import make_engine
+    from casset_rights.log.keeper import LogKeeper
+    from casset_rights.log.service import TransparencyLog
+    from casset_rights.receipts.keys import FileKeyStore
+    from casset_rights.receipts.service import ReceiptStore
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s - receipt store - %(message)s")
+    inp, out = sys.stdin.fileno(), sys.stdout.fileno()
+    config = msgspec.msgpack.decode(read_frame(inp), type=SinkConfig)
+    engine = make_engine(config.database_url, search_path=config.search_path)
+    keys = FileKeyStore(Path(config.keys_dir))
+    log = TransparencyLog(engine, origin=config.log_origin,
+                          signing_key=keys.active().private_key,
+                          checkpoint_every_appends=config.checkpoint_every_appends,
+                          checkpoint_every_seconds=config.checkpoint_every_seconds)
+    receipts = ReceiptStore(engine)
+    # Receipts are logged in the transaction that stores them, and the checkpoint due
+    # every N appends is made here, after the commit (the parent's keeper makes the
+    # time-based ones and anchors).
+    keeper = LogKeeper(log, anchoring=AnchorService(engine, chain="none"), receipts=receipts,
+                       keys=keys, checkpoint_every_appends=config.checkpoint_every_appends,
+                       checkpoint_every_seconds=config.checkpoint_every_seconds)
+    receipts.set_batch_hook(keeper.log_receipts)
+    receipts.set_commit_hook(keeper.receipts_committed)
+    try:
+        serve(config, inp, out, receipts.store)
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

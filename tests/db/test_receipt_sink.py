@@ -1,0 +1,176 @@
+"""The ``process`` receipt writer: receipts stored and logged by a child process.
+
+Real child processes on the test database (SQLite file, then PostgreSQL): receipts from
+threads and from an event loop, the log they land in, a child that dies, a store that
+fails, closing with receipts in flight, and the decision API served with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import Engine, func, select
+
+from casset_rights.config import settings_from_env
+from casset_rights.errors import ServiceUnavailable
+from casset_rights.log import merkle
+from casset_rights.log.bundle import decode_bundle, verify_receipt_bundle
+from casset_rights.log.service import TransparencyLog
+from casset_rights.log.tables import log_leaves
+from casset_rights.receipts.keys import FileKeyStore
+from casset_rights.receipts.service import Receipt, ReceiptIssuer, ReceiptStore
+from casset_rights.receipts.sink import RESTART_PAUSE_SECONDS, ProcessReceiptWriter
+from casset_rights.receipts.tables import receipts as receipts_table
+from casset_rights.services import open_services, open_writer
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Any:
+    return settings_from_env({}, data_dir=tmp_path / "data", load_examples=True,
+                             issuer="http://rights.test", receipt_writer="process")
+
+
+@pytest.fixture
+def keys(settings: Any) -> FileKeyStore:
+    return FileKeyStore(settings.keys_dir)
+
+
+@pytest.fixture
+def writer(settings: Any, engine: Engine, keys: FileKeyStore) -> Any:
+    made = open_writer(settings, engine, ReceiptStore(engine))
+    assert isinstance(made, ProcessReceiptWriter)
+    yield made
+    made.close()
+
+
+def _receipts(keys: FileKeyStore, n: int, kind: str = "decision") -> list[Receipt]:
+    issuer = ReceiptIssuer(keys, issuer="http://rights.test")
+    return [issuer.issue(kind, {"principal": {"kind": "public"},
+                                "request": {"action": "listen", "resource": f"release:r{i}"},
+                                "decision": "permit"}) for i in range(n)]
+
+
+def _log_root_matches_leaves(engine: Engine, keys: FileKeyStore) -> int:
+    log = TransparencyLog(engine, origin="test", signing_key=keys.active().private_key)
+    with engine.connect() as conn:
+        leaves = [row.leaf_hash for row in
+                  conn.execute(select(log_leaves.c.leaf_hash).order_by(log_leaves.c.idx))]
+    assert log.root() == merkle.root_of(leaves)
+    return len(leaves)
+
+
+def test_receipts_from_threads_are_stored_and_logged_in_order(
+        writer: ProcessReceiptWriter, engine: Engine, keys: FileKeyStore) -> None:
+    receipts = _receipts(keys, 40)
+    futures = [writer.submit(r) for r in receipts]
+    stored = [f.result(timeout=30) for f in futures]
+    assert [s.jti for s in stored] == [r.jti for r in receipts]
+    assert sorted(s.log_index for s in stored) == list(range(40))  # type: ignore[type-var]
+    store = ReceiptStore(engine)
+    for s in stored:
+        again = store.get(s.jti)
+        assert again.token == s.token and again.log_index == s.log_index
+    assert _log_root_matches_leaves(engine, keys) == 40
+
+
+def test_receipts_from_a_loop_are_answered_on_the_loop_without_a_thread(
+        writer: ProcessReceiptWriter, engine: Engine, keys: FileKeyStore) -> None:
+    receipts = _receipts(keys, 300)
+
+    async def main() -> list[Receipt]:
+        writer.attach(asyncio.get_running_loop())
+        results = await asyncio.gather(*(writer.store_async(r) for r in receipts))
+        assert writer._reader is None  # read by add_reader, not by a thread
+        writer.detach()
+        return list(results)
+
+    stored = asyncio.run(main())
+    assert {s.jti for s in stored} == {r.jti for r in receipts}
+    assert sorted(s.log_index for s in stored) == list(range(300))  # type: ignore[type-var]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(receipts_table)).scalar() == 300
+    # After detach, the next receipt starts a child read by a thread.
+    later = writer.submit(_receipts(keys, 1)[0]).result(timeout=30)
+    assert later.log_index == 300
+
+
+def test_a_dead_child_fails_what_it_held_and_the_next_receipt_starts_another(
+        writer: ProcessReceiptWriter, keys: FileKeyStore) -> None:
+    first = writer.submit(_receipts(keys, 1)[0]).result(timeout=30)
+    assert first.log_index == 0
+    pid = writer.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # hold it, so the next receipt is surely in flight
+    in_flight = writer.submit(_receipts(keys, 1)[0])
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ServiceUnavailable):
+        in_flight.result(timeout=30)
+    deadline = time.monotonic() + 30
+    while writer.pid == pid and time.monotonic() < deadline:  # the reader saw it die
+        time.sleep(0.01)
+    time.sleep(RESTART_PAUSE_SECONDS)
+    after = writer.submit(_receipts(keys, 1)[0]).result(timeout=30)
+    assert writer.pid not in (None, pid)
+    assert after.log_index == 1  # the lost receipt was never stored nor logged
+
+
+def test_a_failed_store_fails_its_batch_only(writer: ProcessReceiptWriter,
+                                             keys: FileKeyStore) -> None:
+    receipt = _receipts(keys, 1)[0]
+    assert writer.submit(receipt).result(timeout=30).log_index == 0
+    duplicate = writer.submit(receipt)  # same jti: the primary key refuses it
+    with pytest.raises(ServiceUnavailable, match="storing receipts failed"):
+        duplicate.result(timeout=30)
+    assert writer.submit(_receipts(keys, 1)[0]).result(timeout=30).log_index == 1
+
+
+def test_close_stores_what_was_sent(settings: Any, engine: Engine,
+                                    keys: FileKeyStore) -> None:
+    writer = open_writer(settings, engine, ReceiptStore(engine))
+    futures = [writer.submit(r) for r in _receipts(keys, 50)]
+    writer.close()
+    assert all(f.done() for f in futures)
+    assert sorted(f.result().log_index for f in futures) == list(range(50))
+    with pytest.raises(ServiceUnavailable):
+        writer.submit(_receipts(keys, 1)[0]).result(timeout=5)
+
+
+def test_decisions_over_http_with_the_process_writer(settings: Any, engine: Engine) -> None:
+    from casset_rights.app import create_app
+
+    services = open_services(settings, engine=engine, migrate=False)
+    assert isinstance(services.writer, ProcessReceiptWriter)
+    from casset_rights.services import load_examples
+
+    load_examples(services)
+    app = create_app(msgspec.structs.replace(settings, load_examples=False), services=services)
+    try:
+        with TestClient(app, base_url="http://rights.test") as client:
+            answers = [client.post("/v1/decisions", json=body).json() for body in (
+                {"action": "preview", "resource": "hook:midnight-tapes/1/chorus"},
+                {"action": "remix", "resource": "hook:glass-hours/2/drop",
+                 "context": {"purpose": "commercial"}},
+                {"action": "ai-train", "resource": "release:midnight-tapes"})]
+            assert [a["decision"] for a in answers] == ["permit", "license_required", "deny"]
+            assert services.writer._reader is None  # answers read on the app's loop
+            for answer in answers:
+                stored = client.get(f"/v1/receipts/{answer['receipt_id']}").json()
+                assert stored["receipt"] == answer["receipt"]
+            bundle = decode_bundle(
+                client.get(f"/v1/receipts/{answers[0]['receipt_id']}/bundle").content)
+            steps: list[Any] = []
+            verify_receipt_bundle(bundle, jwks=client.get("/.well-known/jwks.json").json(),
+                                  log_key=client.get("/v1/log/checkpoint").json()["verifier_key"],
+                                  check_anchor=False, report=steps.append)
+            assert [s.status for s in steps][:3] == ["ok", "ok", "ok"]
+    finally:
+        services.log_keeper.stop()
+        services.writer.close()
