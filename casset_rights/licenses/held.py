@@ -8,39 +8,70 @@ the grant's obligations; the reason names the grant (``rule: grant:<id>``).
 Two things a grant does not override: a matching deny rule (a deny anywhere still wins;
 an artist ends a license by revoking it, and the revocation is time-aware), and the
 grant's territory (a request outside it, or not saying where, is not covered).
+
+Most callers hold no license at all, so the refiner remembers, for ``fresh_seconds``,
+which licensees held none and skips the database for them (and the decision skips the
+trip to a worker thread): a grant made in this process counts at once (``forget``), one
+made in another process within that time, as with policies and lineage.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from casset_rights.decisions.index import Resolved
 from casset_rights.licenses.models import Grant, licensee_key
 from casset_rights.licenses.store import held_grants
+from casset_rights.licenses.tables import license_grants
 from casset_rights.policy import (
     OBLIGATION_TYPES, Decision, Obligation, Reason, Request, RuleError,
 )
 from casset_rights.resources import parse_resource
 
 DEFAULT_ATTRIBUTION = "{title} by {artist}"
+_REMEMBERED = 100_000  # licensees remembered without grants, at most
 
 
 class HeldGrants:
     """The decision refiner for held grants (``DecisionService.add_refiner``)."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
+                 fresh_seconds: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
         self._clock = clock
+        self._fresh = fresh_seconds
+        self._monotonic = monotonic
+        self._without: dict[str, float] = {}  # licensee -> when it held no grant
+        self._lock = threading.Lock()
 
-    def __call__(self, request: Request, resolved: Resolved, decision: Decision) -> Decision:
-        if decision.decision == "permit" or _denied_by_a_rule(decision):
-            return decision
+    def forget(self, licensee: str) -> None:
+        """``licensee`` was just granted a license here."""
+        with self._lock:
+            self._without.pop(licensee, None)
+
+    def reads_database(self, request: Request) -> bool:
+        """Only a caller who can hold licenses, and is not remembered (freshly) as
+        holding none, makes this refiner look them up."""
         licensee = licensee_key(request.principal)
         if licensee is None:
+            return False
+        seen = self._without.get(licensee)
+        return seen is None or self._monotonic() - seen >= self._fresh
+
+    def __call__(self, request: Request, resolved: Resolved, decision: Decision) -> Decision:
+        if not self.reads_database(request):
+            return decision
+        licensee = licensee_key(request.principal)
+        assert licensee is not None
+        if not self._holds_any(licensee):
+            return decision
+        if decision.decision == "permit" or _denied_by_a_rule(decision):
             return decision
         grants = self.covering(licensee, request)
         if not grants:
@@ -48,10 +79,17 @@ class HeldGrants:
         return permit_by_grants(grants, request=request, resolved=resolved,
                                 errors=decision.errors)
 
-    @staticmethod
-    def reads_database(request: Request) -> bool:
-        """Only a caller who can hold licenses makes this refiner look them up."""
-        return licensee_key(request.principal) is not None
+    def _holds_any(self, licensee: str) -> bool:
+        """Whether the licensee holds any grant at all; remembered when not."""
+        with self._engine.connect() as conn:
+            found = conn.execute(select(license_grants.c.id)
+                                 .where(license_grants.c.licensee == licensee).limit(1)).first()
+        if found is None:
+            with self._lock:
+                if len(self._without) >= _REMEMBERED:
+                    self._without.clear()
+                self._without[licensee] = self._monotonic()
+        return found is not None
 
     def covering(self, licensee: str, request: Request) -> list[Grant]:
         """The licensee's grants that cover ``request`` at its time."""

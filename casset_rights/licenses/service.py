@@ -63,8 +63,10 @@ class LicenseService:
                  writer: Writer, keys: KeyStore, issuer_url: str,
                  payments: Payments | None = None,
                  quote_ttl_seconds: int = QUOTE_TTL_SECONDS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_granted: Callable[[Grant], None] | None = None) -> None:
         self._engine = engine
+        self._on_granted = on_granted
         self._index = index
         self._issuer = issuer
         self._writer = writer
@@ -231,6 +233,8 @@ class LicenseService:
             store.insert_grant(conn, grant)
             if in_transaction is not None:
                 in_transaction(conn, grant)
+        if self._on_granted is not None:
+            self._on_granted(grant)
         self.store_receipt(receipt)
         return grant
 

@@ -33,12 +33,13 @@ def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
                    decisions: DecisionService, issuer: ReceiptIssuer, writer: Writer,
                    keys: KeyStore) -> tuple[LicenseService, LicenseDesk, LineageService]:
     issuer_url = settings.resolved_issuer
+    held = HeldGrants(engine)
     licenses = LicenseService(engine=engine, index=index, issuer=issuer, writer=writer,
                               keys=keys, issuer_url=issuer_url,
                               payments=payments_from_settings(settings),
-                              quote_ttl_seconds=settings.license_quote_ttl_seconds)
+                              quote_ttl_seconds=settings.license_quote_ttl_seconds,
+                              on_granted=lambda grant: held.forget(grant.licensee))
     desk = LicenseDesk(licenses, keys=keys, issuer_url=issuer_url)
-    held = HeldGrants(engine)
     decisions.add_refiner(held)
     ancestors = LineageRefiner(engine, index, base_refiners=[held])
     decisions.add_refiner(ancestors)

@@ -18,6 +18,7 @@ from casset_rights.licenses.errors import (
     LicenseAlreadyRevoked, LicenseCapReached, LicenseNotFound, QuoteExpired, QuoteNotFound,
     QuoteUsed, RequestAlreadyDecided, RequestNotFound, RouteNotOffered, UnknownRoute,
 )
+from casset_rights.policy import build_request
 from casset_rights.principal import PUBLIC, Principal
 from casset_rights.receipts.verify import verify_receipt
 from casset_rights.services import Services
@@ -269,3 +270,21 @@ def test_a_license_holds_only_in_its_territory(services: Services) -> None:
     desk = services.license_desk
     assert desk.introspect(grant.token, territory="ca").active
     assert desk.introspect(grant.token, territory="FR").reason == "territory_not_covered"
+
+
+def test_a_licensee_without_grants_is_decided_in_memory_until_it_gets_one(
+        services: Services) -> None:
+    """The held-grants refiner remembers callers who hold no license, so their decisions
+    need no database; a grant made here counts at the very next decision."""
+    caller = agent("bot-memory")
+    request = build_request("ai-input", MIDNIGHT, principal=caller)
+    assert services.decisions.reads_database(request)  # not known yet
+    first = services.decisions.decide_request(request)
+    assert first.decision.decision == "license_required"
+    assert not services.decisions.reads_database(request)  # remembered: holds none
+    _grounding(services, caller)
+    assert services.decisions.reads_database(request)  # forgotten by the grant
+    after = services.decisions.decide_request(request)
+    assert after.decision.decision == "permit"
+    assert after.decision.reasons[0].rule.startswith("grant:")
+    assert services.decisions.reads_database(request)  # holds one: always looked up
