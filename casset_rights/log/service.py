@@ -38,6 +38,7 @@ _KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _LEAF_COLUMNS = ("idx", "leaf_hash", "kind", "ref", "data", "created_at")
 _NODE_COLUMNS = ("level", "idx", "hash")
 _SIZE_SQL = f"SELECT max(idx) FROM {log_leaves.name}"
+_LAST_LEAF_SQL = f"SELECT idx, leaf_hash FROM {log_leaves.name} ORDER BY idx DESC LIMIT 1"
 
 
 class LeafInput(msgspec.Struct, frozen=True):
@@ -108,6 +109,8 @@ class TransparencyLog:
         self._every_appends = checkpoint_every_appends
         self._every_seconds = checkpoint_every_seconds
         self._clock = clock
+        # (size, last leaf hash, right edge) after this object's last append; see _frontier.
+        self._edge: tuple[int, bytes, list[tuple[int, int, bytes]]] | None = None
         try:
             verifier_key(self.key_name, signing_key.public_key())
         except ValueError as exc:
@@ -147,7 +150,7 @@ class TransparencyLog:
         if not entries:
             return []
         self._lock(conn)
-        size = _size(conn)
+        size, last_leaf = _last_leaf(conn)
         hashes = [merkle.leaf_hash(e.data) for e in entries]
         known: dict[bytes, int] = {} if unique else {
             row.leaf_hash: row.idx for row in conn.execute(
@@ -165,13 +168,29 @@ class TransparencyLog:
                 new_hashes.append(h)
             indexes.append(LogIndex(known[h]))
         if rows:
-            edge = merkle.range_nodes(0, size) if size else []
-            found = _lookup(conn, edge)
-            frontier = [(level, idx, found[(level, idx)]) for level, idx in edge]
-            created, _ = merkle.append_nodes(frontier, size, new_hashes)
+            frontier = self._frontier(conn, size, last_leaf)
+            created, after = merkle.append_nodes(frontier, size, new_hashes)
             insert_rows(conn, log_leaves, _LEAF_COLUMNS, rows)
             insert_rows(conn, log_nodes, _NODE_COLUMNS, created)
+            self._edge = (size + len(rows), new_hashes[-1], after)
         return indexes
+
+    def _frontier(self, conn: Connection, size: int,
+                  last_leaf: bytes | None) -> list[tuple[int, int, bytes]]:
+        """The right edge of the tree of ``size``: ``merkle.range_nodes(0, size)`` with
+        their hashes.
+
+        The edge this log object computed at its last append is reused when the stored
+        log ends with that append's last leaf. That leaf is unique to the append (the leaf
+        hash is a unique column), so finding it at that index means the append committed
+        and nothing came after it; an append that rolled back, or others' appends since,
+        make the edge be read from the nodes table instead."""
+        edge = self._edge
+        if edge is not None and edge[0] == size and edge[1] == last_leaf:
+            return list(edge[2])
+        nodes = merkle.range_nodes(0, size) if size else []
+        found = _lookup(conn, nodes)
+        return [(level, idx, found[(level, idx)]) for level, idx in nodes]
 
     # --- reading --------------------------------------------------------------------------
 
@@ -312,6 +331,12 @@ def _check_entry(entry: LeafInput) -> None:
         raise InvalidInput("a leaf ref is 1 to 256 characters")
     if not isinstance(entry.data, bytes | bytearray):
         raise InvalidInput("leaf data must be bytes")
+
+
+def _last_leaf(conn: Connection) -> tuple[int, bytes | None]:
+    """The log's size and its last leaf hash (None when empty), in one look-up."""
+    row = conn.exec_driver_sql(_LAST_LEAF_SQL).first()
+    return (0, None) if row is None else (int(row[0]) + 1, bytes(row[1]))
 
 
 def _size(conn: Connection) -> int:

@@ -236,3 +236,44 @@ def test_concurrent_processes_append_contiguously(log: TransparencyLog, engine: 
     assert interleaved, "the two writers did not overlap; the test proved nothing"
     hashes = [log.entry(i).leaf_hash for i in range(size)]
     assert log.root() == mth(hashes)
+
+
+def _all_leaf_hashes(engine: Engine) -> list[bytes]:
+    with engine.connect() as conn:
+        return [bytes(h) for (h,) in conn.exec_driver_sql(
+            "SELECT leaf_hash FROM log_leaves ORDER BY idx")]
+
+
+def test_the_remembered_edge_survives_rollbacks_and_other_writers(
+        log: TransparencyLog, engine: Engine, signing_key: Ed25519PrivateKey,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An append reuses the right edge its log object computed last time only when the
+    stored log still ends with that append: not after a rollback, nor after another
+    writer appended the same number of different leaves."""
+    other = TransparencyLog(engine, origin=ORIGIN, signing_key=signing_key)
+    log.append_many(_leaves(3))
+    with engine.connect() as conn:  # appended, then rolled back: never stored
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        trans = conn.begin()
+        log.append_many_in(conn, _leaves(4, start=100), unique=True)
+        trans.rollback()
+    other.append_many(_leaves(4, start=200))  # the same size the rolled-back append had
+    log.append_many(_leaves(2, start=300))
+    other.append_many(_leaves(1, start=400))
+    log.append_many(_leaves(5, start=500))
+    import casset_rights.log.service as service
+
+    reads: list[object] = []
+    real_lookup = service._lookup
+    monkeypatch.setattr(service, "_lookup", lambda conn, nodes: reads.append(nodes)
+                        or real_lookup(conn, nodes))
+    log.append_many(_leaves(1, start=600))  # right after its own append: the edge reused
+    assert reads == []
+    monkeypatch.undo()
+    hashes = _all_leaf_hashes(engine)
+    assert len(hashes) == 16
+    assert hashes[3] == leaf_hash(b"leaf 200")  # the rolled-back leaves are not there
+    assert log.root() == mth(hashes) == other.root()
+    for index in (0, 3, 9, 15):
+        proof_ = log.inclusion_proof(index)
+        proof_.verify(mth(hashes))
