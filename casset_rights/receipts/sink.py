@@ -14,8 +14,7 @@ The protocol is length-prefixed msgpack frames on the child's stdin and stdout:
 * parent to child: first a ``SinkConfig``, then ``(batch id, [Receipt, ...])`` frames;
 * child to parent: ``(batch id, [log index, ...] | None, error | None)`` for each batch.
 
-The child stores every frame waiting in its pipe in one transaction (group commit);
-receipts queued from the event loop during one loop turn travel in one frame. When the
+The child stores every frame waiting in its pipe in one transaction (group commit). When the
 child dies, the receipts in flight fail (``ServiceUnavailable``, a 503) and the next
 receipt starts a new child. ``close`` lets the child finish what it was sent.
 """
@@ -115,7 +114,6 @@ class ProcessReceiptWriter:
         self._lock = threading.Lock()  # the pipe, the batch counter and the waiting table
         self._next_batch = 0
         self._waiting: dict[int, list[tuple[Receipt, Any]]] = {}
-        self._loop_pending: dict[asyncio.AbstractEventLoop, list[tuple[Receipt, Any]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
@@ -145,15 +143,11 @@ class ProcessReceiptWriter:
         return future
 
     def store_async(self, receipt: Receipt) -> asyncio.Future[Receipt]:
-        """Queue ``receipt`` from the event loop; receipts queued in one turn of the loop
-        travel together. The returned future resolves once it is committed."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Receipt] = loop.create_future()
-        pending = self._loop_pending.get(loop)
-        if pending is None:
-            pending = self._loop_pending[loop] = []
-            loop.call_soon(self._flush, loop)
-        pending.append((receipt, future))
+        """Send ``receipt`` from the event loop at once (waiting for the end of the loop's
+        turn to send several together measured slower: the child groups them anyway).
+        The returned future resolves once it is committed."""
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._send([(receipt, future)])
         return future
 
     def close(self) -> None:
@@ -193,11 +187,6 @@ class ProcessReceiptWriter:
         return None if self._process is None else self._process.pid
 
     # sending
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        items = self._loop_pending.pop(loop, [])
-        if items:
-            self._send(items)
 
     def _send(self, items: list[tuple[Receipt, Any]]) -> None:
         with self._lock:
