@@ -1,11 +1,11 @@
 """Rate limits on every route: a token bucket per client, and per address for ``public``.
 
-``charge_caller`` (run for every request by ``access_middleware``, before authentication
-is enforced, so a caller sending bad tokens is counted too) takes one token from the
-caller's bucket and refuses with 429 and ``Retry-After``/``RateLimit``/``RateLimit-Policy``
-(rendered by ``problems``); ``verdict_headers`` gives the ``RateLimit`` fields the
-middleware adds to every other answer. Limits are per principal kind
-(``Settings.rate_limits``); registration has its own.
+``charge_caller`` (run for every request by ``middleware.access_check``, before
+authentication is enforced, so a caller sending bad tokens is counted too) takes one
+token from the caller's bucket and refuses with 429 and ``Retry-After``/``RateLimit``/
+``RateLimit-Policy`` (rendered by ``problems``); ``verdict_headers`` gives the
+``RateLimit`` fields the request-id middleware adds to every other answer. Limits are
+per principal kind (``Settings.rate_limits``); registration has its own.
 """
 
 from __future__ import annotations

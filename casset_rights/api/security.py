@@ -6,7 +6,7 @@
   principal, so the rate limit can still count the caller before the 401.
 * ``needs(scope)`` is what a route declares in its ``opt``: the OAuth scope a token must
   hold. ``check_access`` enforces it (run for every request by
-  ``casset_rights.api.middleware.access_middleware``): a refused token is a 401
+  ``casset_rights.api.middleware.access_check``): a refused token is a 401
   ``invalid_token``; a token without the scope a 403 ``insufficient_scope`` problem
   naming it; ``anonymous=False`` also refuses callers without a token (401).
 * ``provide_principal`` is the ``principal`` dependency controllers declare.

@@ -14,9 +14,11 @@ The protocol is length-prefixed msgpack frames on the child's stdin and stdout:
 * parent to child: first a ``SinkConfig``, then ``(batch id, [Receipt, ...])`` frames;
 * child to parent: ``(batch id, [log index, ...] | None, error | None)`` for each batch.
 
-The child stores every frame waiting in its pipe in one transaction (group commit). When the
-child dies, the receipts in flight fail (``ServiceUnavailable``, a 503) and the next
-receipt starts a new child. ``close`` lets the child finish what it was sent.
+The child stores every frame waiting in its pipe in one transaction (group commit).
+When the child dies, the receipts in flight fail (``ServiceUnavailable``, a 503) and the
+next receipt starts a new child. ``close`` lets the child finish what it was sent. On
+SQLite the child makes the WAL checkpoints on a thread of its own, outside the
+receipts' commits.
 """
 
 from __future__ import annotations
