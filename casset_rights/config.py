@@ -42,13 +42,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     policies_dir: str = str(PROJECT_ROOT / "policies")
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     max_body_bytes: int = 256 * 1024
-    # Receipts are written in small groups: one commit serves every request that arrived
-    # while the previous commit ran (group commit). The wait bounds the added latency.
+    # Who writes receipts: a thread of this process, or a child process (servers use it:
+    # a writer thread fights the event loop for the GIL; see receipts/sink.py). Both write
+    # in groups: one commit serves every receipt that arrived while the previous commit
+    # ran. The thread writer takes at most ``receipt_batch_max`` and waits up to
+    # ``receipt_batch_wait_ms`` after the first; the process stores whatever waits in its
+    # pipe.
+    receipt_writer: Literal["thread", "process"] = "thread"
     receipt_batch_max: int = 256
     receipt_batch_wait_ms: float = 2.0
-    # Who writes receipts: a thread of this process, or a child process (servers use it:
-    # a writer thread fights the event loop for the GIL; see receipts/sink.py).
-    receipt_writer: Literal["thread", "process"] = "thread"
     # Transparency log checkpoints: at least every N appends or T seconds.
     log_origin: str = "casset.example/rights-log"
     checkpoint_every_appends: int = 1000
