@@ -17,7 +17,6 @@ made in another process within that time, as with policies and lineage.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -25,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from casset_rights.decisions.index import Resolved
+from casset_rights.decisions.recent import RecentlyEmpty
 from casset_rights.licenses.models import Grant, licensee_key
 from casset_rights.licenses.store import held_grants
 from casset_rights.licenses.tables import license_grants
@@ -34,7 +34,6 @@ from casset_rights.policy import (
 from casset_rights.resources import parse_resource
 
 DEFAULT_ATTRIBUTION = "{title} by {artist}"
-_REMEMBERED = 100_000  # licensees remembered without grants, at most
 
 
 class HeldGrants:
@@ -45,24 +44,17 @@ class HeldGrants:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
         self._clock = clock
-        self._fresh = fresh_seconds
-        self._monotonic = monotonic
-        self._without: dict[str, float] = {}  # licensee -> when it held no grant
-        self._lock = threading.Lock()
+        self._without = RecentlyEmpty(fresh_seconds=fresh_seconds, clock=monotonic)  # grants
 
     def forget(self, licensee: str) -> None:
         """``licensee`` was just granted a license here."""
-        with self._lock:
-            self._without.pop(licensee, None)
+        self._without.forget(licensee)
 
     def reads_database(self, request: Request) -> bool:
         """Only a caller who can hold licenses, and is not remembered (freshly) as
         holding none, makes this refiner look them up."""
         licensee = licensee_key(request.principal)
-        if licensee is None:
-            return False
-        seen = self._without.get(licensee)
-        return seen is None or self._monotonic() - seen >= self._fresh
+        return licensee is not None and licensee not in self._without
 
     def __call__(self, request: Request, resolved: Resolved, decision: Decision) -> Decision:
         if not self.reads_database(request):
@@ -85,10 +77,7 @@ class HeldGrants:
             found = conn.execute(select(license_grants.c.id)
                                  .where(license_grants.c.licensee == licensee).limit(1)).first()
         if found is None:
-            with self._lock:
-                if len(self._without) >= _REMEMBERED:
-                    self._without.clear()
-                self._without[licensee] = self._monotonic()
+            self._without.remember(licensee)
         return found is not None
 
     def covering(self, licensee: str, request: Request) -> list[Grant]:

@@ -21,7 +21,6 @@ time, like a policy change reaching the rights index.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Literal
@@ -30,6 +29,7 @@ import msgspec
 from sqlalchemy import Connection, Engine, select
 
 from casset_rights.decisions.index import RightsIndex, Resolved
+from casset_rights.decisions.recent import RecentlyEmpty
 from casset_rights.errors import UnknownResource
 from casset_rights.lineage.graph import ancestor_ids
 from casset_rights.lineage.tables import lineage_edges
@@ -41,7 +41,6 @@ from casset_rights.resources import parse_resource
 
 BaseRefiner = Callable[[Request, Resolved, Decision], Decision]
 ANCESTOR_DEPTH = 100
-_REMEMBERED = 100_000  # releases remembered without edges, at most
 _TRAVELLING = frozenset(TRAVELLING_SCOPES)
 
 
@@ -59,15 +58,11 @@ class LineageRefiner:
         self._engine = engine
         self._index = index
         self._base = tuple(base_refiners)
-        self._fresh = fresh_seconds
-        self._clock = clock
-        self._without: dict[str, float] = {}  # release key -> when it had no edges
-        self._lock = threading.Lock()
+        self._without = RecentlyEmpty(fresh_seconds=fresh_seconds, clock=clock)  # of edges
 
     def forget(self, release_key: str) -> None:
         """A derivative of ``release_key`` (``release:R``) was just registered here."""
-        with self._lock:
-            self._without.pop(release_key, None)
+        self._without.forget(release_key)
 
     def __call__(self, request: Request, resolved: Resolved, decision: Decision) -> Decision:
         if not self.reads_database(request):
@@ -77,7 +72,7 @@ class LineageRefiner:
             # Asked even when the resource's own policy denies (a deny needs no walk), so
             # the release is remembered and the next ask needs no database at all.
             if not _has_edges(conn, release):
-                self._remember(release)
+                self._without.remember(release)
                 return decision
             if decision.decision == "deny":
                 return decision
@@ -91,16 +86,8 @@ class LineageRefiner:
     def reads_database(self, request: Request) -> bool:
         """False when the walk is skipped without asking: a scope that does not travel,
         or a release remembered (freshly) as having no ancestors."""
-        if request.action not in _TRAVELLING:
-            return False
-        seen = self._without.get(f"release:{request.resource.release_id}")
-        return seen is None or self._clock() - seen >= self._fresh
-
-    def _remember(self, release: str) -> None:
-        with self._lock:
-            if len(self._without) >= _REMEMBERED:
-                self._without.clear()
-            self._without[release] = self._clock()
+        return (request.action in _TRAVELLING
+                and f"release:{request.resource.release_id}" not in self._without)
 
     def _ancestor_decision(self, request: Request, node: str) -> Decision:
         ref = parse_resource(node)
