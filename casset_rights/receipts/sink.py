@@ -94,6 +94,19 @@ def read_frame(fd: int) -> bytes:
     return read_exact(fd, length)
 
 
+def take_frames(buffer: bytearray) -> list[bytes]:
+    """Remove every whole frame from the front of ``buffer``; a partial one stays."""
+    frames: list[bytes] = []
+    while len(buffer) >= _LENGTH.size:
+        (length,) = _LENGTH.unpack_from(buffer)
+        end = _LENGTH.size + length
+        if len(buffer) < end:
+            break
+        frames.append(bytes(buffer[_LENGTH.size:end]))
+        del buffer[:end]
+    return frames
+
+
 def _widen_pipe(fd: int) -> None:
     with contextlib.suppress(OSError):  # Linux only; a smaller pipe only means more waits
         fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
@@ -271,14 +284,8 @@ class ProcessReceiptWriter:
                 break
             buffer += chunk
         decode = msgspec.msgpack.Decoder(BatchReply).decode
-        while len(buffer) >= _LENGTH.size:
-            (length,) = _LENGTH.unpack_from(buffer)
-            end = _LENGTH.size + length
-            if len(buffer) < end:
-                break
-            reply = decode(bytes(buffer[_LENGTH.size:end]))
-            del buffer[:end]
-            self._answer(reply)
+        for frame in take_frames(buffer):
+            self._answer(decode(frame))
         if closed:
             self._loop.remove_reader(fd)
             self._exited(process)
@@ -321,8 +328,7 @@ class ProcessReceiptWriter:
 
 # -- the child's side ------------------------------------------------------------------------------
 
-def serve(config: SinkConfig, inp: int, out: int,
-          store: Callable[[Sequence[Receipt]], list[Receipt]]) -> None:
+def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]]) -> None:
     """Read frames from ``inp`` until it closes; store every frame waiting in one go."""
     decode = msgspec.msgpack.Decoder(tuple[int, list[Receipt]]).decode
     encode = msgspec.msgpack.Encoder().encode
@@ -332,22 +338,9 @@ def serve(config: SinkConfig, inp: int, out: int,
         if not data:
             return
         buffer += data
-        frames: list[tuple[int, list[Receipt]]] = []
-        while True:
-            if len(buffer) < _LENGTH.size:
-                if not frames:  # wait for the rest of a frame only when none is complete
-                    buffer += read_exact(inp, _LENGTH.size - len(buffer))
-                    continue
-                break
-            (length,) = _LENGTH.unpack_from(buffer)
-            end = _LENGTH.size + length
-            if len(buffer) < end:
-                if frames:
-                    break
-                buffer += read_exact(inp, end - len(buffer))
-                continue
-            frames.append(decode(bytes(buffer[_LENGTH.size:end])))
-            del buffer[:end]
+        frames = [decode(frame) for frame in take_frames(buffer)]
+        if not frames:  # the rest of a frame is still on its way
+            continue
         replies: list[BatchReply]
         try:
             stored = store([r for _, receipts in frames for r in receipts])
@@ -418,7 +411,7 @@ def main() -> None:
     if engine.dialect.name == "sqlite":
         _checkpoint_in_background(engine)
     try:
-        serve(config, inp, out, receipts.store)
+        serve(inp, out, receipts.store)
     finally:
         engine.dispose()
 

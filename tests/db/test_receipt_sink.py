@@ -174,3 +174,13 @@ def test_decisions_over_http_with_the_process_writer(settings: Any, engine: Engi
     finally:
         services.log_keeper.stop()
         services.writer.close()
+
+
+def test_whole_frames_are_taken_and_a_partial_one_waits() -> None:
+    from casset_rights.receipts.sink import take_frames
+
+    framed = b"".join(len(p).to_bytes(4, "little") + p for p in (b"one", b"", b"three"))
+    buffer = bytearray(framed[:-2])
+    assert take_frames(buffer) == [b"one", b""]
+    buffer += framed[-2:]
+    assert take_frames(buffer) == [b"three"] and buffer == bytearray()
