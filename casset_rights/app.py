@@ -45,9 +45,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
 
     async def on_startup() -> None:
         # Answers of a receipt store process are read on this loop, not by a thread.
-        attach = getattr(container.writer, "attach", None)
-        if attach is not None:
-            attach(asyncio.get_running_loop())
+        container.writer.attach(asyncio.get_running_loop())
         # A worker process starts with an empty rights index: build it, then follow writes
         # made by other processes.
         container.index.refresh()
@@ -55,9 +53,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         container.log_keeper.start()  # checkpoints on time, anchors on schedule
 
     async def on_shutdown() -> None:
-        detach = getattr(container.writer, "detach", None)
-        if detach is not None:
-            detach()
+        container.writer.detach()
         container.log_keeper.stop()
         container.index.stop()
         await container.limiter.aclose()

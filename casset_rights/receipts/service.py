@@ -132,6 +132,12 @@ class Writer(Protocol):
 
     def store_async(self, receipt: Receipt) -> asyncio.Future[Receipt]: ...
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The app's event loop started (answers may be read on it)."""
+
+    def detach(self) -> None:
+        """The app's event loop is about to stop."""
+
     def close(self) -> None: ...
 
 
@@ -167,6 +173,12 @@ class ReceiptWriter:
         future: asyncio.Future[Receipt] = loop.create_future()
         self._queue.put((receipt, future))
         return future
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Nothing to do: answers reach any loop through ``call_soon_threadsafe``."""
+
+    def detach(self) -> None:
+        """Nothing to do (see ``attach``)."""
 
     def close(self) -> None:
         """Store what is queued, then stop the thread."""
