@@ -269,17 +269,31 @@ def open_log(settings: Settings, *, engine: Engine, keys: KeyStore, receipts: Re
     """The log, the anchoring and their keeper, with the stores' hooks registered: receipts
     are logged in the transaction that stores them, manifest and policy versions as they
     are stored. The log signs with the key store's active key, under the origin's name."""
-    log = TransparencyLog(engine, origin=settings.log_origin,
-                          signing_key=keys.active().private_key,
-                          checkpoint_every_appends=settings.checkpoint_every_appends,
-                          checkpoint_every_seconds=settings.checkpoint_every_seconds)
-    keeper = LogKeeper(log, anchoring=AnchorService.from_settings(settings, engine),
-                       receipts=receipts, keys=keys,
-                       checkpoint_every_appends=settings.checkpoint_every_appends,
-                       checkpoint_every_seconds=settings.checkpoint_every_seconds,
-                       anchor_every_seconds=settings.anchor_every_seconds)
-    receipts.set_batch_hook(keeper.log_receipts)
-    receipts.set_commit_hook(keeper.receipts_committed)
+    keeper = keep_receipts_logged(
+        engine, keys=keys, receipts=receipts, origin=settings.log_origin,
+        anchoring=AnchorService.from_settings(settings, engine),
+        checkpoint_every_appends=settings.checkpoint_every_appends,
+        checkpoint_every_seconds=settings.checkpoint_every_seconds,
+        anchor_every_seconds=settings.anchor_every_seconds)
     catalog.set_on_version_stored(keeper.log_manifest)
     policies.set_on_stored(keeper.log_policy)
+    return keeper
+
+
+def keep_receipts_logged(engine: Engine, *, keys: KeyStore, receipts: ReceiptStore,
+                         origin: str, anchoring: AnchorService, checkpoint_every_appends: int,
+                         checkpoint_every_seconds: float,
+                         anchor_every_seconds: float = 60.0) -> LogKeeper:
+    """The log and its keeper, with ``receipts``' hooks registered: each group of
+    receipts is logged in the transaction that stores it, and a checkpoint due by count
+    is made after the commit (``open_log``, and the receipt store process)."""
+    log = TransparencyLog(engine, origin=origin, signing_key=keys.active().private_key,
+                          checkpoint_every_appends=checkpoint_every_appends,
+                          checkpoint_every_seconds=checkpoint_every_seconds)
+    keeper = LogKeeper(log, anchoring=anchoring, receipts=receipts, keys=keys,
+                       checkpoint_every_appends=checkpoint_every_appends,
+                       checkpoint_every_seconds=checkpoint_every_seconds,
+                       anchor_every_seconds=anchor_every_seconds)
+    receipts.set_batch_hook(keeper.log_receipts)
+    receipts.set_commit_hook(keeper.receipts_committed)
     return keeper

@@ -384,8 +384,7 @@ def _checkpoint_in_background(engine: Any) -> None:
 def main() -> None:
     from casset_rights.anchoring.service import AnchorService
     from casset_rights.db.engine import make_engine
-    from casset_rights.log.keeper import LogKeeper
-    from casset_rights.log.service import TransparencyLog
+    from casset_rights.log.keeper import keep_receipts_logged
     from casset_rights.receipts.keys import FileKeyStore
     from casset_rights.receipts.service import ReceiptStore
 
@@ -395,19 +394,13 @@ def main() -> None:
     config = msgspec.msgpack.decode(read_frame(inp), type=SinkConfig)
     engine = make_engine(config.database_url, search_path=config.search_path)
     keys = FileKeyStore(Path(config.keys_dir))
-    log = TransparencyLog(engine, origin=config.log_origin,
-                          signing_key=keys.active().private_key,
-                          checkpoint_every_appends=config.checkpoint_every_appends,
-                          checkpoint_every_seconds=config.checkpoint_every_seconds)
     receipts = ReceiptStore(engine)
-    # Receipts are logged in the transaction that stores them, and the checkpoint due
-    # every N appends is made here, after the commit (the parent's keeper makes the
-    # time-based ones and anchors).
-    keeper = LogKeeper(log, anchoring=AnchorService(engine, chain="none"), receipts=receipts,
-                       keys=keys, checkpoint_every_appends=config.checkpoint_every_appends,
-                       checkpoint_every_seconds=config.checkpoint_every_seconds)
-    receipts.set_batch_hook(keeper.log_receipts)
-    receipts.set_commit_hook(keeper.receipts_committed)
+    # The checkpoints due by count are made here; the parent's keeper makes the
+    # time-based ones and anchors.
+    keep_receipts_logged(engine, keys=keys, receipts=receipts, origin=config.log_origin,
+                         anchoring=AnchorService(engine, chain="none"),
+                         checkpoint_every_appends=config.checkpoint_every_appends,
+                         checkpoint_every_seconds=config.checkpoint_every_seconds)
     if engine.dialect.name == "sqlite":
         _checkpoint_in_background(engine)
     try:
