@@ -248,14 +248,19 @@ def http(server: Server, method: str, path: str, body: bytes | None = None,
 
 # -- checks -------------------------------------------------------------------------------------
 
-def receipt_count(server: Server) -> int:
+def row_count(server: Server, table: str) -> int:
+    """Rows in ``table`` of the server's embedded SQLite database (read only)."""
     assert server.folder is not None
     db = server.folder / "data" / "casset.db"
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        return int(conn.execute("SELECT count(*) FROM receipts").fetchone()[0])
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     finally:
         conn.close()
+
+
+def receipt_count(server: Server) -> int:
+    return row_count(server, "receipts")
 
 
 def settled_receipt_count(server: Server) -> int:

@@ -31,7 +31,6 @@ import asyncio
 import base64
 import json
 import shlex
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -165,13 +164,7 @@ def grant_count(server: http_bench.Server, database_url: str) -> int:
             count = int(pg.execute(text("SELECT count(*) FROM license_grants")).scalar_one())
         engine.dispose()
         return count
-    assert server.folder is not None
-    db = server.folder / "data" / "casset.db"
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return int(conn.execute("SELECT count(*) FROM license_grants").fetchone()[0])
-    finally:
-        conn.close()
+    return http_bench.row_count(server, "license_grants")
 
 
 def main(argv: list[str] | None = None) -> None:
