@@ -206,12 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = settings_from_env(os.environ)
-        return int(args.handler(args, settings))
+        code = int(args.handler(args, settings))
+        sys.stdout.flush()  # a reader gone early shows here, not in the exit's flush
+        return code
     except CassetError as exc:
         print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
         for err in exc.errors:
             where = f":{err.line}:{err.column}" if err.line else ""
             print(f"  {err.pointer or '/'}{where}: {err.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # Whoever read the output stopped early (``| head``): not our error. Point stdout
+        # at /dev/null so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

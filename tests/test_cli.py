@@ -79,3 +79,22 @@ def test_verify_a_receipt_offline_and_say_why_one_fails(client, tmp_path: Path, 
     assert "unknown key" in capsys.readouterr().err
     assert main(["verify", "not-a-receipt", "--jwks", str(tmp_path / "jwks.json")]) == 1
     assert "malformed" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(data_dir: Path) -> None:
+    """``casset-rights … | head``: the closed pipe is not reported as a crash."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "import sys; from casset_rights.cli import main; "
+               "sys.exit(main())", "policy", "test", *map(str, sorted(POLICIES.glob("*.yaml")))]
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        done = subprocess.run(command, stdout=write, stderr=subprocess.PIPE, timeout=120,
+                              env={**os.environ, "CASSET_DATA_DIR": str(data_dir)})
+    finally:
+        os.close(write)
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr and b"BrokenPipeError" not in done.stderr
