@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import queue
-import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +41,15 @@ class Receipt(msgspec.Struct, frozen=True):
     log_index: int | None = None
 
 
+def new_receipt_id() -> str:
+    """A receipt id: 32 hex digits, the first 12 the milliseconds since the epoch and the
+    other 20 random (80 bits), as in a UUIDv7. Ids issued later sort later, so each new
+    receipt lands at the right edge of the receipts' and the log's indexes instead of on
+    a random page of each: a group commit then rewrites a few pages, not one per index
+    and receipt. Eighty random bits keep ids unguessable."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 class ReceiptIssuer:
     """Signs receipt payloads with the key store's active key."""
 
@@ -52,7 +61,7 @@ class ReceiptIssuer:
 
     def issue(self, kind: str, body: dict[str, Any]) -> Receipt:
         """Sign ``body`` (which must carry ``principal``) as a receipt of ``kind``."""
-        jti = secrets.token_hex(16)  # 128 random bits, as uuid4 but without its object
+        jti = new_receipt_id()
         payload = {"iss": self._issuer, "iat": int(self._clock()), "jti": jti,
                    "kind": kind, **body}
         token = sign_compact(payload, self._keys.active(), typ=RECEIPT_TYP)

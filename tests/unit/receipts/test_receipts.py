@@ -14,7 +14,7 @@ from casset_rights.errors import NotFound, ReceiptInvalid
 from casset_rights.receipts.jws import sign_compact
 from casset_rights.receipts.keys import FileKeyStore, b64url
 from casset_rights.receipts.service import (
-    RECEIPT_TYP, ReceiptIssuer, ReceiptStore, ReceiptWriter,
+    RECEIPT_TYP, ReceiptIssuer, ReceiptStore, ReceiptWriter, new_receipt_id,
 )
 from casset_rights.receipts.verify import keys_from_jwks, verify_receipt
 
@@ -49,6 +49,19 @@ def test_receipt_verifies_offline_with_the_published_jwks(keys: FileKeyStore) ->
     assert payload["decision"] == "license_required"
     header = json.loads(base64.urlsafe_b64decode(receipt.token.split(".")[0] + "=="))
     assert header == {"alg": "EdDSA", "kid": keys.active().kid, "typ": RECEIPT_TYP}
+
+
+def test_receipt_ids_are_unique_hex_and_sort_by_issue_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_795_000_000_000_000_000]
+    monkeypatch.setattr("casset_rights.receipts.service.time.time_ns", lambda: now[0])
+    same_ms = [new_receipt_id() for _ in range(1000)]
+    now[0] += 1_000_000  # one millisecond later
+    later = new_receipt_id()
+    assert len(set(same_ms)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in [*same_ms, later])
+    assert {i[:12] for i in same_ms} == {f"{1_795_000_000_000:012x}"}
+    assert later > max(same_ms)
 
 
 def test_old_receipts_verify_after_rotation(keys: FileKeyStore) -> None:
