@@ -111,8 +111,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
         upgrade(engine)
     keys = FileKeyStore(settings.keys_dir)
     issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
-    receipts = ReceiptStore(engine)
-    writer = open_writer(settings, engine, receipts)
+    receipts = ReceiptStore(engine, signing_key=keys.active)
+    writer = open_writer(settings, engine, receipts, keys)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)
     index = RightsIndex(catalog=catalog, policies=policies)
@@ -131,8 +131,12 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper)
 
 
-def open_writer(settings: Settings, engine: Engine, receipts: ReceiptStore) -> Writer:
-    """The receipt writer the settings ask for (``receipt_writer``)."""
+def open_writer(settings: Settings, engine: Engine, receipts: ReceiptStore,
+                keys: KeyStore) -> Writer:
+    """The receipt writer the settings ask for (``receipt_writer``). Either signs the
+    drafts it is given: the thread writer with ``receipts``' key, the process writer
+    with the key active in ``keys`` now (so every receipt verifies against the JWKS this
+    process publishes, even if the folder's active key changes meanwhile)."""
     if settings.receipt_writer == "thread":
         return ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
                              batch_wait_ms=settings.receipt_batch_wait_ms)
@@ -141,7 +145,7 @@ def open_writer(settings: Settings, engine: Engine, receipts: ReceiptStore) -> W
                            "not an in-memory SQLite database")
     config = SinkConfig(database_url=engine.url.render_as_string(hide_password=False),
                         search_path=search_path_of(engine), keys_dir=str(settings.keys_dir),
-                        log_origin=settings.log_origin,
+                        signing_kid=keys.active().kid, log_origin=settings.log_origin,
                         checkpoint_every_appends=settings.checkpoint_every_appends,
                         checkpoint_every_seconds=settings.checkpoint_every_seconds)
     return ProcessReceiptWriter(config)

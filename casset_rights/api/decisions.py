@@ -24,7 +24,8 @@ class DecisionRequestBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def stored(services: ServicesDep, receipt: Receipt) -> Receipt:
-    """Wait, without holding a thread, until the receipt is committed."""
+    """Wait, without holding a thread, until the receipt is signed (it comes as a draft:
+    the writer signs it, off the event loop) and committed."""
     return await services.writer.store_async(receipt)
 
 
@@ -41,9 +42,10 @@ class DecisionController(Controller):
         # in a worker thread, so the event loop never waits on it. Otherwise the decision
         # is a few microseconds in memory, cheaper than the trip to a thread.
         if decisions.reads_database(request):
-            outcome = await anyio.to_thread.run_sync(decisions.decide_request, request)
+            outcome = await anyio.to_thread.run_sync(
+                partial(decisions.decide_request, request, signed=False))
         else:
-            outcome = decisions.decide_request(request)
+            outcome = decisions.decide_request(request, signed=False)
         receipt = await stored(services, outcome.receipt)
         d = outcome.decision
         return {
@@ -72,7 +74,7 @@ class DecisionController(Controller):
                                      ("excerpt_seconds", excerpt_seconds)) if v is not None}
         outcome = await anyio.to_thread.run_sync(partial(
             services.decisions.grid, principal=principal, resource=resource.lstrip("/"),
-            context=context))
+            context=context, signed=False))
         receipt = await stored(services, outcome.receipt)
         return {
             "resource": outcome.resource,

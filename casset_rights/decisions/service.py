@@ -98,8 +98,10 @@ class DecisionService:
         return any(getattr(refine, "reads_database", _always)(request)
                    for refine in self._refiners)
 
-    def decide_request(self, request: Request) -> DecisionOutcome:
-        """``decide`` for a request already built (``policy.build_request``)."""
+    def decide_request(self, request: Request, *, signed: bool = True) -> DecisionOutcome:
+        """``decide`` for a request already built (``policy.build_request``). With
+        ``signed=False`` the receipt is a draft, which the receipt writer signs as it
+        stores it (the API's way: it waits for the store anyway)."""
         principal = request.principal
         decision, resolved = self.evaluate(request)
         policies = _chain(resolved)
@@ -113,14 +115,15 @@ class DecisionService:
             "policy_hash": policy_hash,
             "manifest_hash": resolved.release.manifest_hash,
         }
-        receipt = self._issuer.issue("decision", body)
+        receipt = (self._issuer.issue if signed else self._issuer.draft)("decision", body)
         return DecisionOutcome(request=request, decision=decision, policies=policies,
                                policy_hash=policy_hash,
                                manifest_hash=resolved.release.manifest_hash, receipt=receipt)
 
     def grid(self, *, principal: Principal, resource: str,
-             context: Mapping[str, Any] | None = None) -> GridOutcome:
-        """Every scope's decision for ``principal`` on ``resource``, with one receipt."""
+             context: Mapping[str, Any] | None = None, signed: bool = True) -> GridOutcome:
+        """Every scope's decision for ``principal`` on ``resource``, with one receipt
+        (a draft with ``signed=False``, as in ``decide_request``)."""
         decisions: dict[str, Decision] = {}
         resolved: Resolved | None = None
         base = build_request(SCOPES[0], resource, principal=principal, context=context)
@@ -139,7 +142,7 @@ class DecisionService:
             "policy_hash": policy_hash,
             "manifest_hash": resolved.release.manifest_hash,
         }
-        receipt = self._issuer.issue("rights-grid", body)
+        receipt = (self._issuer.issue if signed else self._issuer.draft)("rights-grid", body)
         return GridOutcome(resource=base.resource.id, context=context_doc, decisions=decisions,
                            policies=policies, policy_hash=policy_hash,
                            manifest_hash=resolved.release.manifest_hash, receipt=receipt)

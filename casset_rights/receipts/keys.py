@@ -63,6 +63,10 @@ class KeyStore(Protocol):
 
     def active(self) -> SigningKey: ...
 
+    def signing_key(self, kid: str) -> SigningKey:
+        """The key ``kid`` (NotFound when there is none)."""
+        ...
+
     def rotate(self) -> SigningKey: ...
 
     def jwks(self) -> dict[str, list[dict[str, str]]]: ...
@@ -119,6 +123,12 @@ class FileKeyStore:
 
     def active(self) -> SigningKey:
         return self._keys[self._active_kid]
+
+    def signing_key(self, kid: str) -> SigningKey:
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise NotFound(f"no key with kid {kid!r}") from None
 
     def rotate(self) -> SigningKey:
         """Make a new active key; the old ones stay published for verification."""

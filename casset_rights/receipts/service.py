@@ -2,7 +2,9 @@
 
 A receipt is a compact JWS (EdDSA, ``typ: casset-receipt+jws``) over a payload with
 ``iss``, ``iat``, ``jti``, the principal, what was asked and what was answered. Every
-decision, quote, grant, approval, refusal and revocation gets one.
+decision, quote, grant, approval, refusal and revocation gets one. A receipt may be
+handed to the writer as a draft (payload final, not yet signed): the store signs it with
+the active key before it stores and logs it.
 
 Receipts are written by ``ReceiptWriter``: requests hand their receipt to one writer
 thread and wait for the commit; one transaction stores every receipt that arrived while
@@ -27,13 +29,15 @@ from sqlalchemy import Connection, Engine, select
 from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import NotFound
 from casset_rights.receipts.jws import sign_compact
-from casset_rights.receipts.keys import KeyStore
+from casset_rights.receipts.keys import KeyStore, SigningKey
 from casset_rights.receipts.tables import receipts
 
 RECEIPT_TYP = "casset-receipt+jws"
 
 
 class Receipt(msgspec.Struct, frozen=True):
+    """A receipt; ``token`` is empty while it is a draft (``ReceiptIssuer.draft``)."""
+
     jti: str
     kind: str
     token: str
@@ -51,7 +55,7 @@ def new_receipt_id() -> str:
 
 
 class ReceiptIssuer:
-    """Signs receipt payloads with the key store's active key."""
+    """Makes receipt payloads and signs them with the key store's active key."""
 
     def __init__(self, key_store: KeyStore, *, issuer: str,
                  clock: Callable[[], float] = time.time) -> None:
@@ -59,13 +63,25 @@ class ReceiptIssuer:
         self._issuer = issuer
         self._clock = clock
 
-    def issue(self, kind: str, body: dict[str, Any]) -> Receipt:
-        """Sign ``body`` (which must carry ``principal``) as a receipt of ``kind``."""
+    def draft(self, kind: str, body: dict[str, Any]) -> Receipt:
+        """An unsigned receipt of ``kind`` over ``body`` (which must carry ``principal``):
+        its id and payload are final, its token is empty until ``sign_receipt``. A
+        receipt writer signs drafts as it stores them, so a request path that waits for
+        the store anyway leaves the signature to the store's process."""
         jti = new_receipt_id()
         payload = {"iss": self._issuer, "iat": int(self._clock()), "jti": jti,
                    "kind": kind, **body}
-        token = sign_compact(payload, self._keys.active(), typ=RECEIPT_TYP)
-        return Receipt(jti=jti, kind=kind, token=token, payload=payload)
+        return Receipt(jti=jti, kind=kind, token="", payload=payload)
+
+    def issue(self, kind: str, body: dict[str, Any]) -> Receipt:
+        """A signed receipt of ``kind`` over ``body``."""
+        return sign_receipt(self.draft(kind, body), self._keys.active())
+
+
+def sign_receipt(receipt: Receipt, key: SigningKey) -> Receipt:
+    """``receipt`` with its token: the compact JWS of its payload, signed with ``key``."""
+    return msgspec.structs.replace(
+        receipt, token=sign_compact(receipt.payload, key, typ=RECEIPT_TYP))
 
 
 # Called inside the storing transaction with the receipts about to be inserted; returns
@@ -89,12 +105,18 @@ def _row(receipt: Receipt, log_index: int | None) -> tuple[Any, ...]:
 
 
 class ReceiptStore:
-    """Receipts in the database, written in batches through ``store``."""
+    """Receipts in the database, written in batches through ``store``.
 
-    def __init__(self, engine: Engine, *, on_batch: BatchHook | None = None) -> None:
+    ``signing_key`` gives the key that signs the drafts among the receipts stored; a
+    store without one refuses drafts.
+    """
+
+    def __init__(self, engine: Engine, *, on_batch: BatchHook | None = None,
+                 signing_key: Callable[[], SigningKey] | None = None) -> None:
         self._engine = engine
         self._on_batch = on_batch
         self._on_committed: CommitHook | None = None
+        self._signing_key = signing_key
 
     def set_batch_hook(self, hook: BatchHook | None) -> None:
         self._on_batch = hook
@@ -103,9 +125,11 @@ class ReceiptStore:
         self._on_committed = hook
 
     def store(self, batch: Sequence[Receipt]) -> list[Receipt]:
-        """Store receipts in one transaction; returns them with their log indexes."""
+        """Store receipts in one transaction, drafts signed first; returns them signed,
+        with their log indexes."""
         if not batch:
             return []
+        batch = self._signed(batch)
         with self._engine.connect() as conn:
             if self._engine.dialect.name == "sqlite":
                 # The log appends in this transaction: take the write lock at BEGIN, as its
@@ -123,6 +147,15 @@ class ReceiptStore:
             self._on_committed(stored)
         return stored
 
+    def _signed(self, batch: Sequence[Receipt]) -> Sequence[Receipt]:
+        if all(r.token for r in batch):
+            return batch
+        if self._signing_key is None:
+            raise ValueError("this receipt store has no signing key: it stores signed "
+                             "receipts only")
+        key = self._signing_key()
+        return [r if r.token else sign_receipt(r, key) for r in batch]
+
     def get(self, jti: str) -> Receipt:
         """Raises NotFound when no receipt has that id."""
         with self._engine.connect() as conn:
@@ -135,7 +168,8 @@ class ReceiptStore:
 
 class Writer(Protocol):
     """What stores receipts for the services: ``ReceiptWriter`` (a thread) or
-    ``receipts.sink.ProcessReceiptWriter`` (a child process)."""
+    ``receipts.sink.ProcessReceiptWriter`` (a child process). Both take signed receipts
+    and drafts, and answer with the receipt signed, stored and logged."""
 
     def submit(self, receipt: Receipt) -> concurrent.futures.Future[Receipt]: ...
 

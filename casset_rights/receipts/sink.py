@@ -4,15 +4,17 @@ Under load the receipt writer thread and the event loop fight over the GIL: ever
 statement the writer sends releases it and must win it back from a busy loop, and the
 switching costs more than the writes. ``ProcessReceiptWriter`` hands receipts to a child
 process instead (``python -m casset_rights.receipts.sink``), which owns its own
-connection, stores each group of receipts and appends them to the transparency log in
-one transaction (as ``ReceiptStore.store`` does in-process), and answers with their log
-indexes. The request waits for that answer: no answer is given before its receipt is
+connection, signs the drafts among them, stores each group of receipts and appends them
+to the transparency log in one transaction (as ``ReceiptStore.store`` does in-process),
+and answers with their tokens and log indexes. Signing there, not on the event loop,
+takes a fifth of a decision's work off the loop, in a process that runs beside it. The request waits for that answer: no answer is given before its receipt is
 committed, as with the thread writer.
 
 The protocol is length-prefixed msgpack frames on the child's stdin and stdout:
 
 * parent to child: first a ``SinkConfig``, then ``(batch id, [Receipt, ...])`` frames;
-* child to parent: ``(batch id, [log index, ...] | None, error | None)`` for each batch.
+* child to parent: ``(batch id, [log index, ...] | None, error | None, [token, ...])``
+  for each batch.
 
 The child stores every frame waiting in its pipe in one transaction (group commit).
 When the child dies, the receipts in flight fail (``ServiceUnavailable``, a 503) and the
@@ -57,6 +59,7 @@ class SinkConfig(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     search_path: str | None = None
     keys_dir: str
+    signing_kid: str  # the key that signs drafts: the one the parent publishes as active
     log_origin: str
     checkpoint_every_appends: int = 1000
     checkpoint_every_seconds: float = 10.0
@@ -66,6 +69,7 @@ class BatchReply(msgspec.Struct, array_like=True, frozen=True):
     batch: int
     indexes: list[int | None] | None
     error: str | None
+    tokens: list[str] = []
 
 
 # -- framing ---------------------------------------------------------------------------------------
@@ -266,8 +270,9 @@ class ProcessReceiptWriter:
             settle(futures, [None] * len(items),
                    ServiceUnavailable(f"storing receipts failed: {reply.error}"))
             return
-        settle(futures, [msgspec.structs.replace(r, log_index=i)
-                         for (r, _), i in zip(items, reply.indexes, strict=True)], None)
+        settle(futures, [msgspec.structs.replace(r, log_index=i, token=t)
+                         for (r, _), i, t in zip(items, reply.indexes, reply.tokens,
+                                                 strict=True)], None)
 
     def _readable(self, process: subprocess.Popen[bytes], buffer: bytearray) -> None:
         """The child's stdout has data (on the attached loop): answer every whole frame."""
@@ -353,7 +358,8 @@ def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]
             for batch, receipts in frames:
                 part = stored[offset:offset + len(receipts)]
                 offset += len(receipts)
-                replies.append(BatchReply(batch, [r.log_index for r in part], None))
+                replies.append(BatchReply(batch, [r.log_index for r in part], None,
+                                          [r.token for r in part]))
         for reply in replies:
             write_frame(out, encode(reply))
 
@@ -394,7 +400,8 @@ def main() -> None:
     config = msgspec.msgpack.decode(read_frame(inp), type=SinkConfig)
     engine = make_engine(config.database_url, search_path=config.search_path)
     keys = FileKeyStore(Path(config.keys_dir))
-    receipts = ReceiptStore(engine)
+    signing_key = keys.signing_key(config.signing_kid)
+    receipts = ReceiptStore(engine, signing_key=lambda: signing_key)
     # The checkpoints due by count are made here; the parent's keeper makes the
     # time-based ones and anchors.
     keep_receipts_logged(engine, keys=keys, receipts=receipts, origin=config.log_origin,

@@ -28,6 +28,7 @@ from casset_rights.log.tables import log_leaves
 from casset_rights.receipts.keys import FileKeyStore
 from casset_rights.receipts.service import Receipt, ReceiptIssuer, ReceiptStore
 from casset_rights.receipts.sink import RESTART_PAUSE_SECONDS, ProcessReceiptWriter
+from casset_rights.receipts.verify import verify_receipt
 from casset_rights.receipts.tables import receipts as receipts_table
 from casset_rights.services import open_services, open_writer
 
@@ -45,7 +46,7 @@ def keys(settings: Any) -> FileKeyStore:
 
 @pytest.fixture
 def writer(settings: Any, engine: Engine, keys: FileKeyStore) -> Any:
-    made = open_writer(settings, engine, ReceiptStore(engine))
+    made = open_writer(settings, engine, ReceiptStore(engine), keys)
     assert isinstance(made, ProcessReceiptWriter)
     yield made
     made.close()
@@ -102,6 +103,24 @@ def test_receipts_from_a_loop_are_answered_on_the_loop_without_a_thread(
     assert later.log_index == 300
 
 
+def test_the_child_signs_drafts_with_the_key_the_parent_publishes(
+        settings: Any, engine: Engine, keys: FileKeyStore) -> None:
+    published = keys.jwks()
+    writer = open_writer(settings, engine, ReceiptStore(engine), keys)
+    FileKeyStore(settings.keys_dir).rotate()  # the folder's active key changes meanwhile
+    issuer = ReceiptIssuer(keys, issuer="http://rights.test")
+    drafts = [issuer.draft("decision", {"principal": {"kind": "public"}, "decision": "deny"})
+              for _ in range(5)]
+    try:
+        stored = [f.result(timeout=30) for f in [writer.submit(d) for d in drafts]]
+    finally:
+        writer.close()
+    for draft, receipt in zip(drafts, stored, strict=True):
+        assert verify_receipt(receipt.token, published) == draft.payload
+        assert ReceiptStore(engine).get(draft.jti).token == receipt.token
+    assert _log_root_matches_leaves(engine, keys) == 5
+
+
 def test_a_dead_child_fails_what_it_held_and_the_next_receipt_starts_another(
         writer: ProcessReceiptWriter, keys: FileKeyStore) -> None:
     first = writer.submit(_receipts(keys, 1)[0]).result(timeout=30)
@@ -134,7 +153,7 @@ def test_a_failed_store_fails_its_batch_only(writer: ProcessReceiptWriter,
 
 def test_close_stores_what_was_sent(settings: Any, engine: Engine,
                                     keys: FileKeyStore) -> None:
-    writer = open_writer(settings, engine, ReceiptStore(engine))
+    writer = open_writer(settings, engine, ReceiptStore(engine), keys)
     futures = [writer.submit(r) for r in _receipts(keys, 50)]
     writer.close()
     assert all(f.done() for f in futures)

@@ -157,3 +157,29 @@ def test_writer_groups_concurrent_receipts_and_every_waiter_gets_its_own(
     assert len(set(results)) == 100
     for jti in results[::10]:
         assert store.get(jti).jti == jti
+
+
+def test_a_draft_is_signed_by_the_store_and_verifies(engine: Engine, keys: FileKeyStore) -> None:
+    issuer = ReceiptIssuer(keys, issuer="i")
+    draft = issuer.draft("decision", BODY)
+    signed = issuer.issue("decision", BODY)
+    assert draft.token == "" and draft.payload["jti"] == draft.jti
+    writer = ReceiptWriter(ReceiptStore(engine, signing_key=keys.active))
+    try:
+        stored = [writer.submit(r).result(timeout=30) for r in (draft, signed)]
+    finally:
+        writer.close()
+    assert stored[1].token == signed.token  # a signed receipt is stored as it came
+    assert verify_receipt(stored[0].token, keys.jwks()) == draft.payload
+    assert ReceiptStore(engine).get(draft.jti).token == stored[0].token
+
+
+def test_a_store_without_a_signing_key_refuses_drafts_and_stores_nothing(
+        engine: Engine, keys: FileKeyStore) -> None:
+    issuer = ReceiptIssuer(keys, issuer="i")
+    signed, draft = issuer.issue("decision", BODY), issuer.draft("decision", BODY)
+    store = ReceiptStore(engine)
+    with pytest.raises(ValueError, match="no signing key"):
+        store.store([signed, draft])
+    with pytest.raises(NotFound):
+        store.get(signed.jti)
