@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, select
 
 from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import NotFound
-from casset_rights.receipts.jws import sign_compact
+from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey
 from casset_rights.receipts.tables import receipts
 
@@ -91,17 +91,17 @@ BatchHook = Callable[[Connection, Sequence[Receipt]], Sequence[int] | None]
 CommitHook = Callable[[Sequence[Receipt]], None]
 
 
-_COLUMNS = ("jti", "kind", "token", "payload", "iat", "principal_kind", "client_id",
-            "resource", "outcome", "log_index")
+_COLUMNS = ("jti", "kind", "token", "iat", "principal_kind", "client_id", "resource",
+            "outcome", "log_index")
 
 
 def _row(receipt: Receipt, log_index: int | None) -> tuple[Any, ...]:
     p = receipt.payload
     principal = p.get("principal") or {}
     request = p.get("request") or {}
-    return (receipt.jti, receipt.kind, receipt.token, msgspec.json.encode(p).decode(),
-            p["iat"], principal.get("kind", "public"), principal.get("client_id"),
-            request.get("resource"), p.get("decision") or p.get("status"), log_index)
+    return (receipt.jti, receipt.kind, receipt.token, p["iat"], principal.get("kind", "public"),
+            principal.get("client_id"), request.get("resource"),
+            p.get("decision") or p.get("status"), log_index)
 
 
 class ReceiptStore:
@@ -163,7 +163,7 @@ class ReceiptStore:
         if row is None:
             raise NotFound(f"no receipt {jti!r}")
         return Receipt(jti=row.jti, kind=row.kind, token=row.token,
-                       payload=msgspec.json.decode(row.payload), log_index=row.log_index)
+                       payload=read_unverified(row.token)[1], log_index=row.log_index)
 
 
 class Writer(Protocol):

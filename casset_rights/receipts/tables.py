@@ -1,6 +1,7 @@
-"""Stored receipts: the signed token, its payload and, once logged, its log index."""
+"""Stored receipts: the signed token (the one copy of the payload), the columns a
+query selects on and, once logged, the log index."""
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, String, Table, Text
 
 from casset_rights.db.metadata import metadata
 
@@ -10,7 +11,6 @@ receipts = Table(
     Column("jti", String(64), primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("token", Text, nullable=False),
-    Column("payload", Text, nullable=False),
     Column("iat", BigInteger, nullable=False),
     Column("principal_kind", String(16), nullable=False),
     Column("client_id", String(128)),
@@ -19,5 +19,3 @@ receipts = Table(
     Column("log_index", BigInteger),
     Column("seq", Integer, autoincrement=False),
 )
-
-Index("ix_receipts_resource_iat", receipts.c.resource, receipts.c.iat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -12,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from casset_rights.db.engine import make_engine
-from casset_rights.db.migrate import upgrade
+from casset_rights.db.migrate import downgrade, upgrade
 from casset_rights.db.tables import metadata
 
 
@@ -48,3 +49,33 @@ def test_migrations_match_the_tables_on_postgres() -> None:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> None:
+    """Dropping the payload column loses nothing: a receipt stored before reads back the
+    same after the upgrade, and a downgrade restores the column from the tokens."""
+    from casset_rights.receipts.keys import FileKeyStore
+    from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine, "45cbc9defe4d")
+    receipt = ReceiptIssuer(FileKeyStore(tmp_path / "keys"), issuer="i").issue(
+        "decision", {"principal": {"kind": "public"}, "decision": "permit",
+                     "request": {"action": "listen", "resource": "release:r"}})
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO receipts (jti, kind, token, payload, iat, principal_kind, resource,"
+            " outcome) VALUES (:jti, 'decision', :token, :payload, :iat, 'public',"
+            " 'release:r', 'permit')"),
+            {"jti": receipt.jti, "token": receipt.token, "iat": receipt.payload["iat"],
+             "payload": json.dumps(receipt.payload)})
+    upgrade(engine)
+    _assert_no_drift(engine)
+    assert ReceiptStore(engine).get(receipt.jti).payload == receipt.payload
+    downgrade(engine, "45cbc9defe4d")
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT payload FROM receipts")).scalar_one()
+        indexes = {row[1] for row in conn.execute(text("PRAGMA index_list(receipts)"))}
+    assert json.loads(stored) == receipt.payload
+    assert "ix_receipts_resource_iat" in indexes
+    engine.dispose()
