@@ -9,6 +9,8 @@ digit.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Literal
 
 import msgspec
@@ -20,8 +22,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = ("release", "track", "hook")
 # Policy levels, general to specific; a resource of kind k sits at level index(k) + 1.
 LEVELS: tuple[str, ...] = ("artist", "release", "track", "hook")
 
-_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-_REST = _FIRST | frozenset("-_.")
+_SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 class ResourceRef(msgspec.Struct, frozen=True):
@@ -68,8 +69,7 @@ class ResourceRef(msgspec.Struct, frozen=True):
 
 def is_segment(value: object) -> bool:
     """Whether ``value`` is a valid id segment (also used for artist, policy, rule ids)."""
-    return (isinstance(value, str) and 0 < len(value) <= 64 and value[0] in _FIRST
-            and all(c in _REST for c in value))
+    return isinstance(value, str) and _SEGMENT.fullmatch(value) is not None
 
 
 def parse_resource(value: str) -> ResourceRef:
@@ -81,6 +81,13 @@ def parse_resource(value: str) -> ResourceRef:
     """
     if not isinstance(value, str):
         raise InvalidInput(f"a resource id is a string, not {type(value).__name__}")
+    return _parse_resource(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_resource(value: str) -> ResourceRef:
+    # Requests name the same resources again and again; a ref is immutable, so the
+    # parsed one is shared (errors are raised afresh each time: they are not cached).
     kind, sep, path = value.partition(":")
     if not sep:
         kind, path = "", value

@@ -36,10 +36,12 @@ def test_bare_paths_take_their_kind_from_the_segment_count() -> None:
 @pytest.mark.parametrize("bad", [
     "", "release:", "hook:a/b", "track:a/b/c", "song:a", "release:A", "release:a b",
     "hook:a//c", "release:-a", "release:" + "a" * 65, "a/b/c/d", "release:a/", "release:é",
+    "release:a\n", "release:\u0661", "release:a\u212a",
 ])
 def test_malformed_ids_are_refused(bad: str) -> None:
-    with pytest.raises(InvalidInput):
-        parse_resource(bad)
+    for _ in range(2):  # parsed ids are remembered; a refusal is given every time
+        with pytest.raises(InvalidInput):
+            parse_resource(bad)
 
 
 @given(st.lists(SEGMENT, min_size=1, max_size=3))
