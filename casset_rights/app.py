@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from litestar import Litestar, Router
 from litestar.di import Provide
@@ -106,6 +107,17 @@ def app_from_environment() -> Litestar:
 
     # A server stores receipts from a child process unless told otherwise (receipts/sink.py).
     environ = {"CASSET_RECEIPT_WRITER": "process", **os.environ}
-    return create_app(settings_from_env(environ))
+    app = create_app(settings_from_env(environ))
+    app.on_startup.append(freeze_long_lived)  # after the app's own start-up
+    return app
+
+
+def freeze_long_lived() -> None:
+    """Keep what a started server holds for its whole life (the rights index, the routes,
+    the libraries) out of the cyclic garbage collector's full passes. Under load those
+    otherwise walk all of it every few seconds, up to 70 ms each, with every request in
+    flight waiting behind them (the worst of the decision endpoint's p99)."""
+    gc.collect()
+    gc.freeze()
 
 

@@ -1,0 +1,40 @@
+"""The app as servers build it (``app_from_environment``, granian's factory)."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from casset_rights.app import app_from_environment
+from casset_rights.receipts.sink import ProcessReceiptWriter
+from casset_rights.receipts.verify import verify_receipt
+
+
+def test_the_server_app_stores_receipts_by_process_and_freezes_what_it_keeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASSET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CASSET_LOAD_EXAMPLES", "1")
+    monkeypatch.delenv("CASSET_RECEIPT_WRITER", raising=False)
+    monkeypatch.delenv("CASSET_DATABASE_URL", raising=False)
+    app = app_from_environment()
+    services = app.state["services"]
+    assert isinstance(services.writer, ProcessReceiptWriter)
+    before = gc.get_freeze_count()
+    try:
+        with TestClient(app, base_url="http://rights.test") as client:
+            assert gc.get_freeze_count() > before  # the start-up froze what it holds
+            answer = client.post("/v1/decisions", json={
+                "action": "ai-train", "resource": "release:midnight-tapes"})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["decision"] == "deny"
+            jwks = client.get("/.well-known/jwks.json").json()
+            assert verify_receipt(body["receipt"], jwks)["jti"] == body["receipt_id"]
+            stored = client.get(f"/v1/receipts/{body['receipt_id']}").json()
+            assert stored["receipt"] == body["receipt"]
+            assert stored["payload"]["decision"] == "deny"
+    finally:
+        gc.unfreeze()  # this test process goes on
