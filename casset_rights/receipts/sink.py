@@ -74,11 +74,19 @@ class BatchReply(msgspec.Struct, array_like=True, frozen=True):
 
 # -- framing ---------------------------------------------------------------------------------------
 
+def frame(payload: bytes) -> bytes:
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
 def write_frame(fd: int, payload: bytes) -> None:
-    data = memoryview(_LENGTH.pack(len(payload)) + payload)
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
+    write_all(fd, frame(payload))
 
 
 def read_exact(fd: int, n: int) -> bytes:
@@ -217,7 +225,9 @@ class ProcessReceiptWriter:
         """Send one frame (the lock held); returns why not instead of raising."""
         if self._closed:
             return ServiceUnavailable("the receipt writer is closed")
-        if self._process is None or self._process.poll() is not None:
+        # A child that died is noticed by its reader (end of its output), which clears
+        # ``_process``; until then a write fails with a broken pipe, answered below.
+        if self._process is None:
             if time.monotonic() - self._started_at < RESTART_PAUSE_SECONDS:
                 return ServiceUnavailable("the receipt store is restarting; retry")
             self._start_locked()
@@ -360,8 +370,8 @@ def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]
                 offset += len(receipts)
                 replies.append(BatchReply(batch, [r.log_index for r in part], None,
                                           [r.token for r in part]))
-        for reply in replies:
-            write_frame(out, encode(reply))
+        # One write for all the answers: the parent reads them in one go.
+        write_all(out, b"".join(frame(encode(reply)) for reply in replies))
 
 
 def _checkpoint_in_background(engine: Any) -> None:
