@@ -30,6 +30,7 @@ from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import NotFound
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey
+from casset_rights.log.tables import log_leaves
 from casset_rights.receipts.tables import receipts
 
 RECEIPT_TYP = "casset-receipt+jws"
@@ -99,7 +100,9 @@ def _row(receipt: Receipt, log_index: int | None) -> tuple[Any, ...]:
     p = receipt.payload
     principal = p.get("principal") or {}
     request = p.get("request") or {}
-    return (receipt.jti, receipt.kind, receipt.token, p["iat"], principal.get("kind", "public"),
+    # A logged receipt's token is stored once, as its log leaf's data.
+    token = receipt.token if log_index is None else None
+    return (receipt.jti, receipt.kind, token, p["iat"], principal.get("kind", "public"),
             principal.get("client_id"), request.get("resource"),
             p.get("decision") or p.get("status"), log_index)
 
@@ -158,12 +161,22 @@ class ReceiptStore:
 
     def get(self, jti: str) -> Receipt:
         """Raises NotFound when no receipt has that id."""
+        leaf = log_leaves.alias("leaf")
+        query = (select(receipts.c.jti, receipts.c.kind, receipts.c.token,
+                        receipts.c.log_index, leaf.c.data)
+                 .select_from(receipts.outerjoin(leaf, (leaf.c.idx == receipts.c.log_index)
+                                                 & (leaf.c.ref == receipts.c.jti)))
+                 .where(receipts.c.jti == jti))
         with self._engine.connect() as conn:
-            row = conn.execute(select(receipts).where(receipts.c.jti == jti)).first()
+            row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no receipt {jti!r}")
-        return Receipt(jti=row.jti, kind=row.kind, token=row.token,
-                       payload=read_unverified(row.token)[1], log_index=row.log_index)
+        if row.token is None and row.data is None:  # the tables were altered by hand
+            raise LookupError(f"receipt {jti!r} is logged at {row.log_index}, but that "
+                              "leaf is not in the log")
+        token = row.token if row.token is not None else bytes(row.data).decode("ascii")
+        return Receipt(jti=row.jti, kind=row.kind, token=token,
+                       payload=read_unverified(token)[1], log_index=row.log_index)
 
 
 class Writer(Protocol):

@@ -7,7 +7,8 @@ process instead (``python -m casset_rights.receipts.sink``), which owns its own
 connection, signs the drafts among them, stores each group of receipts and appends them
 to the transparency log in one transaction (as ``ReceiptStore.store`` does in-process),
 and answers with their tokens and log indexes. Signing there, not on the event loop,
-takes a fifth of a decision's work off the loop, in a process that runs beside it. The request waits for that answer: no answer is given before its receipt is
+takes a fifth of a decision's work off the loop, in a process that runs beside it. The
+request waits for that answer: no answer is given before its receipt is signed and
 committed, as with the thread writer.
 
 The protocol is length-prefixed msgpack frames on the child's stdin and stdout:

@@ -1,5 +1,6 @@
-"""Stored receipts: the signed token (the one copy of the payload), the columns a
-query selects on and, once logged, the log index."""
+"""Stored receipts: the columns a query selects on, the log index and the signed token
+(the one copy of the payload). A logged receipt's token is its log leaf's data, so it
+is stored there only and ``token`` is NULL."""
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, Text
 
@@ -10,7 +11,7 @@ receipts = Table(
     metadata,
     Column("jti", String(64), primary_key=True),
     Column("kind", String(32), nullable=False),
-    Column("token", Text, nullable=False),
+    Column("token", Text),  # NULL when logged: see log_leaves.data
     Column("iat", BigInteger, nullable=False),
     Column("principal_kind", String(16), nullable=False),
     Column("client_id", String(128)),

@@ -72,10 +72,27 @@ def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> N
     upgrade(engine)
     _assert_no_drift(engine)
     assert ReceiptStore(engine).get(receipt.jti).payload == receipt.payload
+    # Stored from now on with its log leaf: the token lives in the leaf only.
+    logged = ReceiptIssuer(FileKeyStore(tmp_path / "keys"), issuer="i").issue(
+        "decision", {"principal": {"kind": "public"}, "decision": "deny"})
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO log_leaves (idx, leaf_hash, kind, ref, data, created_at)"
+            " VALUES (0, :h, 'receipt', :jti, :data, 0)"),
+            {"h": b"\x01" * 32, "jti": logged.jti, "data": logged.token.encode()})
+        conn.execute(text(
+            "INSERT INTO receipts (jti, kind, token, iat, principal_kind, log_index)"
+            " VALUES (:jti, 'decision', NULL, :iat, 'public', 0)"),
+            {"jti": logged.jti, "iat": logged.payload["iat"]})
+    assert ReceiptStore(engine).get(logged.jti).token == logged.token
     downgrade(engine, "45cbc9defe4d")
     with engine.connect() as conn:
-        stored = conn.execute(text("SELECT payload FROM receipts")).scalar_one()
+        stored = dict(conn.execute(text("SELECT jti, payload FROM receipts")).all())
+        token = conn.execute(text("SELECT token FROM receipts WHERE jti = :j"),
+                             {"j": logged.jti}).scalar_one()
         indexes = {row[1] for row in conn.execute(text("PRAGMA index_list(receipts)"))}
-    assert json.loads(stored) == receipt.payload
+    assert json.loads(stored[receipt.jti]) == receipt.payload
+    assert json.loads(stored[logged.jti]) == logged.payload
+    assert token == logged.token
     assert "ix_receipts_resource_iat" in indexes
     engine.dispose()

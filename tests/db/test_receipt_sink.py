@@ -119,6 +119,10 @@ def test_the_child_signs_drafts_with_the_key_the_parent_publishes(
         assert verify_receipt(receipt.token, published) == draft.payload
         assert ReceiptStore(engine).get(draft.jti).token == receipt.token
     assert _log_root_matches_leaves(engine, keys) == 5
+    with engine.connect() as conn:  # each token is stored once, as its log leaf's data
+        assert conn.execute(select(receipts_table.c.token)).scalars().all() == [None] * 5
+        leaves = conn.execute(select(log_leaves.c.data)).scalars()
+        assert sorted(bytes(d).decode() for d in leaves) == sorted(r.token for r in stored)
 
 
 def test_a_dead_child_fails_what_it_held_and_the_next_receipt_starts_another(
