@@ -24,7 +24,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, Row, insert, select, text
 
-from casset_rights.db.bulk import insert_rows
+from casset_rights.db.bulk import execute, insert_rows
 from casset_rights.errors import InvalidInput, NotFound
 from casset_rights.log import merkle
 from casset_rights.log.checkpoint import Checkpoint, sign_checkpoint, verifier_key
@@ -335,8 +335,8 @@ def _check_entry(entry: LeafInput) -> None:
 
 def _last_leaf(conn: Connection) -> tuple[int, bytes | None]:
     """The log's size and its last leaf hash (None when empty), in one look-up."""
-    row = conn.exec_driver_sql(_LAST_LEAF_SQL).first()
-    return (0, None) if row is None else (int(row[0]) + 1, bytes(row[1]))
+    rows = execute(conn, _LAST_LEAF_SQL)  # once per append: the driver's cursor (db/bulk.py)
+    return (0, None) if not rows else (int(rows[0][0]) + 1, bytes(rows[0][1]))
 
 
 def _size(conn: Connection) -> int:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -111,15 +112,20 @@ class ReceiptStore:
     """Receipts in the database, written in batches through ``store``.
 
     ``signing_key`` gives the key that signs the drafts among the receipts stored; a
-    store without one refuses drafts.
+    store without one refuses drafts. With ``keep_connection`` the store keeps one
+    connection between batches (the receipt store process, its only user) instead of
+    taking one from the pool for each; a batch that fails closes it.
     """
 
     def __init__(self, engine: Engine, *, on_batch: BatchHook | None = None,
-                 signing_key: Callable[[], SigningKey] | None = None) -> None:
+                 signing_key: Callable[[], SigningKey] | None = None,
+                 keep_connection: bool = False) -> None:
         self._engine = engine
         self._on_batch = on_batch
         self._on_committed: CommitHook | None = None
         self._signing_key = signing_key
+        self._keep = keep_connection
+        self._kept: Connection | None = None
 
     def set_batch_hook(self, hook: BatchHook | None) -> None:
         self._on_batch = hook
@@ -133,11 +139,7 @@ class ReceiptStore:
         if not batch:
             return []
         batch = self._signed(batch)
-        with self._engine.connect() as conn:
-            if self._engine.dialect.name == "sqlite":
-                # The log appends in this transaction: take the write lock at BEGIN, as its
-                # sequencer requires (TransparencyLog.append_many_in).
-                conn.execution_options(sqlite_begin="IMMEDIATE")
+        with self._connection() as conn:
             with conn.begin():
                 # Logged first, so each row is inserted with its index (no update per row).
                 indexes = self._on_batch(conn, batch) if self._on_batch else None
@@ -149,6 +151,33 @@ class ReceiptStore:
         if self._on_committed is not None:
             self._on_committed(stored)
         return stored
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        if self._keep and self._kept is not None:
+            conn = self._kept
+        else:
+            conn = self._engine.connect()
+            if self._engine.dialect.name == "sqlite":
+                # The log appends in the store's transactions: take the write lock at
+                # BEGIN, as its sequencer requires (TransparencyLog.append_many_in).
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            self._kept = None  # a failed batch may have left it broken: start afresh
+            conn.close()
+            raise
+        if self._keep:
+            self._kept = conn
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        """Give back the kept connection, if any."""
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
 
     def _signed(self, batch: Sequence[Receipt]) -> Sequence[Receipt]:
         if all(r.token for r in batch):

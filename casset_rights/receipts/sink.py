@@ -412,7 +412,7 @@ def main() -> None:
     engine = make_engine(config.database_url, search_path=config.search_path)
     keys = FileKeyStore(Path(config.keys_dir))
     signing_key = keys.signing_key(config.signing_kid)
-    receipts = ReceiptStore(engine, signing_key=lambda: signing_key)
+    receipts = ReceiptStore(engine, signing_key=lambda: signing_key, keep_connection=True)
     # The checkpoints due by count are made here; the parent's keeper makes the
     # time-based ones and anchors.
     keep_receipts_logged(engine, keys=keys, receipts=receipts, origin=config.log_origin,
@@ -424,6 +424,7 @@ def main() -> None:
     try:
         serve(inp, out, receipts.store)
     finally:
+        receipts.close()
         engine.dispose()
 
 

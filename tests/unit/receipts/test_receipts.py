@@ -8,7 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from casset_rights.errors import NotFound, ReceiptInvalid
 from casset_rights.receipts.jws import sign_compact
@@ -16,6 +17,7 @@ from casset_rights.receipts.keys import FileKeyStore, b64url
 from casset_rights.receipts.service import (
     RECEIPT_TYP, ReceiptIssuer, ReceiptStore, ReceiptWriter, new_receipt_id,
 )
+from casset_rights.receipts.tables import receipts as receipts_table
 from casset_rights.receipts.verify import keys_from_jwks, verify_receipt
 
 BODY = {
@@ -183,3 +185,24 @@ def test_a_store_without_a_signing_key_refuses_drafts_and_stores_nothing(
         store.store([signed, draft])
     with pytest.raises(NotFound):
         store.get(signed.jti)
+
+
+def test_a_store_that_keeps_its_connection_recovers_from_a_failed_batch(
+        engine: Engine, keys: FileKeyStore) -> None:
+    issuer = ReceiptIssuer(keys, issuer="i")
+    store = ReceiptStore(engine, signing_key=keys.active, keep_connection=True)
+    first = store.store([issuer.draft("decision", BODY) for _ in range(3)])
+    kept = store._kept
+    assert kept is not None
+    second = store.store([issuer.draft("decision", BODY)])
+    assert store._kept is kept  # one connection for both batches
+    with pytest.raises(IntegrityError):  # the same jti twice: nothing of the batch stays
+        store.store([issuer.draft("decision", BODY), first[0]])
+    assert store._kept is None
+    third = store.store([issuer.draft("decision", BODY)])
+    store.close()
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(receipts_table)).scalar()
+    assert stored == 5
+    for receipt in [*first, *second, *third]:
+        assert ReceiptStore(engine).get(receipt.jti).token == receipt.token
