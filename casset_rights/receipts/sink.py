@@ -344,8 +344,10 @@ class ProcessReceiptWriter:
 
 # -- the child's side ------------------------------------------------------------------------------
 
-def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]]) -> None:
-    """Read frames from ``inp`` until it closes; store every frame waiting in one go."""
+def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]],
+          between_groups: Callable[[], None] | None = None) -> None:
+    """Read frames from ``inp`` until it closes; store every frame waiting in one go.
+    ``between_groups`` runs after each group's answers are sent."""
     decode = msgspec.msgpack.Decoder(tuple[int, list[Receipt]]).decode
     encode = msgspec.msgpack.Encoder().encode
     buffer = bytearray()
@@ -373,29 +375,60 @@ def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]
                                           [r.token for r in part]))
         # One write for all the answers: the parent reads them in one go.
         write_all(out, b"".join(frame(encode(reply)) for reply in replies))
+        if between_groups is not None:
+            between_groups()
 
 
-def _checkpoint_in_background(engine: Any) -> None:
-    """SQLite copies its write-ahead log back into the database (a WAL checkpoint, with
-    an fsync) inside whichever commit crosses 1,000 pages. Here commits are the receipts'
-    latency, so this connection's commits skip it and a thread does it every half second;
-    PASSIVE never blocks a writer."""
-    from sqlalchemy import event
+class WalKeeper:
+    """Keeps an SQLite database's write-ahead log small while receipts are stored.
 
-    @event.listens_for(engine, "connect")
-    def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+    SQLite copies its WAL back into the database (a checkpoint, with an fsync) inside
+    whichever commit crosses 1,000 pages. Here commits are the receipts' latency, so the
+    store's connections skip that, and a thread checkpoints every half second instead
+    (PASSIVE: it never blocks the writer). But a WAL starts again from its beginning
+    only when a write finds every frame copied back, and with a group committed every
+    millisecond or two the background pass never catches up with the last commit: the
+    WAL grew by about 60 MB a second, without end, and every page look-up went through
+    its ever larger index. So once a second, between two groups, the store's own thread
+    copies back the few frames written since the background pass (``between_groups``),
+    and the next group's write starts the WAL again.
+    """
 
-    def run() -> None:
-        while True:
-            time.sleep(0.5)
-            try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception:
-                logger.exception("WAL checkpoint failed")
+    def __init__(self, engine: Any, *, background_seconds: float = 0.5,
+                 catch_up_seconds: float = 1.0) -> None:
+        from sqlalchemy import event
 
-    threading.Thread(target=run, name="wal-checkpoint", daemon=True).start()
+        self._engine = engine
+        self._catch_up_seconds = catch_up_seconds
+        self._last_catch_up = time.monotonic()
+
+        @event.listens_for(engine, "connect")
+        def no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+        def run() -> None:
+            while True:
+                time.sleep(background_seconds)
+                self.checkpoint()
+
+        threading.Thread(target=run, name="wal-checkpoint", daemon=True).start()
+
+    def checkpoint(self) -> tuple[int, int, int] | None:
+        """One PASSIVE checkpoint: (busy, frames in the WAL, frames copied back)."""
+        try:
+            with self._engine.connect() as conn:
+                row = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").first()
+        except Exception:
+            logger.exception("WAL checkpoint failed")
+            return None
+        return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+    def between_groups(self) -> None:
+        """Called by the store's thread after each group: once a second, catch up."""
+        now = time.monotonic()
+        if now - self._last_catch_up >= self._catch_up_seconds:
+            self._last_catch_up = now
+            self.checkpoint()
 
 
 def main() -> None:
@@ -419,10 +452,9 @@ def main() -> None:
                          anchoring=AnchorService(engine, chain="none"),
                          checkpoint_every_appends=config.checkpoint_every_appends,
                          checkpoint_every_seconds=config.checkpoint_every_seconds)
-    if engine.dialect.name == "sqlite":
-        _checkpoint_in_background(engine)
+    wal = WalKeeper(engine) if engine.dialect.name == "sqlite" else None
     try:
-        serve(inp, out, receipts.store)
+        serve(inp, out, receipts.store, wal.between_groups if wal is not None else None)
     finally:
         receipts.close()
         engine.dispose()

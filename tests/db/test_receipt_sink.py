@@ -207,3 +207,25 @@ def test_whole_frames_are_taken_and_a_partial_one_waits() -> None:
     assert take_frames(buffer) == [b"one", b""]
     buffer += framed[-2:]
     assert take_frames(buffer) == [b"three"] and buffer == bytearray()
+
+
+def test_the_wal_starts_again_while_groups_keep_coming(tmp_path: Path) -> None:
+    """Continuous group commits with a background checkpoint: the store's thread catching
+    up between groups lets the write-ahead log restart, so it stays small."""
+    from casset_rights.db.engine import make_engine
+    from casset_rights.receipts.sink import WalKeeper
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    keeper = WalKeeper(engine, background_seconds=0.01, catch_up_seconds=0.0)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (i INTEGER PRIMARY KEY, b BLOB)")
+    wal = tmp_path / "wal.db-wal"
+    largest = 0
+    for group in range(400):  # 400 groups of 16 rows of 2 KB: about 13 MB of pages
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t (b) VALUES " + ", ".join(["(?)"] * 16),
+                                 tuple(os.urandom(2048) for _ in range(16)))
+        keeper.between_groups()
+        largest = max(largest, wal.stat().st_size)
+    engine.dispose()
+    assert largest < 4 * 2**20, f"the WAL grew to {largest} bytes"
