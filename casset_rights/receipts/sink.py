@@ -389,13 +389,15 @@ class WalKeeper:
     only when a write finds every frame copied back, and with a group committed every
     millisecond or two the background pass never catches up with the last commit: the
     WAL grew by about 60 MB a second, without end, and every page look-up went through
-    its ever larger index. So after each background pass, between two groups, the
-    store's own thread copies back the few frames written during that pass
-    (``between_groups``: a few milliseconds, against 15 to 45 for a pass), and the next
-    group's write starts the WAL again.
+    its ever larger index. So every ``restart_seconds``, right after a background pass,
+    the store's own thread copies back, between two groups, the few frames written
+    during that pass (``between_groups``: about 12 ms, against 15 to 45 for a pass), and
+    the next group's write starts the WAL again: at 3,500 receipts a second it stays
+    under about 200 MB.
     """
 
-    def __init__(self, engine: Any, *, background_seconds: float = 0.5) -> None:
+    def __init__(self, engine: Any, *, background_seconds: float = 0.5,
+                 restart_seconds: float = 2.0) -> None:
         from sqlalchemy import event
 
         self._engine = engine
@@ -406,10 +408,13 @@ class WalKeeper:
             dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
         def run() -> None:
+            restarted = time.monotonic()
             while True:
                 time.sleep(background_seconds)
                 self.checkpoint()
-                self._pass_done.set()
+                if time.monotonic() - restarted >= restart_seconds:
+                    restarted = time.monotonic()
+                    self._pass_done.set()
 
         threading.Thread(target=run, name="wal-checkpoint", daemon=True).start()
 
@@ -424,7 +429,7 @@ class WalKeeper:
         return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
     def between_groups(self) -> None:
-        """Called by the store's thread after each group: catch up after a pass."""
+        """Called by the store's thread after each group: catch up when asked to."""
         if self._pass_done.is_set():
             self._pass_done.clear()
             self.checkpoint()

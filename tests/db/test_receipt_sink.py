@@ -216,7 +216,7 @@ def test_the_wal_starts_again_while_groups_keep_coming(tmp_path: Path) -> None:
     from casset_rights.receipts.sink import WalKeeper
 
     engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
-    keeper = WalKeeper(engine, background_seconds=0.01)
+    keeper = WalKeeper(engine, background_seconds=0.01, restart_seconds=0.0)
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (i INTEGER PRIMARY KEY, b BLOB)")
     wal = tmp_path / "wal.db-wal"
@@ -228,4 +228,4 @@ def test_the_wal_starts_again_while_groups_keep_coming(tmp_path: Path) -> None:
         keeper.between_groups()
         largest = max(largest, wal.stat().st_size)
     engine.dispose()
-    assert largest < 4 * 2**20, f"the WAL grew to {largest} bytes"
+    assert largest < 8 * 2**20, f"the WAL grew to {largest} bytes"  # 30 MB without
