@@ -29,9 +29,9 @@ from sqlalchemy import Connection, Engine, select
 
 from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import NotFound
+from casset_rights.log.tables import log_leaves
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey
-from casset_rights.log.tables import log_leaves
 from casset_rights.receipts.tables import receipts
 
 RECEIPT_TYP = "casset-receipt+jws"
