@@ -24,7 +24,7 @@ from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from casset_rights.api.ratelimit import charge_caller, verdict_headers
-from casset_rights.api.security import check_access, principal_of
+from casset_rights.api.security import check_access, header_of, principal_of
 
 _HEADERS_KEY = "casset_response_headers"
 
@@ -35,11 +35,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        given = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                given = value.decode("latin-1")
-                break
+        given = header_of(scope, b"x-request-id") or ""
         request_id = given if 0 < len(given) <= 64 and given.isprintable() \
             else secrets.token_hex(16)
         extra = [(b"x-request-id", request_id.encode("latin-1"))]

@@ -44,6 +44,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+def header_of(scope: Scope, name: bytes) -> str | None:
+    """The first value of the request header ``name`` (lowercase, as ASGI gives names)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def principal_of(scope: Scope) -> tuple[Principal, CassetError | None]:
     """The request's principal and, when a presented token was refused, why."""
     state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
@@ -53,14 +61,9 @@ def principal_of(scope: Scope) -> tuple[Principal, CassetError | None]:
     client = scope.get("client")
     address = client[0] if client else None
     public = Principal(kind="public", address=address)
-    authorization = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            authorization = value.decode("latin-1")
-            break
     result: tuple[Principal, CassetError | None]
     try:
-        token = bearer_token(authorization)
+        token = bearer_token(header_of(scope, b"authorization"))
         if token is None:
             result = (public, None)
         else:
