@@ -73,6 +73,9 @@ class BatchReply(msgspec.Struct, array_like=True, frozen=True):
     tokens: list[str] = []
 
 
+_decode_reply = msgspec.msgpack.Decoder(BatchReply).decode  # made once, used by every reader
+
+
 # -- framing ---------------------------------------------------------------------------------------
 
 def frame(payload: bytes) -> bytes:
@@ -200,10 +203,9 @@ class ProcessReceiptWriter:
             reader.join(timeout=30)
         else:  # answered here: the loop no longer reads
             os.set_blocking(process.stdout.fileno(), True)
-            decode = msgspec.msgpack.Decoder(BatchReply).decode
             with contextlib.suppress(EOFError, OSError):
                 while True:
-                    self._answer(decode(read_frame(process.stdout.fileno())))
+                    self._answer(_decode_reply(read_frame(process.stdout.fileno())))
             self._exited(process)
         with self._lock:
             self._reader = None
@@ -299,9 +301,8 @@ class ProcessReceiptWriter:
                 closed = True
                 break
             buffer += chunk
-        decode = msgspec.msgpack.Decoder(BatchReply).decode
-        for frame in take_frames(buffer):
-            self._answer(decode(frame))
+        for raw in take_frames(buffer):
+            self._answer(_decode_reply(raw))
         if closed:
             self._loop.remove_reader(fd)
             self._exited(process)
@@ -310,10 +311,9 @@ class ProcessReceiptWriter:
         """The reader thread (no loop attached)."""
         assert process.stdout is not None
         fd = process.stdout.fileno()
-        decode = msgspec.msgpack.Decoder(BatchReply).decode
         while True:
             try:
-                reply = decode(read_frame(fd))
+                reply = _decode_reply(read_frame(fd))
             except EOFError:
                 break
             self._answer(reply)
@@ -356,7 +356,7 @@ def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]
         if not data:
             return
         buffer += data
-        frames = [decode(frame) for frame in take_frames(buffer)]
+        frames = [decode(raw) for raw in take_frames(buffer)]
         if not frames:  # the rest of a frame is still on its way
             continue
         replies: list[BatchReply]
