@@ -141,7 +141,4 @@ class FileKeyStore:
         return {"keys": [public_jwk(k.public_key) for k in self._keys.values()]}
 
     def public_key(self, kid: str) -> Ed25519PublicKey:
-        try:
-            return self._keys[kid].public_key
-        except KeyError:
-            raise NotFound(f"no key with kid {kid!r}") from None
+        return self.signing_key(kid).public_key
