@@ -22,6 +22,7 @@ from casset_rights.db.migrate import upgrade
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
+from casset_rights.errors import InvalidInput
 from casset_rights.licenses import LicenseDesk, LicenseService
 from casset_rights.licenses.wiring import open_licensing
 from casset_rights.lineage import LineageService
@@ -31,7 +32,6 @@ from casset_rights.manifests import CatalogService, load_catalog_directory
 from casset_rights.policy import SCOPES
 from casset_rights.ratelimit import RateLimiter, rate_limiter
 from casset_rights.receipts.keys import FileKeyStore, KeyStore
-from casset_rights.errors import InvalidInput
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore, ReceiptWriter, Writer
 from casset_rights.receipts.sink import ProcessReceiptWriter, SinkConfig
 

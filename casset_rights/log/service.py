@@ -142,7 +142,7 @@ class TransparencyLog:
         ``IMMEDIATE``, or having written before this call. Raises InvalidInput for a bad kind
         or ref; the indexes are final only when the caller commits. Bytes already logged
         get their existing index, unless the caller vouches they are ``unique`` (a
-        receipt carries 128 random bits): then the look-up is skipped, and the leaf hash's
+        receipt's bytes hold its unique id): then the look-up is skipped, and the leaf hash's
         unique constraint still refuses a duplicate.
         """
         for entry in entries:
@@ -321,7 +321,6 @@ class TransparencyLog:
         if not 0 <= tree_size <= size:
             raise InvalidInput(f"the log has {size} leaves, not {tree_size}")
         return tree_size
-
 
 
 def _check_entry(entry: LeafInput) -> None:

@@ -53,13 +53,15 @@ def test_migrations_match_the_tables_on_postgres() -> None:
 
 def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> None:
     """Dropping the payload column loses nothing: a receipt stored before reads back the
-    same after the upgrade, and a downgrade restores the column from the tokens."""
+    same after the upgrade, and a downgrade restores the tokens from the log and the
+    column from the tokens."""
     from casset_rights.receipts.keys import FileKeyStore
     from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     upgrade(engine, "45cbc9defe4d")
-    receipt = ReceiptIssuer(FileKeyStore(tmp_path / "keys"), issuer="i").issue(
+    issuer = ReceiptIssuer(FileKeyStore(tmp_path / "keys"), issuer="i")
+    receipt = issuer.issue(
         "decision", {"principal": {"kind": "public"}, "decision": "permit",
                      "request": {"action": "listen", "resource": "release:r"}})
     with engine.begin() as conn:
@@ -73,8 +75,7 @@ def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> N
     _assert_no_drift(engine)
     assert ReceiptStore(engine).get(receipt.jti).payload == receipt.payload
     # Stored from now on with its log leaf: the token lives in the leaf only.
-    logged = ReceiptIssuer(FileKeyStore(tmp_path / "keys"), issuer="i").issue(
-        "decision", {"principal": {"kind": "public"}, "decision": "deny"})
+    logged = issuer.issue("decision", {"principal": {"kind": "public"}, "decision": "deny"})
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO log_leaves (idx, leaf_hash, kind, ref, data, created_at)"
