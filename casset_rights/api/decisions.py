@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 import anyio
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
+from casset_rights.api.security import caller_of
 from casset_rights.policy import build_request
 from casset_rights.receipts.service import Receipt
 
@@ -33,19 +34,23 @@ class DecisionController(Controller):
     tags = ["decisions"]
 
     @post("/v1/decisions", summary="Decide one action on one resource", status_code=200)
-    async def decide(self, data: JSONBody[DecisionRequestBody], services: ServicesDep,
-                     principal: PrincipalDep) -> dict[str, Any]:
-        request = build_request(data.action, data.resource, principal=principal,
-                                context=data.context)
+    async def decide(self, data: JSONBody[DecisionRequestBody],
+                     request: Request[Any, Any, Any]) -> dict[str, Any]:
+        # The busiest route takes its services and principal from the request, not as
+        # the ``services`` and ``principal`` dependencies: resolving those two costs
+        # about 7 µs a request, a twentieth of this route's time in the event loop.
+        services = services_of(request)
+        asked = build_request(data.action, data.resource, principal=caller_of(request),
+                              context=data.context)
         decisions = services.decisions
         # Held licenses and ancestors' policies may be read from the database: then decide
         # in a worker thread, so the event loop never waits on it. Otherwise the decision
         # is a few microseconds in memory, cheaper than the trip to a thread.
-        if decisions.reads_database(request):
+        if decisions.reads_database(asked):
             outcome = await anyio.to_thread.run_sync(
-                partial(decisions.decide_request, request, signed=False))
+                partial(decisions.decide_request, asked, signed=False))
         else:
-            outcome = decisions.decide_request(request, signed=False)
+            outcome = decisions.decide_request(asked, signed=False)
         receipt = await stored(services, outcome.receipt)
         d = outcome.decision
         return {
