@@ -18,13 +18,14 @@ log_leaves = Table(
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     # Unique: appending the same bytes twice returns the first index (idempotent append).
     Column("leaf_hash", LargeBinary(32), nullable=False, unique=True),
+    # What the leaf is and which record it logs (a receipt's jti, a manifest's hash); no
+    # query looks leaves up by these, so they carry no index (a receipt's leaf is found
+    # by ``receipts.log_index``).
     Column("kind", String(32), nullable=False),
     Column("ref", String(256), nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),  # unix seconds
 )
-
-Index("ix_log_leaves_kind_ref", log_leaves.c.kind, log_leaves.c.ref)
 
 log_nodes = Table(
     "log_nodes",

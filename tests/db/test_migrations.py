@@ -97,3 +97,29 @@ def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> N
     assert token == logged.token
     assert "ix_receipts_resource_iat" in indexes
     engine.dispose()
+
+
+def test_log_leaves_lose_their_unread_index_both_ways(tmp_path: Path) -> None:
+    """``ix_log_leaves_kind_ref`` (read by no query) goes on upgrade and comes back on a
+    downgrade; the leaves stay as they were."""
+    from sqlalchemy import inspect
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+
+    def leaf_indexes() -> set[str]:
+        return {ix["name"] for ix in inspect(engine).get_indexes("log_leaves")}
+
+    upgrade(engine, "5e0a7c2d9b41")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO log_leaves (idx, leaf_hash, kind, ref, data, created_at)"
+            " VALUES (0, :h, 'receipt', 'r0', :data, 0)"), {"h": b"\x02" * 32, "data": b"x"})
+    assert "ix_log_leaves_kind_ref" in leaf_indexes()
+    upgrade(engine)
+    _assert_no_drift(engine)
+    assert "ix_log_leaves_kind_ref" not in leaf_indexes()
+    downgrade(engine, "5e0a7c2d9b41")
+    assert "ix_log_leaves_kind_ref" in leaf_indexes()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT idx, kind, ref FROM log_leaves")).all() == [
+            (0, "receipt", "r0")]
