@@ -50,6 +50,11 @@ logger = logging.getLogger("casset_rights.receipts")
 
 _LENGTH = struct.Struct("<I")
 _PIPE_BYTES = 1 << 20  # a large pipe, so a frame of receipts rarely blocks the loop
+# Each read asks for at most this much: a 1 MB request made the C library map fresh
+# memory for every read and shrink and unmap it after (three system calls a read, on
+# both sides of the pipe); 64 KB is served from the heap, and a longer frame takes a
+# few reads.
+_READ_BYTES = 1 << 16
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 RESTART_PAUSE_SECONDS = 1.0  # a child that keeps failing is not restarted in a tight loop
 
@@ -97,7 +102,7 @@ def read_exact(fd: int, n: int) -> bytes:
     """``n`` bytes from ``fd``; raises EOFError when the other side closed first."""
     chunks: list[bytes] = []
     while n:
-        chunk = os.read(fd, min(n, _PIPE_BYTES))
+        chunk = os.read(fd, min(n, _READ_BYTES))
         if not chunk:
             raise EOFError
         chunks.append(chunk)
@@ -294,7 +299,7 @@ class ProcessReceiptWriter:
         closed = False
         while True:
             try:
-                chunk = os.read(fd, _PIPE_BYTES)
+                chunk = os.read(fd, _READ_BYTES)
             except BlockingIOError:
                 break
             if not chunk:
@@ -352,7 +357,7 @@ def serve(inp: int, out: int, store: Callable[[Sequence[Receipt]], list[Receipt]
     encode = msgspec.msgpack.Encoder().encode
     buffer = bytearray()
     while True:
-        data = os.read(inp, _PIPE_BYTES)
+        data = os.read(inp, _READ_BYTES)
         if not data:
             return
         buffer += data

@@ -209,6 +209,37 @@ def test_whole_frames_are_taken_and_a_partial_one_waits() -> None:
     assert take_frames(buffer) == [b"three"] and buffer == bytearray()
 
 
+def test_frames_longer_than_one_read_arrive_whole(keys: FileKeyStore) -> None:
+    """The child reads its pipe in pieces of ``_READ_BYTES``: a group far larger than one
+    piece reaches the store whole, and its answer (longer than a piece too) reads back."""
+    import threading
+
+    from casset_rights.receipts import sink
+
+    batch = _receipts(keys, 500)
+    request = sink.frame(msgspec.msgpack.encode((7, batch)))
+    assert len(request) > 3 * sink._READ_BYTES
+    to_child, child_in = os.pipe()[::-1]
+    child_out, from_child = os.pipe()
+    seen: list[list[Receipt]] = []
+
+    def store(group: Any) -> list[Receipt]:
+        seen.append(list(group))
+        return [msgspec.structs.replace(r, log_index=i) for i, r in enumerate(group)]
+
+    child = threading.Thread(target=sink.serve, args=(child_in, from_child, store))
+    child.start()
+    sink.write_all(to_child, request)  # the pipe holds less: the child reads as it comes
+    reply = msgspec.msgpack.decode(sink.read_frame(child_out), type=sink.BatchReply)
+    os.close(to_child)
+    child.join(timeout=30)
+    for fd in (child_in, child_out, from_child):
+        os.close(fd)
+    assert seen == [batch]
+    assert reply.batch == 7 and reply.indexes == list(range(500))
+    assert reply.tokens == [r.token for r in batch]
+
+
 def test_the_wal_starts_again_while_groups_keep_coming(tmp_path: Path) -> None:
     """Continuous group commits with a background checkpoint: the store's thread catching
     up between groups lets the write-ahead log restart, so it stays small."""
