@@ -112,12 +112,22 @@ def app_from_environment() -> Litestar:
     return app
 
 
+# Young-generation collections come every this many container allocations (Python's
+# default is 700). A decision allocates a few hundred; at 700, objects of the requests in
+# flight (awaiting their receipt's commit) survive collections and are promoted, to be
+# scanned again by the older generations' passes. Measured under wrk: about 17 µs less
+# CPU a request, 10 – 15 % more decisions a second (docs/benchmarks.md).
+YOUNG_COLLECTION_THRESHOLD = 50_000
+
+
 def freeze_long_lived() -> None:
     """Keep what a started server holds for its whole life (the rights index, the routes,
     the libraries) out of the cyclic garbage collector's full passes. Under load those
     otherwise walk all of it every few seconds, up to 70 ms each, with every request in
-    flight waiting behind them (the worst of the decision endpoint's p99)."""
+    flight waiting behind them (the worst of the decision endpoint's p99). Then collect
+    the young generation less often (``YOUNG_COLLECTION_THRESHOLD``); reference counting
+    still frees nearly everything a request leaves behind at once."""
     gc.collect()
     gc.freeze()
-
-
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, older, oldest)

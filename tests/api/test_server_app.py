@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from casset_rights.app import app_from_environment
+from casset_rights.app import YOUNG_COLLECTION_THRESHOLD, app_from_environment
 from casset_rights.receipts.sink import ProcessReceiptWriter
 from casset_rights.receipts.verify import verify_receipt
 
 
-def test_the_server_app_stores_receipts_by_process_and_freezes_what_it_keeps(
+def test_the_server_app_stores_receipts_by_process_and_tunes_the_collector(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASSET_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CASSET_LOAD_EXAMPLES", "1")
@@ -23,9 +23,12 @@ def test_the_server_app_stores_receipts_by_process_and_freezes_what_it_keeps(
     services = app.state["services"]
     assert isinstance(services.writer, ProcessReceiptWriter)
     before = gc.get_freeze_count()
+    threshold = gc.get_threshold()
     try:
         with TestClient(app, base_url="http://rights.test") as client:
             assert gc.get_freeze_count() > before  # the start-up froze what it holds
+            # ... and collects the young generation less often, the others as before
+            assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *threshold[1:])
             answer = client.post("/v1/decisions", json={
                 "action": "ai-train", "resource": "release:midnight-tapes"})
             assert answer.status_code == 200, answer.text
@@ -38,3 +41,4 @@ def test_the_server_app_stores_receipts_by_process_and_freezes_what_it_keeps(
             assert stored["payload"]["decision"] == "deny"
     finally:
         gc.unfreeze()  # this test process goes on
+        gc.set_threshold(*threshold)
