@@ -399,11 +399,6 @@ class WalKeeper:
     during that pass (``between_groups``: about 12 ms, against 15 to 45 for a pass), and
     the next group's write starts the WAL again: at 3,500 receipts a second it stays
     under about 200 MB.
-
-    The background thread runs at the lowest priority (Linux: nice 19 for the thread
-    alone): its copying waits for moments when no request is being served, instead of
-    taking a core from the event loop or the store, and the catch-up between groups,
-    at normal priority, still restarts the WAL.
     """
 
     def __init__(self, engine: Any, *, background_seconds: float = 0.5,
@@ -418,7 +413,6 @@ class WalKeeper:
             dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
         def run() -> None:
-            lowest_priority()
             restarted = time.monotonic()
             while True:
                 time.sleep(background_seconds)
@@ -442,14 +436,6 @@ class WalKeeper:
         if self._pass_done.is_set():
             self._pass_done.clear()
             self.checkpoint()
-
-
-def lowest_priority() -> None:
-    """Give the calling thread the lowest CPU priority (nice 19). Linux only: there a
-    thread has its own nice value, elsewhere it would apply to the whole process."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def main() -> None:

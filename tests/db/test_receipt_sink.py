@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -261,28 +260,3 @@ def test_the_wal_starts_again_while_groups_keep_coming(tmp_path: Path) -> None:
         largest = max(largest, wal.stat().st_size)
     engine.dispose()
     assert largest < 8 * 2**20, f"the WAL grew to {largest} bytes"  # 30 MB without
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_the_background_checkpoint_runs_at_the_lowest_priority(tmp_path: Path) -> None:
-    """Only the background checkpoint thread is lowered (nice 19); the caller, whose
-    thread stores the receipts, keeps its priority."""
-    import threading
-
-    from casset_rights.db.engine import make_engine
-    from casset_rights.receipts.sink import WalKeeper
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'nice.db'}")
-    before = set(threading.enumerate())
-    WalKeeper(engine, background_seconds=0.01)
-    (started,) = [t for t in threading.enumerate()
-                  if t.name == "wal-checkpoint" and t not in before]
-    deadline = time.monotonic() + 10
-    thread = None
-    while thread is None and time.monotonic() < deadline:
-        if os.getpriority(os.PRIO_PROCESS, started.native_id or 0) == 19:
-            thread = started
-        time.sleep(0.01)
-    engine.dispose()
-    assert thread is not None, "no checkpoint thread at nice 19"
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.nice(0)
