@@ -108,7 +108,7 @@ def app_from_environment() -> Litestar:
     # A server stores receipts from a child process unless told otherwise (receipts/sink.py).
     environ = {"CASSET_RECEIPT_WRITER": "process", **os.environ}
     app = create_app(settings_from_env(environ))
-    app.on_startup.append(freeze_long_lived)  # after the app's own start-up
+    app.on_startup.append(tune_garbage_collector)  # after the app's own start-up
     return app
 
 
@@ -120,7 +120,7 @@ def app_from_environment() -> Litestar:
 YOUNG_COLLECTION_THRESHOLD = 50_000
 
 
-def freeze_long_lived() -> None:
+def tune_garbage_collector() -> None:
     """Keep what a started server holds for its whole life (the rights index, the routes,
     the libraries) out of the cyclic garbage collector's full passes. Under load those
     otherwise walk all of it every few seconds, up to 70 ms each, with every request in
