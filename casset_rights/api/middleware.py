@@ -23,6 +23,7 @@ from typing import Any
 from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from casset_rights.api.deps import services_of
 from casset_rights.api.ratelimit import charge_caller, verdict_headers
 from casset_rights.api.security import check_access, header_of, principal_of
 
@@ -56,7 +57,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 async def access_check(request: Request[Any, Any, Any]) -> None:
     scope = request.scope
     principal, error = principal_of(scope)
-    verdict = await charge_caller(request.app.state["services"], principal)
+    verdict = await charge_caller(services_of(request), principal)
     if verdict is not None:
         headers = scope["state"].get(_HEADERS_KEY)  # type: ignore[typeddict-item]
         if headers is not None:
