@@ -10,13 +10,14 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, settings_from_env
-from casset_rights.errors import CassetError
+from casset_rights.errors import CassetError, Conflict
 from casset_rights.log.commands import add_log_commands
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -28,6 +29,21 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
     return open_services(settings)
 
 
+def address_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port``. granian binds with
+    SO_REUSEPORT, so a second server on the same port would start without complaint and
+    the kernel would split the connections between the two (each with its own data
+    folder); a probe bound without that option is refused when anyone listens there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate, optionally load the examples, and serve with granian."""
     from granian import Granian
@@ -35,11 +51,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from casset_rights.services import load_examples
 
+    env = {"CASSET_HOST": args.host or settings.host,
+           "CASSET_PORT": str(args.port or settings.port)}
+    if address_in_use(env["CASSET_HOST"], int(env["CASSET_PORT"])):
+        raise Conflict(f"{env['CASSET_HOST']}:{env['CASSET_PORT']} is already in use (another "
+                       "casset-rights serve?): stop it, or choose another --port")
     services = _services(settings)
     if args.demo:
         load_examples(services)
     services.close()
-    env = {"CASSET_HOST": args.host or settings.host, "CASSET_PORT": str(args.port or settings.port)}
     os.environ.update(env)
     print(f"Casset Rights on http://{env['CASSET_HOST']}:{env['CASSET_PORT']} "
           f"(data in {settings.data_dir.resolve()}; OpenAPI at /schema)", flush=True)

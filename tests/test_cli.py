@@ -98,3 +98,22 @@ def test_a_reader_that_stops_early_gets_no_traceback(data_dir: Path) -> None:
         os.close(write)
     assert done.returncode == 1
     assert b"Traceback" not in done.stderr and b"BrokenPipeError" not in done.stderr
+
+
+def test_serve_refuses_a_port_another_server_listens_on(capsys) -> None:  # type: ignore[no-untyped-def]
+    """granian shares ports (SO_REUSEPORT): without this check a second ``serve`` would
+    start and split the requests with the first, each answering from its own data."""
+    import socket
+
+    from casset_rights.cli import address_in_use
+
+    with socket.socket() as first:
+        first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as granian binds
+        first.bind(("127.0.0.1", 0))
+        first.listen()
+        port = first.getsockname()[1]
+        assert address_in_use("127.0.0.1", port)
+        assert main(["serve", "--host", "127.0.0.1", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"error (conflict): 127.0.0.1:{port} is already in use" in err
+    assert not address_in_use("127.0.0.1", port)  # closed: free again
