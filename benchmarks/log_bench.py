@@ -180,9 +180,10 @@ def _chunks(n: int, size: int = 100_000) -> Any:
         datas = [b"receipt %08d " % i + SEED for i in range(start, min(n, start + size))]
         hashes = [merkle.leaf_hash(d) for d in datas]
         created, frontier = merkle.append_nodes(frontier, start, hashes)
+        nodes = [(merkle.position(level, idx), h) for level, idx, h in created]
         leaves = [(start + k, h, "receipt", f"r{start + k}", d, now)
                   for k, (d, h) in enumerate(zip(datas, hashes, strict=True))]
-        yield leaves, created, hashes
+        yield leaves, nodes, hashes
 
 
 def bulk_load(engine: Engine, n: int) -> tuple[bytes, float]:
@@ -199,7 +200,7 @@ def bulk_load(engine: Engine, n: int) -> tuple[bytes, float]:
                                   "created_at) FROM STDIN") as copy:
                         for row in leaves:
                             copy.write_row(row)
-                    with cur.copy("COPY log_nodes (level, idx, hash) FROM STDIN") as copy:
+                    with cur.copy("COPY log_nodes (pos, hash) FROM STDIN") as copy:
                         for row in nodes:
                             copy.write_row(row)
                     all_hashes += hashes
@@ -212,7 +213,7 @@ def bulk_load(engine: Engine, n: int) -> tuple[bytes, float]:
             for leaves, nodes, hashes in _chunks(n):
                 conn.executemany("INSERT INTO log_leaves (idx, leaf_hash, kind, ref, data, "
                                  "created_at) VALUES (?, ?, ?, ?, ?, ?)", leaves)
-                conn.executemany("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                conn.executemany("INSERT INTO log_nodes (pos, hash) VALUES (?, ?)",
                                  nodes)
                 all_hashes += hashes
             conn.execute("COMMIT")

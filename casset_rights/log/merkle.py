@@ -122,6 +122,21 @@ def range_nodes(start: int, end: int) -> list[Node]:
     return nodes
 
 
+def position(level: int, index: int) -> int:
+    """Where node ``(level, index)`` comes in the order appends complete nodes (post-order:
+    a leaf, then each subtree that leaf completes, lowest first), from 0.
+
+    Appending leaf ``m`` completes its own node and the ``t`` parents above it (``t`` the
+    trailing one bits of ``m``): the nodes of a tree of ``m`` leaves number
+    ``2m - popcount(m)``. The node is the ``level``-th of those written when its last leaf
+    went in, so the nodes an append writes have consecutive positions, and a table keyed
+    by position grows at one end only.
+    """
+    n = (index + 1) << level  # leaves in the tree when this node was completed
+    completed_with_it = (n & -n).bit_length() - 1  # levels above 0 its last leaf completed
+    return 2 * n - n.bit_count() - 1 - (completed_with_it - level)
+
+
 def fold(hashes: Sequence[bytes]) -> bytes:
     """MTH of a range from the hashes of its ``range_nodes`` (right to left)."""
     acc = hashes[-1]

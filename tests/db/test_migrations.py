@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import downgrade, upgrade
@@ -31,8 +33,16 @@ def test_migrations_match_the_tables_on_sqlite(tmp_path: Path) -> None:
     _assert_no_drift(engine)
 
 
-@pytest.mark.postgres
-def test_migrations_match_the_tables_on_postgres() -> None:
+@contextmanager
+def _empty_database(database: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty SQLite file, or on a new PostgreSQL schema dropped after."""
+    if database == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
     url = os.environ.get("CASSET_TEST_DATABASE_URL")
     if not url:
         pytest.skip("CASSET_TEST_DATABASE_URL is not set")
@@ -42,13 +52,22 @@ def test_migrations_match_the_tables_on_postgres() -> None:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine = make_engine(url, search_path=schema)
     try:
-        upgrade(engine)
-        _assert_no_drift(engine)
+        yield engine
     finally:
         engine.dispose()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.postgres
+def test_migrations_match_the_tables_on_postgres(tmp_path: Path) -> None:
+    with _empty_database("postgres", tmp_path) as engine:
+        upgrade(engine)
+        _assert_no_drift(engine)
 
 
 def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> None:
@@ -123,3 +142,56 @@ def test_log_leaves_lose_their_unread_index_both_ways(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT idx, kind, ref FROM log_leaves")).all() == [
             (0, "receipt", "r0")]
+
+
+@pytest.mark.parametrize("database", BOTH)
+def test_log_nodes_keyed_by_position_keep_every_hash_both_ways(database: str,
+                                                               tmp_path: Path) -> None:
+    """Nodes stored by ``(level, idx)`` before the upgrade give the same roots and proofs
+    after it, the log appends on from them, and a downgrade gives back every node, the
+    appended ones included, by ``(level, idx)``."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from casset_rights.log import merkle
+    from casset_rights.log.service import LeafInput, TransparencyLog
+
+    data = [f"leaf {i}".encode() for i in range(1000)]
+    hashes = [merkle.leaf_hash(d) for d in data]
+    with _empty_database(database, tmp_path) as engine:
+        upgrade(engine, "9c3f1b7e5a20")
+        nodes, _ = merkle.append_nodes([], 0, hashes)
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO log_leaves (idx, leaf_hash, kind, ref, data, created_at)"
+                " VALUES (:idx, :h, 'receipt', :ref, :data, 0)"),
+                [{"idx": i, "h": h, "ref": f"r{i}", "data": d}
+                 for i, (h, d) in enumerate(zip(hashes, data, strict=True))])
+            conn.execute(text("INSERT INTO log_nodes (level, idx, hash) VALUES (:l, :i, :h)"),
+                         [{"l": level, "i": idx, "h": h} for level, idx, h in nodes])
+        upgrade(engine)
+        _assert_no_drift(engine)
+        log = TransparencyLog(engine, origin="test", signing_key=Ed25519PrivateKey.generate())
+        for size in (1, 2, 7, 512, 999, 1000):
+            assert log.root(size) == merkle.root_of(hashes[:size])
+        proof = log.inclusion_proof(hashes[613], 1000)
+        merkle.verify_inclusion(leaf_index=613, tree_size=1000, leaf=hashes[613],
+                                proof=proof.hashes, root=merkle.root_of(hashes))
+        more = [f"more {i}".encode() for i in range(37)]
+        assert log.append_many([LeafInput("receipt", f"m{i}", d) for i, d in enumerate(more)]
+                               ) == list(range(1000, 1037))
+        hashes += [merkle.leaf_hash(d) for d in more]
+        assert log.root() == merkle.root_of(hashes)
+        log.consistency_proof(1000, 1037).verify(merkle.root_of(hashes[:1000]),
+                                                 merkle.root_of(hashes))
+
+        downgrade(engine, "9c3f1b7e5a20")
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT level, idx, hash FROM log_nodes")).all()
+            leaves = conn.execute(text("SELECT idx FROM log_leaves ORDER BY idx")).scalars()
+            assert list(leaves) == list(range(1037))
+        expected, _ = merkle.append_nodes([], 0, hashes)
+        assert sorted((level, idx, bytes(h)) for level, idx, h in stored) == sorted(expected)
+        upgrade(engine)
+        _assert_no_drift(engine)
+        assert TransparencyLog(engine, origin="test", signing_key=Ed25519PrivateKey.generate()
+                               ).root() == merkle.root_of(hashes)

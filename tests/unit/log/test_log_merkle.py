@@ -47,6 +47,21 @@ def test_stored_subtree_hashes_are_the_reference_node_hashes() -> None:
     assert tree.nodes == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(0, 5000), batch=st.integers(1, 70))
+def test_the_nodes_an_append_completes_take_the_next_positions(size: int, batch: int) -> None:
+    """Positions number every node once, in the order appends complete them: the nodes
+    of a tree of ``size`` leaves are 0 .. 2·size − popcount(size) − 1, and appending more
+    leaves writes exactly the positions that follow."""
+    leaves = [bytes([i % 251]) * 32 for i in range(size + batch)]
+    frontier: list[tuple[int, int, bytes]] = []
+    before, frontier = merkle.append_nodes(frontier, 0, leaves[:size])
+    appended, _ = merkle.append_nodes(frontier, size, leaves[size:])
+    positions = [merkle.position(level, idx) for level, idx, _ in before + appended]
+    assert positions == list(range(len(positions)))
+    assert len(before) == 2 * size - size.bit_count()
+
+
 @pytest.mark.parametrize("case", VECTORS["inclusion_proofs"],
                          ids=lambda c: f"{c['leaf_index']}-of-{c['tree_size']}")
 def test_inclusion_proofs_match_the_reference(case: dict) -> None:
