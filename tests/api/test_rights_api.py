@@ -71,6 +71,26 @@ def test_a_decision_is_signed_stored_and_bound_to_policy_and_manifest(client: Te
     assert stored["receipt"] == answer["receipt"]
 
 
+def test_a_decision_answers_the_documented_fields_with_the_usual_headers(
+        client: TestClient) -> None:
+    """The decision endpoint sends its answer as pre-encoded JSON (``JSONAnswer``): the
+    OpenAPI document still describes it, field for field, and the middleware's headers
+    are on it as on any other answer."""
+    response = client.post("/v1/decisions", json={"action": "quote", "resource": HOOK,
+                                                  "context": {"excerpt_seconds": 12}},
+                           headers={"X-Request-Id": "req-decision-1"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.headers["x-request-id"] == "req-decision-1"
+    schema = client.get("/schema/openapi.json").json()
+    ok = schema["paths"]["/v1/decisions"]["post"]["responses"]["200"]
+    name = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    documented = schema["components"]["schemas"][name]
+    assert list(response.json()) == list(documented["properties"])
+    assert set(documented["required"]) == set(documented["properties"])
+
+
 def test_non_commercial_hook_remix_is_permitted_with_obligations(client: TestClient) -> None:
     answer = client.post("/v1/decisions", json={
         "action": "remix", "resource": HOOK, "context": {"purpose": "non-commercial"}}).json()
