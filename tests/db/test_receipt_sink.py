@@ -260,3 +260,31 @@ def test_the_wal_starts_again_while_groups_keep_coming(tmp_path: Path) -> None:
         largest = max(largest, wal.stat().st_size)
     engine.dispose()
     assert largest < 8 * 2**20, f"the WAL grew to {largest} bytes"  # 30 MB without
+
+
+def test_settling_passes_again_until_a_pass_is_short(tmp_path: Path) -> None:
+    """Before the store's thread catches up, the checkpoint thread passes again while a
+    pass takes longer than ``settled_seconds`` (each copies what was written during the
+    one before), at most ``settle_passes`` times. Real passes on a real database; the
+    clock says how long they took."""
+    from casset_rights.db.engine import make_engine
+    from casset_rights.receipts.sink import WalKeeper
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'settle.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (i INTEGER PRIMARY KEY, b BLOB)")
+        conn.exec_driver_sql("INSERT INTO t (b) VALUES (?)", (os.urandom(4096),))
+    # Passes of 30, 6 and then 1 ms: the third is short enough.
+    ticks = iter([0.0, 0.030, 1.0, 1.006, 2.0, 2.001])
+    shortening = WalKeeper(engine, background_seconds=3600, settled_seconds=0.002,
+                           clock=lambda: next(ticks))
+    assert shortening.settle() == 3
+    # Every pass takes a second: it gives up after settle_passes.
+    seconds = iter(float(i) for i in range(100))
+    slow = WalKeeper(engine, background_seconds=3600, settle_passes=4,
+                     clock=lambda: next(seconds))
+    assert slow.settle() == 4
+    with engine.connect() as conn:  # and the passes were real: nothing is left to copy
+        busy, log, copied = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and log == copied
+    engine.dispose()
