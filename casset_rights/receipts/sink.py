@@ -158,10 +158,26 @@ class ProcessReceiptWriter:
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read the child's answers on ``loop`` from now on (a running child is stopped
-        first, its answers read; the next receipt starts one read on ``loop``)."""
+        first, its answers read). Called on ``loop`` (the app's start-up), it starts the
+        child there and then: otherwise the first receipt would, and the first requests
+        after a start would wait about a second for the child's imports. A child that
+        cannot start now is started by the first receipt, as after a crash."""
         self._stop_child()
         with self._lock:
             self._loop = loop
+            if self._closed or self._process is not None:
+                return
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                try:
+                    self._start_locked()
+                except OSError:
+                    logger.exception("the receipt store process did not start; the first "
+                                     "receipt tries again")
+                    self._started_at = -RESTART_PAUSE_SECONDS
 
     def detach(self) -> None:
         """Stop reading on the attached loop (it is about to stop): the running child

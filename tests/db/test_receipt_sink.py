@@ -177,6 +177,8 @@ def test_decisions_over_http_with_the_process_writer(settings: Any, engine: Engi
     app = create_app(msgspec.structs.replace(settings, load_examples=False), services=services)
     try:
         with TestClient(app, base_url="http://rights.test") as client:
+            # Started with the app, not by the first receipt: no request waits for it.
+            assert services.writer.pid is not None
             answers = [client.post("/v1/decisions", json=body).json() for body in (
                 {"action": "preview", "resource": "hook:midnight-tapes/1/chorus"},
                 {"action": "remix", "resource": "hook:glass-hours/2/drop",
