@@ -158,8 +158,9 @@ def verify_receipt_bundle(bundle: ReceiptBundle, *, jwks: dict[str, Any] | None 
     ok("checkpoint", f"signed by {checkpoint.origin}: tree size {checkpoint.tree_size}, "
                      f"root {_b64(checkpoint.root)}")
     _check_inclusion(bundle, checkpoint, fail)
+    count = len(bundle.inclusion_proof.hashes)
     ok("inclusion", f"leaf {bundle.leaf_index} = SHA-256(0x00 || receipt) is in the tree of "
-                    f"size {checkpoint.tree_size} ({len(bundle.inclusion_proof.hashes)} hashes)")
+                    f"size {checkpoint.tree_size} ({count} hash{'' if count == 1 else 'es'})")
     if newer is None:
         say(Step("consistency", "skipped", "no newer checkpoint given"))
     else:
