@@ -29,6 +29,10 @@ def test_the_server_app_stores_receipts_by_process_and_tunes_the_collector(
             assert gc.get_freeze_count() > before  # the start-up froze what it holds
             # ... and collects the young generation less often, the others as before
             assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *threshold[1:])
+            # ... and made the anchoring chain, its contract deployed, before any anchor
+            chain = services.anchoring._chain
+            assert chain is not None and chain._deployed
+            assert services.anchoring.recent() == []
             answer = client.post("/v1/decisions", json={
                 "action": "ai-train", "resource": "release:midnight-tapes"})
             assert answer.status_code == 200, answer.text

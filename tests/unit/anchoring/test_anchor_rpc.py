@@ -128,3 +128,16 @@ def test_an_unreachable_endpoint_is_unavailable(key_file: Path) -> None:
         chain.sign_anchor(b"\x01" * 32, 1)
     with pytest.raises(ChainUnavailable):
         deploy_anchor_contract("http://127.0.0.1:9", chain_id=CHAIN_ID, key_file=key_file)
+
+
+def test_preparing_an_unreachable_chain_is_logged_not_raised(
+        engine: Engine, key_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A server prepares its chain before it serves (``AnchorService.prepare``): an RPC
+    endpoint that does not answer then is logged, and the server starts anyway."""
+    from casset_rights.anchoring.service import AnchorService
+
+    service = AnchorService(engine, chain="base-sepolia", rpc_url="http://127.0.0.1:9",
+                            key_file=key_file, contract_address="0x" + "12" * 20)
+    with caplog.at_level("ERROR", logger="casset_rights.anchoring"):
+        service.prepare()
+    assert "chain is not ready" in caplog.text
