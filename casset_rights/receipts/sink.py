@@ -142,7 +142,8 @@ class ProcessReceiptWriter:
     checkpoints due by count, as the in-process store's hooks do. Its answers are read
     on the event loop given to ``attach`` (``add_reader``: no second Python thread
     competes with the loop for the GIL) or, without one, on a reader thread. The child
-    starts with the first receipt.
+    starts when a loop is attached from that loop (the app's start-up), else with the
+    first receipt.
     """
 
     def __init__(self, config: SinkConfig) -> None:
