@@ -138,19 +138,29 @@ class ReceiptStore:
         with their log indexes."""
         if not batch:
             return []
-        batch = self._signed(batch)
         with self._connection() as conn:
             with conn.begin():
-                # Logged first, so each row is inserted with its index (no update per row).
-                indexes = self._on_batch(conn, batch) if self._on_batch else None
-                insert_rows(conn, receipts, _COLUMNS, [
-                    _row(r, i) for r, i in zip(batch, indexes or [None] * len(batch),
-                                               strict=True)])
-        stored = list(batch) if not indexes else [
-            msgspec.structs.replace(r, log_index=i) for r, i in zip(batch, indexes, strict=True)]
+                stored = self.store_in(conn, batch)
         if self._on_committed is not None:
             self._on_committed(stored)
         return stored
+
+    def store_in(self, conn: Connection, batch: Sequence[Receipt]) -> list[Receipt]:
+        """Store receipts inside the caller's transaction on ``conn``, drafts signed
+        first, so a state change and its receipt commit together or not at all; returns
+        them signed. Raises whatever the database raises (the caller's transaction then
+        rolls back with the change it carried)."""
+        if not batch:
+            return []
+        batch = self._signed(batch)
+        # Logged first, so each row is inserted with its index (no update per row).
+        indexes = self._on_batch(conn, batch) if self._on_batch else None
+        insert_rows(conn, receipts, _COLUMNS, [
+            _row(r, i) for r, i in zip(batch, indexes or [None] * len(batch), strict=True)])
+        if not indexes:
+            return list(batch)
+        return [msgspec.structs.replace(r, log_index=i)
+                for r, i in zip(batch, indexes, strict=True)]
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
