@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 
 from litestar import Litestar, Router
@@ -45,17 +44,18 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         return container
 
     async def on_startup() -> None:
-        # Answers of a receipt store process are read on this loop, not by a thread.
-        container.writer.attach(asyncio.get_running_loop())
         # A worker process starts with an empty rights index: build it, then follow writes
         # made by other processes.
         container.index.refresh()
         container.index.start()
-        container.log_keeper.start()  # checkpoints on time, anchors on schedule
+        # On the embedded default every process runs a sequencer; the one holding the
+        # lease integrates the log, checkpoints and anchors (log/sequencer.py). With a
+        # queue, ``casset-rights worker`` processes do it (jobs/registry.py).
+        if not settings.queue_url:
+            container.sequencer.start()
 
     async def on_shutdown() -> None:
-        container.writer.detach()
-        container.log_keeper.stop()
+        container.sequencer.stop()
         container.index.stop()
         await container.limiter.aclose()
         if owned:
@@ -105,9 +105,7 @@ def app_from_environment() -> Litestar:
 
     from casset_rights.config import settings_from_env
 
-    # A server stores receipts from a child process unless told otherwise (receipts/sink.py).
-    environ = {"CASSET_RECEIPT_WRITER": "process", **os.environ}
-    app = create_app(settings_from_env(environ))
+    app = create_app(settings_from_env(os.environ))
     # After the app's own start-up, before serving: the anchoring chain made now (its
     # modules then frozen with the rest), not by the first anchor under load.
     app.on_startup.append(prepare_anchoring)

@@ -72,6 +72,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run background jobs from the queue at ``CASSET_QUEUE_URL`` until stopped."""
+    from casset_rights.jobs.worker import run_worker
+
+    print(f"casset-rights worker on {settings.queue_url.split('@')[-1]} "
+          f"(data in {settings.data_dir.resolve()})", flush=True)
+    run_worker(settings, concurrency=args.concurrency)
+    return 0
+
+
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
     _services(settings).close()
     print("database schema is up to date")
@@ -179,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background jobs (the log's sequencer, anchoring, "
+                                      "and other modules' jobs) from CASSET_QUEUE_URL")
+    p.add_argument("--concurrency", type=int, default=4, help="jobs at once (default 4)")
+    p.set_defaults(handler=cmd_worker)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(handler=cmd_db_upgrade)

@@ -42,19 +42,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     policies_dir: str = str(PROJECT_ROOT / "policies")
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     max_body_bytes: int = 256 * 1024
-    # Who writes receipts: a thread of this process, or a child process (servers use it:
-    # a writer thread fights the event loop for the GIL; see receipts/sink.py). Both write
-    # in groups: one commit serves every receipt that arrived while the previous commit
-    # ran. The thread writer takes at most ``receipt_batch_max`` and waits up to
-    # ``receipt_batch_wait_ms`` after the first; the process stores whatever waits in its
-    # pipe.
-    receipt_writer: Literal["thread", "process"] = "thread"
+    # Receipts of decisions are stored in groups by a writer thread: one commit serves
+    # every receipt that arrived while the previous one ran, at most
+    # ``receipt_batch_max``, waiting up to ``receipt_batch_wait_ms`` after the first.
     receipt_batch_max: int = 256
     receipt_batch_wait_ms: float = 2.0
-    # Transparency log checkpoints: at least every N appends or T seconds.
+    # Transparency log: the sequencer integrates queued entries in batches of at most
+    # ``sequencer_batch_max``, looking again every ``sequencer_idle_seconds`` when the
+    # queue is empty; it checkpoints when the log grew, every N appends or T seconds.
     log_origin: str = "casset.example/rights-log"
+    sequencer_batch_max: int = 5000
+    sequencer_idle_seconds: float = 0.1
     checkpoint_every_appends: int = 1000
-    checkpoint_every_seconds: float = 10.0
+    checkpoint_every_seconds: float = 1.0
+    # Background jobs: empty runs them inside the server (the embedded default); a
+    # redis:// or postgresql:// URL puts them on a SAQ queue for ``casset-rights worker``.
+    queue_url: str = ""
+    queue_name: str = "casset"
     # Anchoring.
     chain: ChainKind = "embedded"
     chain_rpc_url: str | None = None

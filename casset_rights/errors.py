@@ -72,6 +72,17 @@ class Conflict(CassetError):
     code = "conflict"
 
 
+class NotYet(Conflict):
+    """What was asked for will exist shortly (e.g. a receipt's log proof before the
+    sequencer integrated it); ``retry_after`` is how many seconds to wait."""
+
+    code = "not_yet"
+
+    def __init__(self, detail: str, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class StaleVersion(Conflict):
     """A new manifest version did not name the current head as ``previous``."""
 

@@ -17,23 +17,24 @@ from sqlalchemy import Engine
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
-from casset_rights.db.engine import make_engine, search_path_of
+from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import upgrade
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
-from casset_rights.errors import InvalidInput
+from casset_rights.jobs.queue import JobQueue, open_queue
+from casset_rights.jobs.registry import job_function
 from casset_rights.licenses import LicenseDesk, LicenseService
 from casset_rights.licenses.wiring import open_licensing
 from casset_rights.lineage import LineageService
 from casset_rights.log.keeper import LogKeeper, open_log
+from casset_rights.log.sequencer import Sequencer
 from casset_rights.log.service import TransparencyLog
 from casset_rights.manifests import CatalogService, load_catalog_directory
 from casset_rights.policy import SCOPES
 from casset_rights.ratelimit import RateLimiter, rate_limiter
 from casset_rights.receipts.keys import FileKeyStore, KeyStore
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore, ReceiptWriter, Writer
-from casset_rights.receipts.sink import ProcessReceiptWriter, SinkConfig
 
 logger = logging.getLogger("casset_rights")
 
@@ -58,6 +59,8 @@ class Services:
     log: TransparencyLog
     anchoring: AnchorService
     log_keeper: LogKeeper
+    sequencer: Sequencer
+    jobs: JobQueue
     extras: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -94,7 +97,8 @@ class Services:
         }
 
     def close(self) -> None:
-        self.log_keeper.stop()
+        self.sequencer.stop()
+        self.jobs.close()
         self.writer.close()
         self.auth.close()
         self.engine.dispose()
@@ -112,43 +116,30 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     keys = FileKeyStore(settings.keys_dir)
     issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
     receipts = ReceiptStore(engine, signing_key=keys.active)
-    writer = open_writer(settings, engine, receipts, keys)
+    writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
+                           batch_wait_ms=settings.receipt_batch_wait_ms)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)
     index = RightsIndex(catalog=catalog, policies=policies)
     decisions = DecisionService(index=index, issuer=issuer)
     auth = open_auth(settings, engine=engine, keys=keys)
-    log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts,
-                          catalog=catalog, policies=policies)
+    log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts)
     licenses, license_desk, lineage = open_licensing(
         settings, engine=engine, index=index, decisions=decisions, issuer=issuer,
         writer=writer, keys=keys)
-    return Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
+    # The jobs run in this process (embedded default) get these services as context.
+    context: dict[str, Any] = {}
+    jobs = open_queue(settings.queue_url, functions=job_function, context=context,
+                      name=settings.queue_name)
+    services = Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
                     index=index, decisions=decisions, auth=auth,
                     limiter=rate_limiter(settings), licenses=licenses,
                     license_desk=license_desk, lineage=lineage, log=log_keeper.log,
-                    anchoring=log_keeper.anchoring, log_keeper=log_keeper)
-
-
-def open_writer(settings: Settings, engine: Engine, receipts: ReceiptStore,
-                keys: KeyStore) -> Writer:
-    """The receipt writer the settings ask for (``receipt_writer``). Either signs the
-    drafts it is given: the thread writer with ``receipts``' key, the process writer
-    with the key active in ``keys`` now (so every receipt verifies against the JWKS this
-    process publishes, even if the folder's active key changes meanwhile)."""
-    if settings.receipt_writer == "thread":
-        return ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
-                             batch_wait_ms=settings.receipt_batch_wait_ms)
-    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
-        raise InvalidInput("the process receipt writer needs a database file or server, "
-                           "not an in-memory SQLite database")
-    config = SinkConfig(database_url=engine.url.render_as_string(hide_password=False),
-                        search_path=search_path_of(engine), keys_dir=str(settings.keys_dir),
-                        signing_kid=keys.active().kid, log_origin=settings.log_origin,
-                        checkpoint_every_appends=settings.checkpoint_every_appends,
-                        checkpoint_every_seconds=settings.checkpoint_every_seconds)
-    return ProcessReceiptWriter(config)
+                    anchoring=log_keeper.anchoring, log_keeper=log_keeper,
+                    sequencer=log_keeper.sequencer, jobs=jobs)
+    context["services"] = services
+    return services
 
 
 def load_examples(services: Services) -> None:

@@ -29,8 +29,10 @@ HOOK = "hook:midnight-tapes/1/chorus"
 
 
 @pytest.fixture
-def receipt_id(client: Any) -> str:
+def receipt_id(client: Any, services: Any) -> str:
+    """A decision's receipt, logged and covered by a checkpoint."""
     answer = client.post("/v1/decisions", json={"action": "ai-train", "resource": HOOK}).json()
+    services.sequencer.catch_up()
     return str(answer["receipt_id"])
 
 
@@ -85,7 +87,7 @@ def test_consistency_from_files(client: Any, services: Any, receipt_id: str, tmp
                                 capsys: Any) -> None:
     bundle = decode_bundle(client.get(f"/v1/receipts/{receipt_id}/bundle").content)
     client.post("/v1/decisions", json={"action": "listen", "resource": HOOK})
-    services.log.checkpoint_now()
+    services.sequencer.catch_up()
     newer = client.get("/v1/log/checkpoint").json()
     proof = client.get("/v1/log/proofs/consistency", params={
         "first": bundle.inclusion_proof.tree_size, "second": newer["tree_size"]}).json()
@@ -123,7 +125,6 @@ def _rpc_chain(double: EthRpcDouble, folder: Path) -> JsonRpcChain:
 def test_an_anchor_on_a_reachable_chain_verifies_and_the_command_exits_0(
         client: Any, services: Any, engine: Any, receipt_id: str, rpc_double: EthRpcDouble,
         tmp_path: Path, capsys: Any) -> None:
-    services.log.checkpoint_now()
     bundle = services.log_keeper.bundle(receipt_id)
     # Anchor the bundle's checkpoint on the node behind --rpc-url, by the real job.
     record = Anchorer(engine, _rpc_chain(rpc_double, tmp_path), poll_seconds=0.05) \

@@ -102,6 +102,8 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) ->
     if isinstance(exc, e.RateLimited):
         headers = rate_limit_headers(exc.limit, exc.remaining, exc.retry_after, exc.window_seconds)
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, e.NotYet):
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, e.Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(exc, e.InsufficientScope):

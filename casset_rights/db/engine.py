@@ -7,10 +7,12 @@ is the production database. URLs are SQLAlchemy URLs: ``sqlite:///path`` or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -20,6 +22,17 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. SQLite takes its write lock at BEGIN, so a writer never has to
+    upgrade a read snapshot (which fails at once in WAL mode when another connection
+    committed meanwhile); PostgreSQL ignores the option."""
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
 
 
 _SEARCH_PATHS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()

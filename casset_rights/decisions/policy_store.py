@@ -8,16 +8,19 @@ policy id belongs to one artist; one policy at most applies to each target.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from casset_rights.canonical import content_hash
+from casset_rights.canonical import canonical_bytes, content_hash
+from casset_rights.db.engine import writing
 from casset_rights.decisions.tables import policies, policy_versions
 from casset_rights.errors import Conflict, NotFound
+from casset_rights.log.pending import enqueue_in
+from casset_rights.log.service import LeafInput
 from casset_rights.policy import Policy, load_policy, serialize
 
 POLICY_SUFFIXES = (".yaml", ".yml", ".json")
@@ -40,15 +43,11 @@ class StoredPolicy(msgspec.Struct, frozen=True):
 
 
 class PolicyStore:
-    """Reads and writes policy versions; ``on_stored`` hears of each new version."""
+    """Reads and writes policy versions. Each new version is queued for the transparency
+    log in the transaction that stores it."""
 
-    def __init__(self, engine: Engine, *,
-                 on_stored: Callable[[StoredPolicy], None] | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._on_stored = on_stored
-
-    def set_on_stored(self, hook: Callable[[StoredPolicy], None] | None) -> None:
-        self._on_stored = hook
 
     def put(self, text: str, *, source_name: str, owner: str | None = None) -> StoredPolicy:
         """Validate and store ``text`` as the next version of its policy.
@@ -64,7 +63,7 @@ class PolicyStore:
         if owner is not None and policy.artist != owner:
             raise NotFound(f"no policy {policy.policy!r} for artist {owner!r}")
         now = int(time.time())
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             head = conn.execute(select(policies).where(policies.c.id == policy.policy)).first()
             if head is not None and owner is not None and head.artist_id != owner:
                 raise NotFound(f"no policy {policy.policy!r} for artist {owner!r}")
@@ -101,14 +100,14 @@ class PolicyStore:
                     policy_id=policy.policy, version=version, hash=digest,
                     source_name=source_name, source_text=text,
                     document=msgspec.json.encode(document).decode(), created_at=now))
+                # The canonical bytes the version's hash names.
+                enqueue_in(conn, [LeafInput("policy", digest, canonical_bytes(document))])
             except IntegrityError:
                 raise Conflict(f"policy {policy.policy!r} changed concurrently; retry") from None
         stored = StoredPolicy(id=policy.policy, artist_id=policy.artist,
                               applies_to=policy.applies_to, version=version, hash=digest,
                               source_name=source_name, source_text=text, document=document,
                               created_at=now)
-        if self._on_stored is not None:
-            self._on_stored(stored)
         return stored
 
     def load_directory(self, folder: Path) -> list[StoredPolicy]:

@@ -10,14 +10,14 @@ status = 'pending'``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from casset_rights.db.engine import writing  # noqa: F401 -- the services open their writes with store.writing
 from casset_rights.licenses.models import Grant, LicenseRequest, Quote
 from casset_rights.licenses.tables import (
     license_grants, license_quotes, license_requests, license_route_counts,
@@ -33,16 +33,6 @@ def _text(value: Any) -> str:
 
 def _route(text: str) -> LicenseRoute:
     return msgspec.json.decode(text, type=LicenseRoute)
-
-
-@contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction. SQLite takes its write lock at BEGIN, so a writer never has to
-    upgrade a read snapshot (which fails at once in WAL mode); PostgreSQL ignores it."""
-    with engine.connect() as conn:
-        conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            yield conn
 
 
 def _insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, Any],

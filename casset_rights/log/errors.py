@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casset_rights.errors import CassetError
+from casset_rights.errors import CassetError, NotYet
 
 
 class ProofInvalid(CassetError):
@@ -15,3 +15,10 @@ class CheckpointInvalid(CassetError):
     """A checkpoint (signed note) is malformed, names another log, or is not signed by the key."""
 
     code = "checkpoint_invalid"
+
+
+class EntryPending(NotYet):
+    """A record is stored and queued for the log, but not yet integrated or covered by a
+    signed checkpoint; ``retry_after`` is how many seconds to wait before asking again."""
+
+    code = "log_pending"

@@ -1,23 +1,24 @@
 """``TransparencyLog``: the append-only Merkle log of receipts, manifests and policies.
 
-Appends are sequenced by the database, so any number of processes may append at once:
-on PostgreSQL every append transaction first takes a transaction-level advisory lock
-(``pg_advisory_xact_lock``), on SQLite it begins ``IMMEDIATE`` (the write lock is taken at
-BEGIN), then reads the size and inserts. Indexes are therefore contiguous, and the primary
-key on the index would refuse a duplicate even if the lock were bypassed. Rows are never
-updated or deleted.
+Writers do not append: they queue entries (``log.pending``) in the transaction of the
+record they log, and one sequencer (``log.sequencer``) integrates the queue in batches
+with ``integrate``. Appends are still sequenced by the database, so a second integrator
+would be safe, only slower: on PostgreSQL every append transaction first takes a
+transaction-level advisory lock (``pg_advisory_xact_lock``), on SQLite it begins
+``IMMEDIATE`` (the write lock is taken at BEGIN), then reads the size and inserts. Indexes
+are therefore contiguous, and the primary key on the index would refuse a duplicate even
+if the lock were bypassed. Leaves and nodes are never updated or deleted.
 
 Each append also writes the hash of every aligned subtree it completes (``log_nodes``), so
 ``root``, ``inclusion_proof`` and ``consistency_proof`` at any tree size read O(log n) rows
 in one query and never rebuild the tree.
 """
-
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, NewType
 
 import msgspec
@@ -25,10 +26,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, Row, insert, select, text
 
 from casset_rights.db.bulk import execute, insert_rows
+from casset_rights.db.engine import writing
 from casset_rights.errors import InvalidInput, NotFound
 from casset_rights.log import merkle
 from casset_rights.log.checkpoint import Checkpoint, sign_checkpoint, verifier_key
-from casset_rights.log.tables import log_checkpoints, log_leaves, log_nodes
+from casset_rights.log.tables import log_checkpoints, log_leaves, log_nodes, log_pending
 
 LogIndex = NewType("LogIndex", int)
 
@@ -87,6 +89,18 @@ class ConsistencyProof(msgspec.Struct, frozen=True, kw_only=True):
                                   second_root=second_root, proof=self.hashes)
 
 
+class Integrated(msgspec.Struct, frozen=True, kw_only=True):
+    """One integration pass: how many queued entries it logged, and when the oldest of
+    them was queued (unix milliseconds; None when the queue was empty)."""
+
+    count: int
+    oldest_ms: int | None
+
+
+# Told, inside the integrating transaction, the (ref, index) pairs of one kind just logged.
+LoggedHook = Callable[[Connection, Sequence[tuple[str, int]]], None]
+
+
 class TransparencyLog:
     """The log in the database, with signed checkpoints.
 
@@ -135,27 +149,29 @@ class TransparencyLog:
             return self.append_many_in(conn, entries)
 
     def append_many_in(self, conn: Connection, entries: Sequence[LeafInput], *,
-                       unique: bool = False) -> list[LogIndex]:
-        """Append inside the caller's transaction (e.g. the one that stores receipts).
+                       unique_kinds: frozenset[str] = frozenset()) -> list[LogIndex]:
+        """Append inside the caller's transaction (the sequencer's, see ``integrate``).
 
         On SQLite the caller's transaction must hold the write lock already: begun
         ``IMMEDIATE``, or having written before this call. Raises InvalidInput for a bad kind
         or ref; the indexes are final only when the caller commits. Bytes already logged
-        get their existing index, unless the caller vouches they are ``unique`` (a
-        receipt's bytes hold its unique id): then the look-up is skipped, and the leaf hash's
-        unique constraint still refuses a duplicate.
+        get their existing index, unless their kind is in ``unique_kinds`` (a receipt's
+        bytes hold its unique id): then the look-up is skipped, and the leaf hash's unique
+        constraint still refuses a duplicate.
         """
         for entry in entries:
-            _check_entry(entry)
+            check_entry(entry)
         if not entries:
             return []
         self._lock(conn)
         size, last_leaf = _last_leaf(conn)
         hashes = [merkle.leaf_hash(e.data) for e in entries]
-        known: dict[bytes, int] = {} if unique else {
+        looked_up = {h for e, h in zip(entries, hashes, strict=True)
+                     if e.kind not in unique_kinds}
+        known: dict[bytes, int] = {} if not looked_up else {
             row.leaf_hash: row.idx for row in conn.execute(
                 select(log_leaves.c.leaf_hash, log_leaves.c.idx)
-                .where(log_leaves.c.leaf_hash.in_(set(hashes))))
+                .where(log_leaves.c.leaf_hash.in_(looked_up)))
         }
         now = int(self._clock())
         indexes: list[LogIndex] = []
@@ -175,6 +191,36 @@ class TransparencyLog:
                         [(merkle.position(level, idx), h) for level, idx, h in created])
             self._edge = (size + len(rows), new_hashes[-1], after)
         return indexes
+
+    def integrate(self, *, max_entries: int,
+                  on_logged: Mapping[str, LoggedHook] | None = None,
+                  unique_kinds: frozenset[str] = frozenset()) -> Integrated:
+        """Move up to ``max_entries`` queued entries (``log.pending``) into the log in one
+        transaction, in queue order: their leaves and subtree hashes inserted, the hook
+        ``on_logged[kind]`` told each kind's ``(ref, index)`` pairs in the same transaction
+        (receipts record their index there), the entries deleted. Entries whose bytes are
+        already logged keep their first index. Meant for the one sequencer; a concurrent
+        caller is still safe (the append lock is taken before the queue is read)."""
+        with self._writing() as conn:
+            self._lock(conn)
+            rows = execute(conn, f"SELECT seq, kind, ref, data, created_at_ms FROM "
+                                 f"{log_pending.name} ORDER BY seq LIMIT {int(max_entries)}")
+            if not rows:
+                return Integrated(count=0, oldest_ms=None)
+            entries = [LeafInput(kind, ref, bytes(data)) for _, kind, ref, data, _ in rows]
+            indexes = self.append_many_in(conn, entries, unique_kinds=unique_kinds)
+            by_kind: dict[str, list[tuple[str, int]]] = {}
+            for entry, index in zip(entries, indexes, strict=True):
+                by_kind.setdefault(entry.kind, []).append((entry.ref, index))
+            for kind, pairs in by_kind.items():
+                hook = (on_logged or {}).get(kind)
+                if hook is not None:
+                    hook(conn, pairs)
+            # By the sequence numbers read, never a range: on PostgreSQL an entry with a
+            # lower number may commit after this pass read the queue.
+            execute(conn, f"DELETE FROM {log_pending.name} WHERE seq IN "
+                          f"({', '.join(str(int(row[0])) for row in rows)})")
+        return Integrated(count=len(rows), oldest_ms=min(int(row[4]) for row in rows))
 
     def _frontier(self, conn: Connection, size: int,
                   last_leaf: bytes | None) -> list[tuple[int, int, bytes]]:
@@ -301,14 +347,10 @@ class TransparencyLog:
 
     # --- sequencing -----------------------------------------------------------------------
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """A transaction holding the log's write lock from its first statement."""
-        with self._engine.connect() as conn:
-            if not self._postgres:
-                conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
+    def _writing(self) -> AbstractContextManager[Connection]:
+        """A transaction holding the log's write lock from its first statement on SQLite
+        (on PostgreSQL, ``_lock`` takes the append lock)."""
+        return writing(self._engine)
 
     def _lock(self, conn: Connection) -> None:
         if self._postgres:
@@ -324,7 +366,9 @@ class TransparencyLog:
         return tree_size
 
 
-def _check_entry(entry: LeafInput) -> None:
+def check_entry(entry: LeafInput) -> None:
+    """Raises InvalidInput unless ``entry`` has a short lowercase kind, a ref of 1 to 256
+    characters and bytes for data."""
     if not _KIND.fullmatch(entry.kind):
         raise InvalidInput(f"a leaf kind is a short lowercase word, got {entry.kind!r}")
     if not 0 < len(entry.ref) <= 256:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -22,7 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from casset_rights.canonical import HASH_PREFIX
+from casset_rights.db.engine import writing
 from casset_rights.errors import Conflict, InvalidInput, NotFound, StaleVersion, UnknownResource
+from casset_rights.log.pending import enqueue_in
+from casset_rights.log.service import LeafInput
 from casset_rights.manifests.hashing import manifest_bytes
 from casset_rights.manifests.ids import hook_id, is_segment, track_id
 from casset_rights.resources import parse_resource
@@ -42,22 +44,12 @@ __all__ = ["MAX_PAGE", "CatalogService", "load_artists", "load_catalog_directory
 
 
 class CatalogService:
-    """Reads and writes the catalog on ``engine``.
+    """Reads and writes the catalog on ``engine``. Each new manifest version is queued
+    for the transparency log in the transaction that stores it."""
 
-    ``on_version_stored`` is called with each newly stored version after its transaction
-    commits (not for idempotent re-puts); an exception it raises reaches the caller, the
-    version stays stored.
-    """
-
-    def __init__(self, engine: Engine, *,
-                 on_version_stored: Callable[[StoredVersion], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
-        self._on_version_stored = on_version_stored
         self._clock = clock
-
-    def set_on_version_stored(self, hook: Callable[[StoredVersion], None] | None) -> None:
-        self._on_version_stored = hook
 
     # -- writing ------------------------------------------------------------------------
 
@@ -84,8 +76,6 @@ class CatalogService:
                 raise StaleVersion(f"another writer stored version {manifest.version} of "
                                    f"release {manifest.id!r} first") from None
             stored = same
-        if stored.created and self._on_version_stored is not None:
-            self._on_version_stored(stored)
         return stored
 
     def put_artist(self, artist_id: str, *, display_name: str) -> Artist:
@@ -96,7 +86,7 @@ class CatalogService:
             raise InvalidInput("an artist's display name has 1 to 200 characters")
         values = {"id": artist_id, "display_name": display_name,
                   "created_at": int(self._clock())}
-        with self._write() as conn:
+        with writing(self._engine) as conn:
             stmt = _dialect_insert(conn)(artists).values(**values)
             conn.execute(stmt.on_conflict_do_update(
                 index_elements=[artists.c.id], set_={"display_name": display_name}))
@@ -104,7 +94,7 @@ class CatalogService:
 
     def _store(self, manifest: Manifest, *, text: str, digest: str) -> StoredVersion:
         rid, version = manifest.id, manifest.version
-        with self._write() as conn:
+        with writing(self._engine) as conn:
             existing = conn.execute(select(release_versions.c.hash).where(
                 release_versions.c.release_id == rid, release_versions.c.version == version)
             ).scalar()
@@ -131,6 +121,8 @@ class CatalogService:
                 release_id=rid, version=version, hash=digest, previous=manifest.previous,
                 document=text, created_at=manifest.created_at, stored_at=now))
             _replace_head_rows(conn, manifest)
+            # Its canonical bytes, whose SHA-256 is the version's hash.
+            enqueue_in(conn, [LeafInput("manifest", digest, text.encode("utf-8"))])
         return StoredVersion(release_id=rid, artist_id=manifest.artist, version=version,
                              hash=digest, previous=manifest.previous, document=text,
                              manifest=manifest, created_at=manifest.created_at,
@@ -150,15 +142,6 @@ class CatalogService:
         stmt = _dialect_insert(conn)(artists).values(id=artist_id, display_name=artist_id,
                                                      created_at=now)
         conn.execute(stmt.on_conflict_do_nothing(index_elements=[artists.c.id]))
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            # SQLite: take the write lock at BEGIN, so a writer never has to upgrade a
-            # read snapshot (which fails at once in WAL mode); PostgreSQL ignores it.
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
-                yield conn
 
     # -- reading ------------------------------------------------------------------------
 

@@ -27,14 +27,18 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy import Connection, Engine, select
 
-from casset_rights.db.bulk import insert_rows
+from casset_rights.db.bulk import execute, insert_rows
 from casset_rights.errors import NotFound
+from casset_rights.log.pending import enqueue_in
+from casset_rights.log.service import LeafInput
 from casset_rights.log.tables import log_leaves
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey
 from casset_rights.receipts.tables import receipts
 
 RECEIPT_TYP = "casset-receipt+jws"
+# The log leaf kind of receipts; their bytes hold a unique id (``jti``).
+RECEIPT_LEAF_KIND = "receipt"
 
 
 class Receipt(msgspec.Struct, frozen=True):
@@ -86,81 +90,84 @@ def sign_receipt(receipt: Receipt, key: SigningKey) -> Receipt:
         receipt, token=sign_compact(receipt.payload, key, typ=RECEIPT_TYP))
 
 
-# Called inside the storing transaction with the receipts about to be inserted; returns
-# their log indexes (the transparency log subscribes here).
-BatchHook = Callable[[Connection, Sequence[Receipt]], Sequence[int] | None]
-# Called after the commit with the stored receipts (e.g. to make a checkpoint); must not raise.
-CommitHook = Callable[[Sequence[Receipt]], None]
-
-
 _COLUMNS = ("jti", "kind", "token", "iat", "principal_kind", "client_id", "resource",
             "outcome", "log_index")
 
 
-def _row(receipt: Receipt, log_index: int | None) -> tuple[Any, ...]:
+def _row(receipt: Receipt) -> tuple[Any, ...]:
     p = receipt.payload
     principal = p.get("principal") or {}
     request = p.get("request") or {}
-    # A logged receipt's token is stored once, as its log leaf's data.
-    token = receipt.token if log_index is None else None
-    return (receipt.jti, receipt.kind, token, p["iat"], principal.get("kind", "public"),
-            principal.get("client_id"), request.get("resource"),
-            p.get("decision") or p.get("status"), log_index)
+    return (receipt.jti, receipt.kind, receipt.token, p["iat"],
+            principal.get("kind", "public"), principal.get("client_id"),
+            request.get("resource"), p.get("decision") or p.get("status"), None)
+
+
+def receipt_leaves(batch: Sequence[Receipt]) -> list[LeafInput]:
+    """A receipt's leaf: its compact JWS bytes, with its jti as the ref."""
+    return [LeafInput(RECEIPT_LEAF_KIND, r.jti, r.token.encode()) for r in batch]
 
 
 class ReceiptStore:
-    """Receipts in the database, written in batches through ``store``.
+    """Receipts in the database, each queued for the transparency log as it is stored.
 
     ``signing_key`` gives the key that signs the drafts among the receipts stored; a
-    store without one refuses drafts. With ``keep_connection`` the store keeps one
-    connection between batches (the receipt store process, its only user) instead of
-    taking one from the pool for each; a batch that fails closes it.
+    store without one refuses drafts. A receipt's row holds its token until the
+    sequencer logs it (``mark_logged``); from then on the token is stored once, as its log
+    leaf's data. With ``keep_connection`` the store keeps one connection between batches
+    instead of taking one from the pool for each; a batch that fails closes it.
     """
 
-    def __init__(self, engine: Engine, *, on_batch: BatchHook | None = None,
+    leaf_kind = RECEIPT_LEAF_KIND
+
+    def __init__(self, engine: Engine, *,
                  signing_key: Callable[[], SigningKey] | None = None,
                  keep_connection: bool = False) -> None:
         self._engine = engine
-        self._on_batch = on_batch
-        self._on_committed: CommitHook | None = None
         self._signing_key = signing_key
         self._keep = keep_connection
         self._kept: Connection | None = None
 
-    def set_batch_hook(self, hook: BatchHook | None) -> None:
-        self._on_batch = hook
-
-    def set_commit_hook(self, hook: CommitHook | None) -> None:
-        self._on_committed = hook
-
     def store(self, batch: Sequence[Receipt]) -> list[Receipt]:
-        """Store receipts in one transaction, drafts signed first; returns them signed,
-        with their log indexes."""
+        """Store receipts in one transaction of their own, drafts signed first; returns
+        them signed."""
         if not batch:
             return []
         with self._connection() as conn:
             with conn.begin():
-                stored = self.store_in(conn, batch)
-        if self._on_committed is not None:
-            self._on_committed(stored)
-        return stored
+                return self.store_in(conn, batch)
 
     def store_in(self, conn: Connection, batch: Sequence[Receipt]) -> list[Receipt]:
         """Store receipts inside the caller's transaction on ``conn``, drafts signed
         first, so a state change and its receipt commit together or not at all; returns
-        them signed. Raises whatever the database raises (the caller's transaction then
+        them signed. Each is queued for the log in the same transaction (plain inserts:
+        no lock). Raises whatever the database raises (the caller's transaction then
         rolls back with the change it carried)."""
         if not batch:
             return []
         batch = self._signed(batch)
-        # Logged first, so each row is inserted with its index (no update per row).
-        indexes = self._on_batch(conn, batch) if self._on_batch else None
-        insert_rows(conn, receipts, _COLUMNS, [
-            _row(r, i) for r, i in zip(batch, indexes or [None] * len(batch), strict=True)])
-        if not indexes:
-            return list(batch)
-        return [msgspec.structs.replace(r, log_index=i)
-                for r, i in zip(batch, indexes, strict=True)]
+        insert_rows(conn, receipts, _COLUMNS, [_row(r) for r in batch])
+        enqueue_in(conn, receipt_leaves(batch))
+        return list(batch)
+
+    @staticmethod
+    def mark_logged(conn: Connection, logged: Sequence[tuple[str, int]]) -> None:
+        """The sequencer's hook for receipt leaves: record each receipt's log index, and
+        drop the row's copy of the token (the leaf's data holds it now)."""
+        if not logged:
+            return
+        if conn.dialect.name == "postgresql":
+            execute(conn, f"UPDATE {receipts.name} SET log_index = v.idx, token = NULL "
+                          "FROM unnest(%s::text[], %s::bigint[]) AS v(jti, idx) "
+                          f"WHERE {receipts.name}.jti = v.jti",
+                    ([jti for jti, _ in logged], [index for _, index in logged]))
+            return
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(f"UPDATE {receipts.name} SET log_index = ?, token = NULL "
+                               "WHERE jti = ?", [(index, jti) for jti, index in logged])
+        finally:
+            cursor.close()
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -219,19 +226,13 @@ class ReceiptStore:
 
 
 class Writer(Protocol):
-    """What stores receipts for the services: ``ReceiptWriter`` (a thread) or
-    ``receipts.sink.ProcessReceiptWriter`` (a child process). Both take signed receipts
-    and drafts, and answer with the receipt signed, stored and logged."""
+    """What stores receipts that go with no other write (decisions): ``ReceiptWriter``.
+    It takes signed receipts and drafts, and answers with the receipt signed and stored
+    (queued for the log in the same transaction)."""
 
     def submit(self, receipt: Receipt) -> concurrent.futures.Future[Receipt]: ...
 
     def store_async(self, receipt: Receipt) -> asyncio.Future[Receipt]: ...
-
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The app's event loop started (answers may be read on it)."""
-
-    def detach(self) -> None:
-        """The app's event loop is about to stop."""
 
     def close(self) -> None: ...
 
@@ -268,12 +269,6 @@ class ReceiptWriter:
         future: asyncio.Future[Receipt] = loop.create_future()
         self._queue.put((receipt, future))
         return future
-
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Nothing to do: answers reach any loop through ``call_soon_threadsafe``."""
-
-    def detach(self) -> None:
-        """Nothing to do (see ``attach``)."""
 
     def close(self) -> None:
         """Store what is queued, then stop the thread."""

@@ -2,7 +2,7 @@
 (the one copy of the payload). A logged receipt's token is its log leaf's data, so it
 is stored there only and ``token`` is NULL."""
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, String, Table, Text
 
 from casset_rights.db.metadata import metadata
 
@@ -18,5 +18,4 @@ receipts = Table(
     Column("resource", String(256)),
     Column("outcome", String(32)),
     Column("log_index", BigInteger),
-    Column("seq", Integer, autoincrement=False),
 )

@@ -39,8 +39,10 @@ def b64(text: str) -> bytes:
 
 
 def checked_checkpoint(client: TestClient, services: Any) -> tuple[int, bytes, dict[str, Any]]:
-    """A checkpoint of the log as it is now (made at once rather than waiting the
-    checkpoint interval), as served, its signature checked against the verifier key."""
+    """A checkpoint of the log as it is now (everything queued integrated and a checkpoint
+    made at once rather than waiting for the sequencer's thread), as served, its
+    signature checked against the verifier key."""
+    services.sequencer.integrate()
     services.log.checkpoint_now()
     body = client.get("/v1/log/checkpoint").json()
     name, key = parse_verifier_key(body["verifier_key"])
@@ -48,8 +50,9 @@ def checked_checkpoint(client: TestClient, services: Any) -> tuple[int, bytes, d
     return body["tree_size"], b64(body["root"]), body
 
 
-def test_a_decisions_receipt_is_a_leaf(client: TestClient) -> None:
+def test_a_decisions_receipt_is_a_leaf(client: TestClient, services: Any) -> None:
     answer = decide(client)
+    services.sequencer.catch_up()
     stored = client.get(f"/v1/receipts/{answer['receipt_id']}").json()
     assert isinstance(stored["log_index"], int)
     entry = client.get(f"/v1/log/entries/{stored['log_index']}").json()
@@ -104,6 +107,7 @@ def test_consistency_between_two_checkpoints(client: TestClient, services: Any) 
 def test_a_bundle_verifies_end_to_end_on_the_embedded_chain(client: TestClient,
                                                             services: Any) -> None:
     answer = decide(client)
+    services.sequencer.catch_up()
     early = decode_bundle(client.get(f"/v1/receipts/{answer['receipt_id']}/bundle").content)
     assert early.anchor is None  # not anchored yet: the newest checkpoint holding it
     run = services.log_keeper.anchor_now()

@@ -9,19 +9,16 @@ import pytest
 from litestar.testing import TestClient
 
 from casset_rights.app import YOUNG_COLLECTION_THRESHOLD, app_from_environment
-from casset_rights.receipts.sink import ProcessReceiptWriter
 from casset_rights.receipts.verify import verify_receipt
 
 
-def test_the_server_app_stores_receipts_by_process_and_tunes_the_collector(
+def test_the_server_app_sequences_the_log_and_tunes_the_collector(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASSET_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CASSET_LOAD_EXAMPLES", "1")
-    monkeypatch.delenv("CASSET_RECEIPT_WRITER", raising=False)
     monkeypatch.delenv("CASSET_DATABASE_URL", raising=False)
     app = app_from_environment()
     services = app.state["services"]
-    assert isinstance(services.writer, ProcessReceiptWriter)
     before = gc.get_freeze_count()
     threshold = gc.get_threshold()
     try:
@@ -43,6 +40,27 @@ def test_the_server_app_stores_receipts_by_process_and_tunes_the_collector(
             stored = client.get(f"/v1/receipts/{body['receipt_id']}").json()
             assert stored["receipt"] == body["receipt"]
             assert stored["payload"]["decision"] == "deny"
+            # The server's own sequencer took the lease and logs the receipt on its own.
+            bundle = _bundle_when_logged(client, body["receipt_id"])
+            assert bundle["receipt"] == body["receipt"]
+            assert services.sequencer.leading
     finally:
         gc.unfreeze()  # this test process goes on
         gc.set_threshold(*threshold)
+
+
+def _bundle_when_logged(client: TestClient, jti: str, seconds: float = 10.0) -> dict:
+    """The receipt's bundle, asked for until the sequencer has logged and checkpointed it
+    (409 log_pending with Retry-After until then)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = client.get(f"/v1/receipts/{jti}/bundle")
+        if answer.status_code == 200:
+            return answer.json()
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["code"] == "log_pending"
+        assert int(answer.headers["retry-after"]) >= 1
+        assert time.monotonic() < deadline, "the receipt was never logged"
+        time.sleep(0.05)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from casset_rights.errors import (
     Conflict, InvalidInput, ManifestInvalid, NotFound, StaleVersion, UnknownResource,
@@ -21,6 +21,7 @@ from casset_rights.errors import (
 from casset_rights.manifests import (
     CatalogService, StoredVersion, load_catalog_directory, manifest_hash, validate_manifest,
 )
+from casset_rights.log.tables import log_pending
 from casset_rights.manifests import catalog as catalog_module
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
@@ -45,18 +46,35 @@ def manifest(release: str = "night-drive", *, version: int = 1, previous: str | 
     }
 
 
-@pytest.fixture
-def stored() -> list[StoredVersion]:
-    return []
+class Queued:
+    """The manifest versions queued for the log, in queue order: each new version is
+    queued in the transaction that stores it, once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def hashes(self) -> list[str]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(select(log_pending.c.ref)
+                                     .where(log_pending.c.kind == "manifest")
+                                     .order_by(log_pending.c.seq)).scalars())
+
+    def __len__(self) -> int:
+        return len(self.hashes())
 
 
 @pytest.fixture
-def catalog(engine: Engine, stored: list[StoredVersion]) -> CatalogService:
-    return CatalogService(engine, on_version_stored=stored.append)
+def stored(engine: Engine) -> Queued:
+    return Queued(engine)
+
+
+@pytest.fixture
+def catalog(engine: Engine) -> CatalogService:
+    return CatalogService(engine)
 
 
 def test_versions_chain_through_previous(catalog: CatalogService,
-                                         stored: list[StoredVersion]) -> None:
+                                         stored: Queued) -> None:
     v1 = catalog.put_version(manifest())
     assert (v1.version, v1.previous, v1.created) == (1, None, True)
     assert v1.hash == manifest_hash(manifest())
@@ -65,7 +83,7 @@ def test_versions_chain_through_previous(catalog: CatalogService,
     assert catalog.head("night-drive").hash == v2.hash
     assert catalog.version("night-drive", 1).manifest == v1.manifest
     assert [v.hash for v in catalog.history("night-drive")] == [v1.hash, v2.hash]
-    assert [s.hash for s in stored] == [v1.hash, v2.hash]
+    assert stored.hashes() == [v1.hash, v2.hash]
     # The head's tracks and hooks follow the head: v2 dropped the outro hooks.
     assert [h.local_id for h in catalog.hooks("night-drive/1")] == ["chorus"]
     with pytest.raises(UnknownResource):
@@ -101,7 +119,7 @@ def test_the_artist_of_a_release_cannot_change(catalog: CatalogService) -> None:
 
 
 def test_putting_the_same_document_again_is_idempotent(catalog: CatalogService,
-                                                       stored: list[StoredVersion]) -> None:
+                                                       stored: Queued) -> None:
     first = catalog.put_version(manifest())
     reordered = json.loads(json.dumps(manifest(), sort_keys=True, indent=3))
     again = catalog.put_version(reordered)
@@ -138,7 +156,7 @@ def race(count: int, put: Callable[[int], StoredVersion]) -> tuple[list[StoredVe
 
 
 def test_concurrent_writers_of_one_version_cannot_both_win(
-        catalog: CatalogService, stored: list[StoredVersion]) -> None:
+        catalog: CatalogService, stored: Queued) -> None:
     v1 = catalog.put_version(manifest())
     wins, losses = race(8, lambda n: catalog.put_version(
         manifest(version=2, previous=v1.hash, title=f"Take {n}")))
@@ -155,7 +173,7 @@ def test_concurrent_creators_of_one_release_cannot_both_win(catalog: CatalogServ
 
 
 def test_concurrent_puts_of_one_document_all_succeed_once(catalog: CatalogService,
-                                                          stored: list[StoredVersion]) -> None:
+                                                          stored: Queued) -> None:
     wins, losses = race(6, lambda n: catalog.put_version(manifest("same")))
     assert len(wins) == 6 and not losses
     assert sum(w.created for w in wins) == 1 and len(stored) == 1

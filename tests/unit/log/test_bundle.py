@@ -3,8 +3,8 @@ tampered part refused at exactly its step.
 
 One bundle is built per module on a SQLite file (the steps are pure verification; the
 database tests of the log and of the bundle endpoint run on both databases elsewhere):
-receipts stored through ``ReceiptStore`` with the log's hooks, a checkpoint anchored on
-the embedded chain by the real job.
+receipts stored through ``ReceiptStore``, integrated by the sequencer, a checkpoint
+anchored on the embedded chain by the real job.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from casset_rights.log.bundle import (
     decode_bundle,
     verify_receipt_bundle,
 )
-from casset_rights.log.keeper import LogKeeper
+from casset_rights.log.keeper import LogKeeper, keeper_for
 from casset_rights.receipts.keys import FileKeyStore
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
@@ -59,10 +59,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     keys = FileKeyStore(folder / "keys")
     log = TransparencyLog(engine, origin=ORIGIN, signing_key=keys.active().private_key)
     receipts = ReceiptStore(engine)
-    keeper = LogKeeper(log, anchoring=AnchorService(engine, chain="embedded"),
-                       receipts=receipts, keys=keys)
-    receipts.set_batch_hook(keeper.log_receipts)
-    receipts.set_commit_hook(keeper.receipts_committed)
+    keeper = keeper_for(log, anchoring=AnchorService(engine, chain="embedded"),
+                        receipts=receipts, keys=keys)
     issuer = ReceiptIssuer(keys, issuer="https://rights.test")
     stored = receipts.store([issuer.issue("decision", BODY) for _ in range(7)])
     run = keeper.anchor_now()
@@ -220,8 +218,9 @@ def test_an_embedded_anchor_is_not_verified_without_its_chain(world: World) -> N
 def test_a_receipt_after_the_anchor_gets_the_newest_checkpoint_and_no_anchor(
         world: World) -> None:
     [late] = world.receipts.store([world.issuer.issue("decision", BODY)])
+    world.keeper.sequencer.catch_up()
     bundle = world.keeper.bundle(late.jti)
-    assert bundle.anchor is None and bundle.inclusion_proof.tree_size > late.log_index
+    assert bundle.anchor is None and bundle.inclusion_proof.tree_size > bundle.leaf_index
     step, reason, _ = failed_step(bundle)
     assert step == "anchor" and "not anchored yet" in reason
     steps_of(bundle, check_anchor=False)
@@ -234,6 +233,7 @@ def test_a_receipt_after_the_anchor_gets_the_newest_checkpoint_and_no_anchor(
 def test_consistency_with_a_newer_checkpoint(world: World) -> None:
     log = world.keeper.log
     world.receipts.store([world.issuer.issue("decision", BODY) for _ in range(3)])
+    world.keeper.sequencer.integrate()
     newer = log.checkpoint_now()
     first = world.anchored.inclusion_proof.tree_size
     proof = log.consistency_proof(first, newer.tree_size)

@@ -170,20 +170,19 @@ def test_an_empty_log_can_be_checkpointed(log: TransparencyLog,
     assert log.verifier_key.startswith(ORIGIN + "+")
 
 
-def test_receipts_are_logged_in_the_transaction_that_stores_them(
+def test_receipts_are_queued_with_their_rows_and_logged_by_integration(
         log: TransparencyLog, engine: Engine, tmp_path: Path) -> None:
     from casset_rights.receipts.keys import FileKeyStore
     from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
-    def hook(conn, batch):  # type: ignore[no-untyped-def]
-        return log.append_many_in(conn, [LeafInput("receipt", r.jti, r.token.encode())
-                                         for r in batch])
-
-    store = ReceiptStore(engine, on_batch=hook)
+    store = ReceiptStore(engine)
     issuer = ReceiptIssuer(FileKeyStore(tmp_path / "keys"), issuer="https://rights.test")
     body = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
     stored = store.store([issuer.issue("decision", body) for _ in range(3)])
-    assert [r.log_index for r in stored] == [0, 1, 2]
+    assert [r.log_index for r in stored] == [None] * 3 and log.size() == 0
+    done = log.integrate(max_entries=100, on_logged={"receipt": store.mark_logged},
+                         unique_kinds=frozenset({"receipt"}))
+    assert done.count == 3 and done.oldest_ms is not None
     assert store.get(stored[1].jti).log_index == 1
     assert log.entry(2).data == stored[2].token.encode()
     log.inclusion_proof(leaf_hash(stored[1].token.encode())).verify(log.root())
@@ -255,7 +254,7 @@ def test_the_remembered_edge_survives_rollbacks_and_other_writers(
     with engine.connect() as conn:  # appended, then rolled back: never stored
         conn.execution_options(sqlite_begin="IMMEDIATE")
         trans = conn.begin()
-        log.append_many_in(conn, _leaves(4, start=100), unique=True)
+        log.append_many_in(conn, _leaves(4, start=100), unique_kinds=frozenset({"receipt"}))
         trans.rollback()
     other.append_many(_leaves(4, start=200))  # the same size the rolled-back append had
     log.append_many(_leaves(2, start=300))

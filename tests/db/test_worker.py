@@ -1,0 +1,105 @@
+"""``casset-rights worker`` processes on a real SAQ queue (Redis): the log sequenced by
+the worker, a job enqueued by the service and run by a worker, and a worker killed with
+SIGKILL replaced by another that takes the sequencer's lease (slow: real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from casset_rights.config import Settings, settings_from_env
+from casset_rights.services import Services, open_services
+
+REDIS_URL = os.environ.get("CASSET_TEST_REDIS_URL", "")
+BODY = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis,
+              pytest.mark.skipif(not REDIS_URL, reason="needs CASSET_TEST_REDIS_URL")]
+
+
+@pytest.fixture
+def queued(tmp_path: Path) -> Iterator[tuple[Settings, Services, dict[str, str]]]:
+    """A service that enqueues on Redis (its own queue name), and the environment a worker
+    process needs to serve the same data folder and queue."""
+    env = {"CASSET_DATA_DIR": str(tmp_path / "data"), "CASSET_QUEUE_URL": REDIS_URL,
+           "CASSET_QUEUE_NAME": f"test-{uuid.uuid4().hex[:8]}", "CASSET_CHAIN": "none"}
+    settings = settings_from_env(env)
+    services = open_services(settings)
+    try:
+        yield settings, services, env
+    finally:
+        services.close()
+
+
+def start_worker(env: dict[str, str], tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CASSET_")} | env
+    with (tmp_path / f"{name}.log").open("wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "casset_rights.cli", "worker"],
+                                env=full, stdout=log, stderr=subprocess.STDOUT)
+
+
+def unlogged(services: Services) -> int:
+    with services.engine.connect() as conn:
+        return int(conn.execute(text(
+            "SELECT count(*) FROM receipts WHERE log_index IS NULL")).scalar() or 0)
+
+
+def wait_for(predicate, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_worker_sequences_the_log_and_runs_enqueued_jobs(queued, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings, services, env = queued
+    assert not services.sequencer.leading  # a queued service leaves it to the workers
+    services.receipts.store([services.issuer.draft("decision", BODY) for _ in range(5)])
+    worker = start_worker(env, tmp_path, "worker")
+    try:
+        wait_for(lambda: unlogged(services) == 0, 60, "the worker to log the receipts")
+        job = services.jobs.enqueue("anchor-log", key="anchor-now")
+        wait_for(lambda: services.jobs.state(job).status in ("complete", "failed"), 60,
+                 "the anchor job")
+        state = services.jobs.state(job)
+        assert state.status == "complete", state.error
+        assert state.result["tree_size"] == services.log.size() >= 5
+    finally:
+        stop(worker)
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-2000:]
+
+
+def test_a_killed_workers_lease_passes_to_the_next_worker(queued, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings, services, env = queued
+    first = start_worker(env, tmp_path, "first")
+    try:
+        services.receipts.store([services.issuer.draft("decision", BODY)])
+        wait_for(lambda: unlogged(services) == 0, 60, "the first worker to log")
+    finally:
+        stop(first, signal.SIGKILL)  # no clean-up: the lease goes with the process
+    second = start_worker(env, tmp_path, "second")
+    try:
+        services.receipts.store([services.issuer.draft("decision", BODY) for _ in range(3)])
+        wait_for(lambda: unlogged(services) == 0, 60, "the second worker to log")
+        assert services.log.size() == 4
+    finally:
+        stop(second)
