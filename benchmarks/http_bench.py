@@ -1,14 +1,24 @@
-"""HTTP throughput of ``POST /v1/decisions`` against a bare Litestar route, with wrk.
+"""HTTP throughput of the service against a bare Litestar app, with wrk, in the shape a
+deployment runs.
 
-One run starts both servers under granian (one worker each, loopback only), checks the
-real service answers a decision with a receipt that verifies against its JWKS, then
-drives each scenario with wrk (a Lua script that rotates through a few realistic
-request bodies), alternating the scenarios round by round, and reports the medians,
-the ratio against the bare route and the latency percentiles. After the load it checks
-that no receipt was lost: every 200 answer of the decision endpoint has its receipt
-stored in the ``receipts`` table (the group-commit writer).
+The default shape is production: PostgreSQL (a fresh database per server start, dropped
+after), Redis for rate limits and replay caches, rate limits on (set high enough that
+the benchmark's one address is never refused: the limiter still runs on every
+request), and the service and the bare app each under granian with the same number of
+workers, measured for 1 and then 2 workers. ``--shape embedded`` is the second row:
+SQLite in a data folder, limits in process, 1 worker.
 
-Run from the repository root (wrk: ``apt-get install -y wrk``)::
+For each worker count one run starts both servers, checks the real service answers a
+decision with a receipt that verifies against its JWKS, then drives each scenario with
+wrk (a Lua script that rotates through realistic requests), alternating the scenarios
+round by round, and reports the medians, the ratio against the bare route and the
+latency percentiles. Decisions store their receipt before answering; during the load
+the age of the oldest entry waiting for the log sequencer is sampled every 100 ms (the
+integration delay). After the load it checks that no receipt was lost: every 200 answer
+of the decision endpoint has its receipt stored, and every receipt reaches the log.
+
+Run from the repository root (wrk: ``apt-get install -y wrk``; PostgreSQL and Redis on
+127.0.0.1, or ``--database-url`` / ``--redis-url``)::
 
     .venv/bin/python benchmarks/http_bench.py
 
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import base64
 import json
 import os
@@ -52,15 +63,20 @@ ROOT = HERE.parent
 # -- the bare baseline (imported by granian in its worker) --------------------------------------
 
 def bare_app():  # type: ignore[no-untyped-def]
-    """A Litestar app with one trivial POST route: it decodes the JSON body and answers a
-    small JSON object. The floor for what any Litestar POST endpoint costs here."""
-    from litestar import Litestar, post
+    """A Litestar app with one trivial POST route, which decodes the JSON body and answers
+    a small JSON object, and one trivial GET route with a path parameter. The floor for
+    what any Litestar endpoint costs here."""
+    from litestar import Litestar, get, post
 
     @post("/v1/decisions", status_code=200)
     async def decide(data: dict[str, Any]) -> dict[str, Any]:
         return {"decision": "permit", "action": data.get("action")}
 
-    return Litestar(route_handlers=[decide], debug=False)
+    @get("/v1/things/{thing:path}")
+    async def thing(thing: str) -> dict[str, Any]:
+        return {"id": thing, "kind": "bare"}
+
+    return Litestar(route_handlers=[decide, thing], debug=False)
 
 
 # -- servers and scenarios ----------------------------------------------------------------------
@@ -99,6 +115,8 @@ class Scenario:
     server: str
     path: str
     bodies: list[dict[str, Any]]
+    # GET scenarios rotate through ``paths`` instead of posting ``bodies`` to ``path``.
+    paths: list[str] = field(default_factory=list)
     headers: Callable[[Server], dict[str, str]] = lambda server: {}
     baseline: str | None = None
     target_ratio: float | None = None
@@ -106,9 +124,36 @@ class Scenario:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
+# Rate limits stay on (the limiter runs for every request, against Redis in the
+# production shape) with buckets no benchmark from one address empties.
+UNREFUSED = "1000000000/1000000000"
+
+
+@dataclass
+class Shape:
+    """Where the service keeps its state: ``database_url`` empty means SQLite in the data
+    folder; ``redis_url`` None means limits in process."""
+
+    name: str
+    database_url: str = ""
+    redis_url: str | None = None
+    database: str | None = None  # the fresh PostgreSQL database of the current start
+
+
+SHAPE = Shape(name="production")
+
+
 def casset_env(folder: Path) -> dict[str, str]:
-    return {"CASSET_DATA_DIR": str(folder / "data"), "CASSET_LOAD_EXAMPLES": "1",
-            "CASSET_RATE_LIMITS_ENABLED": "false"}
+    env = {"CASSET_DATA_DIR": str(folder / "data"), "CASSET_LOAD_EXAMPLES": "1",
+           "CASSET_RATE_LIMITS_ENABLED": "true"}
+    for kind in ("PUBLIC", "AGENT", "PARTNER", "ARTIST"):
+        env[f"CASSET_RATE_LIMIT_{kind}"] = UNREFUSED
+    if SHAPE.database_url:
+        env["CASSET_DATABASE_URL"] = SHAPE.database_url
+    if SHAPE.redis_url:
+        env["CASSET_REDIS_URL"] = SHAPE.redis_url
+        env["CASSET_REDIS_KEY_PREFIX"] = f"casset-bench-{os.getpid()}:"
+    return env
 
 
 # Realistic asks on the example catalog (public audience): permits, denies and license
@@ -157,15 +202,29 @@ def agent_token(server: Server) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+RELEASE_PATHS = [f"/v1/releases/{r}" for r in (
+    "midnight-tapes", "glass-hours", "salt-and-static", "river-engine")]
+RIGHTS_PATHS = [f"/v1/rights/{r}" for r in (
+    "release:midnight-tapes", "hook:midnight-tapes/1/chorus", "track:glass-hours/2",
+    "release:salt-and-static")]
+BARE_PATHS = [f"/v1/things/{r}" for r in ("midnight-tapes", "glass-hours/2", "a/b/c", "x")]
+
 SCENARIOS = [
     Scenario(key="authenticated", name="POST /v1/decisions (agent bearer token)",
              server="casset", path="/v1/decisions", bodies=DECISION_BODIES,
-             headers=agent_token, baseline="decisions", target_ratio=0.85, receipts=True),
+             headers=agent_token, baseline="bare", target_ratio=0.50, receipts=True),
     Scenario(key="decisions", name="POST /v1/decisions (public; receipt signed, stored)",
              server="casset", path="/v1/decisions", bodies=DECISION_BODIES, baseline="bare",
-             target_ratio=0.40, receipts=True),
+             target_ratio=0.50, receipts=True),
     Scenario(key="bare", name="bare Litestar POST route", server="bare",
              path="/v1/decisions", bodies=DECISION_BODIES),
+    Scenario(key="release", name="GET /v1/releases/{id}", server="casset", path="",
+             bodies=[], paths=RELEASE_PATHS, baseline="bare-get", target_ratio=0.70),
+    Scenario(key="rights", name="GET /v1/rights/{resource} (every scope, receipts)",
+             server="casset", path="", bodies=[], paths=RIGHTS_PATHS, baseline="bare-get",
+             target_ratio=0.40, receipts=True),
+    Scenario(key="bare-get", name="bare Litestar GET route", server="bare", path="",
+             bodies=[], paths=BARE_PATHS),
 ]
 
 
@@ -248,15 +307,71 @@ def http(server: Server, method: str, path: str, body: bytes | None = None,
 
 # -- checks -------------------------------------------------------------------------------------
 
-def row_count(server: Server, table: str) -> int:
-    """Rows in ``table`` of the server's embedded SQLite database (read only)."""
+def query_one(server: Server, sql: str) -> Any:
+    """The first column of the first row of ``sql`` on the server's database: the shape's
+    PostgreSQL database, or the embedded SQLite file (read only)."""
+    if SHAPE.database_url:
+        import psycopg
+
+        with psycopg.connect(SHAPE.database_url.replace("+psycopg", ""),
+                             autocommit=True) as conn:
+            row = conn.execute(sql).fetchone()  # type: ignore[arg-type]
+            return None if row is None else row[0]
     assert server.folder is not None
     db = server.folder / "data" / "casset.db"
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        row = conn.execute(sql).fetchone()
+        return None if row is None else row[0]
     finally:
         conn.close()
+
+
+def row_count(server: Server, table: str) -> int:
+    return int(query_one(server, f"SELECT count(*) FROM {table}"))
+
+
+def pending_age_ms(server: Server) -> int:
+    """How long the oldest entry waiting for the log sequencer has waited (0: none)."""
+    oldest = query_one(server, "SELECT min(created_at_ms) FROM log_pending")
+    return 0 if oldest is None else max(0, int(time.time() * 1000) - int(oldest))
+
+
+class DelaySampler:
+    """Samples ``pending_age_ms`` every 100 ms on a thread while a load runs."""
+
+    def __init__(self, server: Server) -> None:
+        import threading
+
+        self.samples: list[int] = []
+        self._server = server
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> DelaySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                self.samples.append(pending_age_ms(self._server))
+            except Exception:  # noqa: BLE001 -- a sample lost to a busy database
+                continue
+
+
+def unlogged_receipts(server: Server, *, seconds: float = 30.0) -> int:
+    """Receipts not yet in the log once the sequencer has had ``seconds`` to catch up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = int(query_one(server, "SELECT count(*) FROM receipts WHERE log_index IS NULL"))
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
 
 
 def receipt_count(server: Server) -> int:
@@ -338,6 +453,7 @@ def exact_receipt_check(server: Server, scenario: Scenario, headers: dict[str, s
 LUA = r"""
 -- generated by benchmarks/http_bench.py
 local bodies = { %(bodies)s }
+local paths = { %(paths)s }
 local path = %(path)s
 local extra = { %(headers)s }
 local prepared = {}
@@ -354,6 +470,9 @@ function init(args)
   for k, v in pairs(extra) do headers[k] = v end
   for k, body in ipairs(bodies) do
     prepared[k] = wrk.format("POST", path, headers, body)
+  end
+  for k, p in ipairs(paths) do
+    prepared[k] = wrk.format("GET", p, headers)
   end
 end
 
@@ -394,6 +513,7 @@ def write_script(scenario: Scenario, headers: dict[str, str], folder: Path) -> P
     script = folder / f"wrk-{re.sub(r'[^a-z0-9]+', '-', scenario.name.lower())}.lua"
     script.write_text(LUA % {
         "bodies": ", ".join(lua_string(json.dumps(b)) for b in scenario.bodies),
+        "paths": ", ".join(lua_string(p) for p in scenario.paths),
         "path": lua_string(scenario.path),
         "headers": ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()),
     })
@@ -422,6 +542,13 @@ def machine() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shape", choices=("production", "embedded"), default="production",
+                        help="production: PostgreSQL, Redis, workers 1 and 2 (default); "
+                             "embedded: SQLite, limits in process, 1 worker")
+    parser.add_argument("--database-url",
+                        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                        help="a PostgreSQL server where a fresh database is made per start")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: "
@@ -429,7 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs per scenario, alternating (default 3)")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per server")
-    parser.add_argument("--workers", type=int, default=1, help="granian workers per server")
+    parser.add_argument("--workers", default="",
+                        help="granian worker counts, comma-separated (default: 1,2 for "
+                             "production, 1 for embedded)")
     parser.add_argument("--burst", type=int, default=3000,
                         help="requests in the exact receipt check after the load")
     parser.add_argument("--scenarios", default="",
@@ -445,21 +574,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(wanted) - {s.key for s in SCENARIOS}
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    chosen = [s for s in SCENARIOS if not wanted or s.key in wanted]
-    wall = time.perf_counter()
+    worker_counts = [int(w) for w in (args.workers or (
+        "1,2" if args.shape == "production" else "1")).split(",")]
+    SHAPE.name = args.shape
     args.load_before = load_average()
-    with tempfile.TemporaryDirectory(prefix="casset-http-bench-") as tmp:
-        folder = Path(tmp)
-        servers = {name: SERVERS[name] for name in {s.server for s in chosen}}
-        try:
-            for name, server in servers.items():
-                log(f"starting {name} ({server.target}) ...")
-                start(server, folder / name, args.workers)
-                log(f"  {server.base} (pid {server.process.pid if server.process else '?'})")
-            return _run(args, command, chosen, servers, folder, wall)
-        finally:
-            for server in servers.values():
-                stop(server)
+    ok, ratios = True, {}
+    for workers in worker_counts:
+        chosen = [msgspec_free_copy(s) for s in SCENARIOS if not wanted or s.key in wanted]
+        args.worker_count = workers
+        wall = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="casset-http-bench-") as tmp:
+            folder = Path(tmp)
+            servers = {name: SERVERS[name] for name in {s.server for s in chosen}}
+            try:
+                if args.shape == "production":
+                    fresh_database(args.database_url)
+                    SHAPE.redis_url = args.redis_url
+                for name, server in servers.items():
+                    log(f"starting {name} ({server.target}, {workers} worker(s), "
+                        f"{args.shape}) ...")
+                    start(server, folder / name, workers)
+                    log(f"  {server.base} (pid {server.process.pid if server.process else '?'})")
+                good, found = _run(args, command, chosen, servers, folder, wall)
+                ok &= good
+                ratios[workers] = found
+            finally:
+                for server in servers.values():
+                    stop(server)
+                drop_database(args.database_url)
+    if len(ratios) > 1:
+        print("\n## Scaling: each ratio by worker count\n")
+        print("| scenario | " + " | ".join(f"{w} worker(s)" for w in ratios) + " |")
+        print("| --- | " + " | ".join("---:" for _ in ratios) + " |")
+        for key in next(iter(ratios.values())):
+            print(f"| {key} | " + " | ".join(f"{r.get(key, float('nan')):.1%}"
+                                             for r in ratios.values()) + " |")
+    return 0 if ok else 1
+
+
+def msgspec_free_copy(scenario: Scenario) -> Scenario:
+    """A scenario with no runs yet (one per worker count)."""
+    import dataclasses
+
+    return dataclasses.replace(scenario, runs=[])
+
+
+def fresh_database(admin_url: str) -> None:
+    """Make a new PostgreSQL database for this start and point the shape at it."""
+    import psycopg
+
+    name = f"casset_bench_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    SHAPE.database = name
+    base = admin_url.rsplit("/", 1)[0]
+    SHAPE.database_url = f"{base}/{name}"
+
+
+def drop_database(admin_url: str) -> None:
+    if not SHAPE.database:
+        return
+    import psycopg
+
+    with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{SHAPE.database}" WITH (FORCE)')  # type: ignore[arg-type]
+    SHAPE.database, SHAPE.database_url = None, ""
 
 
 def log(message: str) -> None:
@@ -467,12 +646,13 @@ def log(message: str) -> None:
 
 
 def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
-         servers: dict[str, Server], folder: Path, wall: float) -> int:
+         servers: dict[str, Server], folder: Path,
+         wall: float) -> tuple[bool, dict[str, float]]:
     headers = {s.name: s.headers(servers[s.server]) for s in chosen}
     scripts = {s.name: write_script(s, headers[s.name], folder) for s in chosen}
     checked = {}
     for s in chosen:
-        if s.receipts:
+        if s.receipts and s.bodies:
             checked[s.name] = check_one_decision(servers[s.server], s, headers[s.name])
             log(f"  before the load, {s.name}: {checked[s.name]}")
     for s in chosen:
@@ -483,8 +663,11 @@ def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
         for s in chosen:
             server = servers[s.server]
             before = settled_receipt_count(server) if s.receipts else 0
-            result = run_wrk(server, scripts[s.name], duration=args.duration,
-                             connections=args.connections, threads=args.threads)
+            with DelaySampler(server) if s.receipts else contextlib.nullcontext() as sampler:
+                result = run_wrk(server, scripts[s.name], duration=args.duration,
+                                 connections=args.connections, threads=args.threads)
+            if sampler is not None:
+                result["delays"] = sampler.samples
             if s.receipts:
                 result["receipts"] = settled_receipt_count(server) - before
             s.runs.append(result)
@@ -496,7 +679,7 @@ def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
                 f"{extra}")
     bursts = {}
     for s in chosen:
-        if s.receipts and args.burst:
+        if s.receipts and s.bodies and args.burst:
             log(f"exact receipt check: {args.burst} requests over {args.connections} "
                 f"connections ...")
             bursts[s.name] = exact_receipt_check(servers[s.server], s, headers[s.name],
@@ -506,9 +689,13 @@ def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
     by_key = {s.key: s for s in chosen}
     ok = True
     print()
-    print("## HTTP: POST /v1/decisions against a bare Litestar route")
+    shape = ("PostgreSQL, Redis, rate limits on" if args.shape == "production"
+             else "SQLite, limits in process, rate limits on")
+    print(f"## HTTP ({args.shape}: {shape}; {args.worker_count} worker(s)) against a bare "
+          "Litestar app")
     print()
-    print(f"machine: {machine()}; granian {granian_version()}, {args.workers} worker(s); "
+    print(f"machine: {machine()}; granian {granian_version()}, {args.worker_count} worker(s) "
+          f"for each server; "
           f"wrk {args.threads} thread(s), {args.connections} connections, {args.duration} s "
           f"per run, {args.rounds} runs per scenario, alternating; load average "
           f"{args.load_before} before, {load_average()} after")
@@ -526,11 +713,13 @@ def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
               f"{p50:.2f} | {p99:.2f} | {non200} | {errors} |")
         ok &= non200 == 0 and errors == 0
     print("\n(p50 and p99 are the medians over the runs of wrk's per-run percentiles.)")
+    ratios: dict[str, float] = {}
     for s in chosen:
         if s.baseline and s.baseline in by_key:
             base = by_key[s.baseline]
             ratio = (statistics.median(r["rps"] for r in s.runs)
                      / statistics.median(r["rps"] for r in base.runs))
+            ratios[s.key] = ratio
             meets = s.target_ratio is None or ratio >= s.target_ratio
             ok &= meets
             target = f" (target >= {s.target_ratio:.0%}: {'met' if meets else 'NOT met'})" \
@@ -555,11 +744,27 @@ def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
             ok &= good
             print(f"| exact burst ({b['requests']:,} requests) | {b['ok']:,} | 0 | "
                   f"{b['receipts']:,} | {'equal' if good else 'MISMATCH'} |")
-        print(f"\nbefore the load: {checked.get(s.name, '')} (each receipt verified against "
-              f"/.well-known/jwks.json and fetched from /v1/receipts/{{jti}})")
+        delays = sorted(d for r in s.runs for d in r.get("delays", []))
+        if delays:
+            p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+            met = p99 <= 1000
+            ok &= met
+            print(f"\nintegration delay (age of the oldest entry waiting for the sequencer, "
+                  f"sampled every 100 ms under load, {len(delays)} samples): median "
+                  f"{statistics.median(delays)} ms, p99 {p99} ms, max {delays[-1]} ms "
+                  f"(target p99 <= 1000 ms: {'met' if met else 'NOT met'})")
+        if s.bodies:
+            print(f"\nbefore the load: {checked.get(s.name, '')} (each receipt verified "
+                  f"against /.well-known/jwks.json and fetched from /v1/receipts/{{jti}})")
+    receipting = next((s for s in chosen if s.receipts), None)
+    if receipting is not None:
+        left = unlogged_receipts(servers[receipting.server])
+        ok &= left == 0
+        print(f"\nafter the load every receipt is in the log: "
+              f"{'yes' if left == 0 else f'NO, {left} still waiting after 30 s'}")
     print(f"\ntotal run {time.perf_counter() - wall:.0f} s")
     print(f"reproduce: {command.strip()}  (from the repository root, with .venv/bin/python)")
-    return 0 if ok else 1
+    return ok, ratios
 
 
 def granian_version() -> str:
