@@ -3,12 +3,12 @@ verification of a receipt bundle, and gas per anchor.
 
 What is measured, in this order:
 
-1. **appends per second on PostgreSQL, two writer processes**: each process calls
-   ``TransparencyLog.append_many`` (one transaction each: advisory lock, size, leaves,
-   subtree nodes) as fast as it can for a few seconds, with 1, 16 and 256 leaves per
-   transaction, and the receipt path itself (``ReceiptStore.store`` with the log's batch
-   hook, 64 signed receipts per transaction, as the group-commit writer does). The log is
-   checked afterwards: contiguous indexes and the root equal to the RFC 9162 definition.
+1. **writers and the sequencer on PostgreSQL**: two processes store signed receipts
+   (``ReceiptStore.store``, 64 per transaction, as the group-commit writer does: each
+   receipt's row and its queue entry, no log lock) for a few seconds; then the sequencer
+   integrates everything they queued, and, apart, a queue of 200,000 entries. The log is
+   checked afterwards: contiguous indexes, every receipt given its index, and the root
+   equal to the RFC 9162 definition.
 2. **inclusion proof time at 1,000,000 leaves** (PostgreSQL, and SQLite): the leaf and
    subtree-node rows are computed with the log's own ``merkle.append_nodes`` and bulk
    loaded with COPY (PostgreSQL) or one ``executemany`` transaction (SQLite), not through
@@ -98,74 +98,102 @@ def make_log(engine: Engine) -> TransparencyLog:
                            signing_key=Ed25519PrivateKey.from_private_bytes(SEED))
 
 
-# --- 1. appends per second, two processes -------------------------------------------------------
+# --- 1. writers and the sequencer ---------------------------------------------------------------
 
 
 def _writer(url: str, schema: str | None, worker: int, batch: int, seconds: float,
-            receipts: bool, start: Any, out: Any) -> None:
-    engine = make_engine(url, search_path=schema)
-    log = make_log(engine)
-    store = issuer = None
-    if receipts:
-        from casset_rights.receipts.keys import FileKeyStore
-        from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
+            start: Any, out: Any) -> None:
+    """Store signed receipts, ``batch`` per transaction, as the group-commit writer does:
+    each receipt's row and its log queue entry, plain inserts."""
+    from casset_rights.receipts.keys import FileKeyStore
+    from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
-        keys = FileKeyStore(Path(tempfile.mkdtemp()) / "keys")
-        issuer = ReceiptIssuer(keys, issuer="https://bench.test")
-        store = ReceiptStore(engine, on_batch=lambda conn, rs: log.append_many_in(
-            conn, [LeafInput("receipt", r.jti, r.token.encode()) for r in rs]))
+    engine = make_engine(url, search_path=schema)
+    keys = FileKeyStore(Path(tempfile.mkdtemp()) / "keys")
+    issuer = ReceiptIssuer(keys, issuer="https://bench.test")
+    store = ReceiptStore(engine)
+    body = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
     start.wait()
     deadline = time.perf_counter() + seconds
-    leaves = transactions = 0
+    stored = transactions = 0
     began = time.perf_counter()
     while time.perf_counter() < deadline:
-        if store is not None and issuer is not None:
-            body = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
-            store.store([issuer.issue("decision", body) for _ in range(batch)])
-        else:
-            tag = f"w{worker}-{transactions}"
-            log.append_many([LeafInput("receipt", f"{tag}-{i}", f"{tag}-{i}".encode())
-                             for i in range(batch)])
-        leaves += batch
+        store.store([issuer.issue("decision", body) for _ in range(batch)])
+        stored += batch
         transactions += 1
-    out.put((worker, leaves, transactions, time.perf_counter() - began))
+    out.put((worker, stored, transactions, time.perf_counter() - began))
     engine.dispose()
 
 
-def bench_appends(url: str, *, seconds: float) -> list[dict[str, Any]]:
-    results = []
+def _sequencer(scratch: Scratch) -> Any:
+    from casset_rights.anchoring.service import AnchorService
+    from casset_rights.log.keeper import keeper_for
+    from casset_rights.receipts.keys import FileKeyStore
+    from casset_rights.receipts.service import ReceiptStore
+
+    keys = FileKeyStore(Path(tempfile.mkdtemp()) / "keys")
+    return keeper_for(make_log(scratch.engine), anchoring=AnchorService(scratch.engine,
+                                                                        chain="none"),
+                      receipts=ReceiptStore(scratch.engine), keys=keys).sequencer
+
+
+def bench_writes_and_sequencer(url: str, *, seconds: float, queued: int) -> dict[str, Any]:
+    """Receipts stored by two writer processes (no log lock on their path), then the
+    sequencer integrating everything they queued; and the sequencer alone on a queue of
+    ``queued`` entries. The log is checked afterwards: contiguous indexes, every receipt
+    given its index, the root equal to the RFC 9162 definition."""
+    from casset_rights.log.pending import enqueue_in
+
     ctx = multiprocessing.get_context("spawn")
-    for batch, receipts in ((1, False), (16, False), (256, False), (64, True)):
-        scratch = Scratch(url)
-        start, out = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=_writer, args=(url, scratch.schema, w, batch, seconds,
-                                                   receipts, start, out)) for w in range(2)]
-        for p in procs:
-            p.start()
-        time.sleep(1.0 if not receipts else 2.0)  # let both import and connect
-        start.set()
-        done = [out.get(timeout=seconds + 120) for _ in procs]
-        for p in procs:
-            p.join(timeout=30)
-        leaves = sum(d[1] for d in done)
-        transactions = sum(d[2] for d in done)
-        elapsed = max(d[3] for d in done)
-        log = make_log(scratch.engine)
-        size = log.size()
-        with scratch.engine.connect() as conn:
-            hashes = [row[0] for row in conn.execute(
-                text("SELECT leaf_hash FROM log_leaves ORDER BY idx"))]
-        assert size == leaves == len(hashes), (size, leaves, len(hashes))
-        assert log.root() == merkle.root_of(hashes), "root differs from the RFC definition"
-        row = {"what": "ReceiptStore.store (signed receipts)" if receipts else
-               "TransparencyLog.append_many", "batch": batch, "leaves": leaves,
-               "transactions": transactions, "seconds": elapsed,
-               "leaves_per_s": leaves / elapsed, "tx_per_s": transactions / elapsed}
-        say(f"  appends: {row['what']}, {batch}/tx: {row['leaves_per_s']:,.0f} leaves/s "
-            f"({row['tx_per_s']:,.0f} tx/s)")
-        results.append(row)
-        scratch.close()
-    return results
+    scratch = Scratch(url)
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(url, scratch.schema, w, 64, seconds, start,
+                                               out)) for w in range(2)]
+    for p in procs:
+        p.start()
+    time.sleep(2.0)  # let both import and connect
+    start.set()
+    done = [out.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    stored = sum(d[1] for d in done)
+    elapsed = max(d[3] for d in done)
+    writes = {"receipts": stored, "receipts_per_s": stored / elapsed,
+              "tx_per_s": sum(d[2] for d in done) / elapsed}
+    say(f"  two writers, 64 receipts/tx: {writes['receipts_per_s']:,.0f} receipts/s")
+    sequencer = _sequencer(scratch)
+    began = time.perf_counter()
+    integrated, _ = sequencer.integrate()
+    took = time.perf_counter() - began
+    assert integrated == stored, (integrated, stored)
+    log = sequencer.log
+    with scratch.engine.connect() as conn:
+        hashes = [bytes(row[0]) for row in conn.execute(
+            text("SELECT leaf_hash FROM log_leaves ORDER BY idx"))]
+        unlogged = conn.execute(text("SELECT count(*) FROM receipts "
+                                     "WHERE log_index IS NULL")).scalar()
+    assert log.size() == stored == len(hashes) and unlogged == 0
+    assert log.root() == merkle.root_of(hashes), "root differs from the RFC definition"
+    receipts_rate = integrated / took
+    say(f"  sequencer, {integrated:,} queued receipts: {receipts_rate:,.0f} entries/s")
+    scratch.close()
+
+    scratch = Scratch(url)
+    for first in range(0, queued, 50_000):
+        with scratch.engine.begin() as conn:
+            enqueue_in(conn, [LeafInput("manifest", f"m{i}", f"entry {i}".encode())
+                              for i in range(first, min(queued, first + 50_000))])
+    sequencer = _sequencer(scratch)
+    began = time.perf_counter()
+    integrated, _ = sequencer.integrate()
+    took = time.perf_counter() - began
+    assert integrated == queued == sequencer.log.size()
+    entries_rate = integrated / took
+    say(f"  sequencer, {queued:,} queued entries (no receipts to mark): "
+        f"{entries_rate:,.0f} entries/s")
+    scratch.close()
+    return {**writes, "integrated_receipts": stored, "receipts_integrated_per_s": receipts_rate,
+            "queued": queued, "entries_integrated_per_s": entries_rate}
 
 
 # --- 2. inclusion proofs at a million leaves ----------------------------------------------------
@@ -338,8 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"$ {shlex.join([python, 'benchmarks/log_bench.py', *sys.argv[1:]])}")
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
           f"PostgreSQL at {args.database_url}")
-    say("1. appends, two writer processes (PostgreSQL)")
-    appends = bench_appends(args.database_url, seconds=2.0 if quick else 8.0)
+    say("1. writers and the sequencer (PostgreSQL)")
+    writes = bench_writes_and_sequencer(args.database_url, seconds=2.0 if quick else 8.0,
+                                        queued=20_000 if quick else 200_000)
     say("2. inclusion proofs")
     n = 20_000 if quick else 1_000_000
     proofs = [bench_proofs(args.database_url, n=n, samples=200 if quick else 2000)]
@@ -350,11 +379,13 @@ def main(argv: list[str] | None = None) -> int:
     service = bench_service(verify_runs=200 if quick else 2000,
                             receipts_per_anchor=[100, 1_000] if quick else [100, 1_000, 10_000])
 
-    print("\nappends per second, two writer processes, PostgreSQL")
-    print(f"{'path':40} {'leaves/tx':>9} {'leaves/s':>10} {'tx/s':>8}")
-    for r in appends:
-        print(f"{r['what']:40} {r['batch']:>9} {r['leaves_per_s']:>10,.0f} "
-              f"{r['tx_per_s']:>8,.0f}")
+    print("\nwriters and the sequencer, PostgreSQL")
+    print(f"two writer processes, 64 signed receipts per transaction: "
+          f"{writes['receipts_per_s']:,.0f} receipts/s ({writes['tx_per_s']:,.0f} tx/s)")
+    print(f"sequencer, the {writes['integrated_receipts']:,} receipts they queued: "
+          f"{writes['receipts_integrated_per_s']:,.0f} entries/s (target >= 20,000)")
+    print(f"sequencer, {writes['queued']:,} queued entries: "
+          f"{writes['entries_integrated_per_s']:,.0f} entries/s")
     print("\ninclusion proofs")
     for p in proofs:
         print(f"{p['database']:10} {p['leaves']:>9,} leaves: median {p['median_ms']:.2f} ms, "

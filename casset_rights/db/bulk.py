@@ -27,6 +27,10 @@ from sqlalchemy.exc import DBAPIError
 
 # Below SQLite's (32,766 since 3.32) and PostgreSQL's (65,535) limits on bound parameters.
 MAX_PARAMETERS = 30_000
+# On PostgreSQL, more rows than this go by COPY: psycopg parses a statement's placeholders
+# in Python, about 0.2 ms per hundred, which made a multi-row INSERT of the sequencer's
+# 5,000 leaves cost more than the server's work (docs/benchmarks.md).
+COPY_FROM_ROWS = 16
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
@@ -37,6 +41,9 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
         return
     for name in columns:
         table.c[name]  # noqa: B018 -- fail on a misspelt column before touching the database
+    if conn.dialect.name == "postgresql" and len(rows) > COPY_FROM_ROWS:
+        copy_rows(conn, table, columns, rows)
+        return
     width = len(columns)
     per_statement = max(1, MAX_PARAMETERS // width)
     placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -44,6 +51,21 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
         chunk = rows[start:start + per_statement]
         sql = _statement(table.name, tuple(columns), placeholder, len(chunk))
         execute(conn, sql, tuple(value for row in chunk for value in row))
+
+
+def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
+              rows: Sequence[Sequence[Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` on PostgreSQL, in the caller's transaction."""
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, (), exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
