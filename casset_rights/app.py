@@ -9,7 +9,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
 from casset_rights.api.catalog import CatalogController
@@ -21,7 +21,8 @@ from casset_rights.api.log import LogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
 from casset_rights.api.problems import (
-    database_data_error_handler, domain_error_handler, http_error_handler, undecodable_body_handler,
+    database_data_error_handler, database_unavailable_handler, domain_error_handler,
+    http_error_handler, undecodable_body_handler,
     unexpected_error_handler,
 )
 from casset_rights.api.receipts import ReceiptController
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             HTTPException: http_error_handler,
             UnicodeDecodeError: undecodable_body_handler,
             DataError: database_data_error_handler,
+            OperationalError: database_unavailable_handler,
             Exception: unexpected_error_handler,
         },
         openapi_config=OpenAPIConfig(

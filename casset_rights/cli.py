@@ -68,6 +68,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         address=env["CASSET_HOST"], port=int(env["CASSET_PORT"]),
         interface=Interfaces.ASGI, workers=args.workers or settings.workers,
         log_access=False,
+        # A worker that dies (killed, out of memory) is replaced; the others keep serving.
+        respawn_failed_workers=True,
     ).serve()
     return 0
 

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from casset_rights import errors as e
 
@@ -154,6 +154,19 @@ def database_data_error_handler(request: Request[Any, Any, Any],
                        detail="text must not contain the NUL character (U+0000)",
                        request_id=_request_id(request))
     return unexpected_error_handler(request, exc)
+
+
+def database_unavailable_handler(request: Request[Any, Any, Any],
+                                 exc: OperationalError) -> Response[bytes]:
+    """The database cannot be reached, or cannot write (a server restarting, a full disk):
+    nothing of the request was committed, and asking again shortly is safe. Logged, as
+    whoever runs the service needs to know."""
+    request_id = _request_id(request)
+    logger.error("database unavailable (request %s): %s", request_id,
+                 str(exc.orig).splitlines()[0] if exc.orig else exc)
+    return problem(503, code="database_unavailable",
+                   detail="the database is unavailable; nothing was stored: try again shortly",
+                   headers={"Retry-After": "1"}, request_id=request_id)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -1,0 +1,177 @@
+"""Faults under load, against a real server with two workers: PostgreSQL stopped and
+started, Redis gone, a worker killed with SIGKILL, the data folder's disk full.
+
+After each: every answered receipt is stored and in the log, no receipt is left out of
+the log, no answer was a 500, and the service answers again on its own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from casset_rights.db.engine import make_engine
+
+from fault_support import Load, PrivatePostgres, PrivateRedis, Service, wait_until
+
+pytestmark = pytest.mark.slow
+
+UNREFUSED = "1000000000/1000000000"
+
+
+def service_env(tmp_path: Path, *, database_url: str = "",
+                redis_url: str | None = None) -> dict[str, str]:
+    env = {"CASSET_DATA_DIR": str(tmp_path / "data"), "CASSET_CHAIN": "none",
+           "CASSET_RATE_LIMITS_ENABLED": "true"}
+    for kind in ("PUBLIC", "AGENT", "PARTNER", "ARTIST"):
+        env[f"CASSET_RATE_LIMIT_{kind}"] = UNREFUSED
+    if database_url:
+        env["CASSET_DATABASE_URL"] = database_url
+    if redis_url:
+        env["CASSET_REDIS_URL"] = redis_url
+    return env
+
+
+def assert_every_answer_logged(database_url: str, answered: set[str]) -> None:
+    """Every receipt answered with a 200 is stored; once the sequencer caught up, every
+    stored receipt (answered or not: a request cut off after its commit) is in the log."""
+    engine = make_engine(database_url)
+    try:
+        def unlogged() -> int:
+            with engine.connect() as conn:
+                return int(conn.execute(text(
+                    "SELECT count(*) FROM receipts WHERE log_index IS NULL")).scalar() or 0)
+
+        wait_until(lambda: unlogged() == 0, 60, "the sequencer to log every receipt")
+        with engine.connect() as conn:
+            stored = {row[0] for row in conn.execute(text("SELECT jti FROM receipts"))}
+            leaves = {row[0] for row in conn.execute(text(
+                "SELECT ref FROM log_leaves WHERE kind = 'receipt'"))}
+            waiting = conn.execute(text("SELECT count(*) FROM log_pending")).scalar()
+        missing = answered - stored
+        assert not missing, f"{len(missing)} answered receipts are not stored"
+        assert stored == leaves, "stored receipts and receipt leaves differ"
+        assert waiting == 0
+    finally:
+        engine.dispose()
+
+
+def assert_no_server_errors(load: Load) -> None:
+    statuses = load.statuses()
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.get(200, 0) > 0
+
+
+def test_postgresql_stopped_and_started_under_load(private_postgres: PrivatePostgres,
+                                                   private_redis: PrivateRedis,
+                                                   tmp_path: Path) -> None:
+    service = Service(service_env(tmp_path, database_url=private_postgres.url,
+                                  redis_url=private_redis.url), tmp_path)
+    service.start()
+    try:
+        with Load(service.base) as load:
+            wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
+            private_postgres.stop()
+            outage = len(load.answers)
+            time.sleep(3)
+            during = {s for s, _ in load.answers[outage + 20:]}  # after those in flight
+            private_postgres.start()
+            back = len(load.answers)
+            wait_until(lambda: load.ok_since(back) > 50, 90,
+                       "answers after PostgreSQL came back")
+        assert during == {503}, during  # refused, said so, and nothing hung
+        assert_no_server_errors(load)
+        assert_every_answer_logged(private_postgres.url, load.receipts())
+    finally:
+        service.stop()
+
+
+def test_redis_gone_rate_limits_fail_open(private_postgres: PrivatePostgres,
+                                          private_redis: PrivateRedis,
+                                          tmp_path: Path) -> None:
+    """Without Redis the limiter lets requests through (and logs it): decisions go on."""
+    service = Service(service_env(tmp_path, database_url=private_postgres.url,
+                                  redis_url=private_redis.url), tmp_path)
+    service.start()
+    try:
+        with Load(service.base) as load:
+            wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
+            private_redis.kill()
+            gone = len(load.answers)
+            wait_until(lambda: load.ok_since(gone) > 100, 60, "answers without Redis")
+            private_redis.start()
+            back = len(load.answers)
+            wait_until(lambda: load.ok_since(back) > 50, 60, "answers with Redis again")
+        assert load.statuses().keys() == {200}
+        assert_every_answer_logged(private_postgres.url, load.receipts())
+    finally:
+        service.stop()
+    assert "rate limit" in service.log().lower()  # the failure was logged
+
+
+def test_a_worker_killed_mid_load(private_postgres: PrivatePostgres,
+                                  private_redis: PrivateRedis, tmp_path: Path) -> None:
+    """SIGKILL to one of two workers: the other keeps answering, the server starts a new
+    worker, and if the dead one held the sequencer's lease another takes it over."""
+    service = Service(service_env(tmp_path, database_url=private_postgres.url,
+                                  redis_url=private_redis.url), tmp_path)
+    service.start()
+    try:
+        with Load(service.base) as load:
+            wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
+            before = service.workers_pids()
+            assert len(before) == 2, before
+            for pid in before[:1]:
+                subprocess.run(["kill", "-KILL", str(pid)], check=True)
+            killed = len(load.answers)
+            wait_until(lambda: load.ok_since(killed) > 100, 60, "answers after the kill")
+            wait_until(lambda: len(set(service.workers_pids()) - set(before)) >= 1, 60,
+                       "a new worker")
+        assert_no_server_errors(load)
+        assert_every_answer_logged(private_postgres.url, load.receipts())
+    finally:
+        service.stop()
+
+
+def test_the_data_folders_disk_full(tmp_path: Path) -> None:
+    """The embedded shape (SQLite in the data folder) on a small filesystem that fills
+    up: writes are refused with 503, nothing half-stored; once room is made, answers come
+    back on their own."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
+    try:
+        env = service_env(mount)
+        service = Service(env, tmp_path, workers=1)
+        service.start()
+        try:
+            with Load(service.base) as load:
+                wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
+                filler = mount / "filler"
+                with filler.open("wb") as out:  # every free byte
+                    try:
+                        while True:
+                            out.write(b"\0" * (1 << 20))
+                            out.flush()
+                    except OSError:
+                        pass
+                full = len(load.answers)
+                wait_until(lambda: any(s == 503 for s, _ in load.answers[full:]), 60,
+                           "a write refused for want of room")
+                filler.unlink()
+                back = len(load.answers)
+                wait_until(lambda: load.ok_since(back) > 50, 60, "answers once there is room")
+            assert_no_server_errors(load)
+            assert_every_answer_logged(f"sqlite:///{mount / 'data' / 'casset.db'}",
+                                       load.receipts())
+        finally:
+            service.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
