@@ -306,11 +306,19 @@ class Sequencer:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the thread after the pass under way, then give the lease back."""
+        """Stop the thread after the pass under way; if this process leads, integrate
+        what is still queued (a stopping server leaves the log caught up), then give the
+        lease back."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._lease.held():
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception("the last pass before stopping failed; the next sequencer "
+                                 "integrates what is left")
         self._lease.release()
 
     def _run(self) -> None:

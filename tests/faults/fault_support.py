@@ -200,6 +200,10 @@ class Load:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop sending, and wait for the answers in flight."""
         self._stop.set()
         for t in self._threads:
             t.join(timeout=60)

@@ -7,8 +7,10 @@ the log, no answer was a 500, and the service answers again on its own.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,25 @@ def assert_every_answer_logged(database_url: str, answered: set[str]) -> None:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def loaded(service: Service) -> Iterator[Load]:
+    """``service`` started and under load (answers flowing), stopped afterwards; the
+    caller stops the load (``Load.stop``) to check the service while it still runs."""
+    service.start()
+    try:
+        with Load(service.base) as load:
+            wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
+            yield load
+    finally:
+        service.stop()
+
+
+def production(tmp_path: Path, postgres: PrivatePostgres, redis: PrivateRedis) -> Service:
+    """Two workers on the private PostgreSQL and Redis."""
+    return Service(service_env(tmp_path, database_url=postgres.url, redis_url=redis.url),
+                   tmp_path)
+
+
 def assert_no_server_errors(load: Load) -> None:
     statuses = load.statuses()
     assert set(statuses) <= {200, 503}, statuses
@@ -69,47 +90,35 @@ def assert_no_server_errors(load: Load) -> None:
 def test_postgresql_stopped_and_started_under_load(private_postgres: PrivatePostgres,
                                                    private_redis: PrivateRedis,
                                                    tmp_path: Path) -> None:
-    service = Service(service_env(tmp_path, database_url=private_postgres.url,
-                                  redis_url=private_redis.url), tmp_path)
-    service.start()
-    try:
-        with Load(service.base) as load:
-            wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
-            private_postgres.stop()
-            outage = len(load.answers)
-            time.sleep(3)
-            during = {s for s, _ in load.answers[outage + 20:]}  # after those in flight
-            private_postgres.start()
-            back = len(load.answers)
-            wait_until(lambda: load.ok_since(back) > 50, 90,
-                       "answers after PostgreSQL came back")
-        assert during == {503}, during  # refused, said so, and nothing hung
-        assert_no_server_errors(load)
+    with loaded(production(tmp_path, private_postgres, private_redis)) as load:
+        private_postgres.stop()
+        outage = len(load.answers)
+        time.sleep(3)
+        during = {s for s, _ in load.answers[outage + 20:]}  # after those in flight
+        private_postgres.start()
+        back = len(load.answers)
+        wait_until(lambda: load.ok_since(back) > 50, 90, "answers after PostgreSQL came back")
+        load.stop()
         assert_every_answer_logged(private_postgres.url, load.receipts())
-    finally:
-        service.stop()
+    assert during == {503}, during  # refused, said so, and nothing hung
+    assert_no_server_errors(load)
 
 
 def test_redis_gone_rate_limits_fail_open(private_postgres: PrivatePostgres,
                                           private_redis: PrivateRedis,
                                           tmp_path: Path) -> None:
     """Without Redis the limiter lets requests through (and logs it): decisions go on."""
-    service = Service(service_env(tmp_path, database_url=private_postgres.url,
-                                  redis_url=private_redis.url), tmp_path)
-    service.start()
-    try:
-        with Load(service.base) as load:
-            wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
-            private_redis.kill()
-            gone = len(load.answers)
-            wait_until(lambda: load.ok_since(gone) > 100, 60, "answers without Redis")
-            private_redis.start()
-            back = len(load.answers)
-            wait_until(lambda: load.ok_since(back) > 50, 60, "answers with Redis again")
-        assert load.statuses().keys() == {200}
+    service = production(tmp_path, private_postgres, private_redis)
+    with loaded(service) as load:
+        private_redis.kill()
+        gone = len(load.answers)
+        wait_until(lambda: load.ok_since(gone) > 100, 60, "answers without Redis")
+        private_redis.start()
+        back = len(load.answers)
+        wait_until(lambda: load.ok_since(back) > 50, 60, "answers with Redis again")
+        load.stop()
         assert_every_answer_logged(private_postgres.url, load.receipts())
-    finally:
-        service.stop()
+    assert load.statuses().keys() == {200}
     assert "rate limit" in service.log().lower()  # the failure was logged
 
 
@@ -117,24 +126,18 @@ def test_a_worker_killed_mid_load(private_postgres: PrivatePostgres,
                                   private_redis: PrivateRedis, tmp_path: Path) -> None:
     """SIGKILL to one of two workers: the other keeps answering, the server starts a new
     worker, and if the dead one held the sequencer's lease another takes it over."""
-    service = Service(service_env(tmp_path, database_url=private_postgres.url,
-                                  redis_url=private_redis.url), tmp_path)
-    service.start()
-    try:
-        with Load(service.base) as load:
-            wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
-            before = service.workers_pids()
-            assert len(before) == 2, before
-            for pid in before[:1]:
-                subprocess.run(["kill", "-KILL", str(pid)], check=True)
-            killed = len(load.answers)
-            wait_until(lambda: load.ok_since(killed) > 100, 60, "answers after the kill")
-            wait_until(lambda: len(set(service.workers_pids()) - set(before)) >= 1, 60,
-                       "a new worker")
-        assert_no_server_errors(load)
+    service = production(tmp_path, private_postgres, private_redis)
+    with loaded(service) as load:
+        before = service.workers_pids()
+        assert len(before) == 2, before
+        subprocess.run(["kill", "-KILL", str(before[0])], check=True)
+        killed = len(load.answers)
+        wait_until(lambda: load.ok_since(killed) > 100, 60, "answers after the kill")
+        wait_until(lambda: len(set(service.workers_pids()) - set(before)) >= 1, 60,
+                   "a new worker")
+        load.stop()
         assert_every_answer_logged(private_postgres.url, load.receipts())
-    finally:
-        service.stop()
+    assert_no_server_errors(load)
 
 
 def test_the_data_folders_disk_full(tmp_path: Path) -> None:
@@ -148,30 +151,24 @@ def test_the_data_folders_disk_full(tmp_path: Path) -> None:
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
     try:
-        env = service_env(mount)
-        service = Service(env, tmp_path, workers=1)
-        service.start()
-        try:
-            with Load(service.base) as load:
-                wait_until(lambda: load.ok_since(0) > 50, 60, "answers before the fault")
-                filler = mount / "filler"
-                with filler.open("wb") as out:  # every free byte
-                    try:
-                        while True:
-                            out.write(b"\0" * (1 << 20))
-                            out.flush()
-                    except OSError:
-                        pass
-                full = len(load.answers)
-                wait_until(lambda: any(s == 503 for s, _ in load.answers[full:]), 60,
-                           "a write refused for want of room")
-                filler.unlink()
-                back = len(load.answers)
-                wait_until(lambda: load.ok_since(back) > 50, 60, "answers once there is room")
-            assert_no_server_errors(load)
+        with loaded(Service(service_env(mount), tmp_path, workers=1)) as load:
+            filler = mount / "filler"
+            with filler.open("wb") as out:  # every free byte
+                try:
+                    while True:
+                        out.write(b"\0" * (1 << 20))
+                        out.flush()
+                except OSError:
+                    pass
+            full = len(load.answers)
+            wait_until(lambda: any(s == 503 for s, _ in load.answers[full:]), 60,
+                       "a write refused for want of room")
+            filler.unlink()
+            back = len(load.answers)
+            wait_until(lambda: load.ok_since(back) > 50, 60, "answers once there is room")
+            load.stop()
             assert_every_answer_logged(f"sqlite:///{mount / 'data' / 'casset.db'}",
                                        load.receipts())
-        finally:
-            service.stop()
+        assert_no_server_errors(load)
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
