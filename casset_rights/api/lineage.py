@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, RIGHTS_READ
@@ -53,12 +54,15 @@ class LineageController(Controller):
     @post("/v1/derivatives", summary="Register a derivative and its parents",
           opt=needs(LICENSES_MANAGE, anonymous=False), sync_to_thread=True)
     def register(self, data: JSONBody[DerivativeBody], services: ServicesDep,
-                 principal: PrincipalDep) -> Response[dict[str, Any]]:
+                 principal: PrincipalDep,
+                 request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        context, warnings = asked_context(request, data.context)
         done = services.lineage.register(principal, child=data.child, parents=data.parents,
-                                         context=data.context)
+                                         context=context)
         body = {"child": done.child, "receipt_id": done.receipt_id,
                 "edges": [{**edge_body(e), "created": c}
-                          for e, c in zip(done.edges, done.created, strict=True)]}
+                          for e, c in zip(done.edges, done.created, strict=True)],
+                "warnings": msgspec.to_builtins(warnings)}
         return Response(body, status_code=201 if any(done.created) else 200)
 
     @get("/v1/lineage/{resource:path}", summary="Ancestors or descendants of a resource",
