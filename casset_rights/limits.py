@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
 
 import msgspec
 
 from casset_rights.errors import (
-    DuplicateKey, FieldError, InputTooDeep, InputTooLarge, IntegerOutOfRange, MalformedInput,
-    NumberOutOfRange,
+    DuplicateKey, FieldError, InputTooDeep, InputTooLarge, IntegerOutOfRange, InvalidInput,
+    MalformedInput, NumberOutOfRange,
 )
 
 INT64_MIN = -(2**63)
@@ -96,6 +97,20 @@ def check_integer(value: int, pointer: str = "") -> int:
     if not INT64_MIN <= value <= INT64_MAX:
         raise _integer_refused(pointer)
     return value
+
+
+def utc_instant(value: datetime, pointer: str) -> datetime:
+    """``value`` (timezone-aware) in UTC, to the millisecond, as every time is stored and
+    written. Raises InvalidInput, located at ``pointer``, for a time whose UTC date falls
+    outside the years 1 to 9999 (``0001-01-01T00:00:00+01:00`` is in year 0), or that
+    no millisecond count can stand for."""
+    try:
+        utc = value.astimezone(UTC)
+        utc.timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise InvalidInput("a time must fall within the years 1 to 9999 in UTC", errors=[
+            FieldError(pointer=pointer, message="outside the years 1 to 9999 in UTC")]) from None
+    return utc
 
 
 def _integer_refused(pointer: str) -> IntegerOutOfRange:

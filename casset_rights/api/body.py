@@ -27,7 +27,7 @@ from litestar.exceptions import HTTPException
 from litestar.utils.scope.state import ScopeState
 
 from casset_rights.errors import UnsupportedMediaType
-from casset_rights.limits import InputLimits, check_size, decode_json
+from casset_rights.limits import InputLimits, check_integer, check_size, decode_json
 
 BodyKind = Literal["json", "policy", "form"]
 BODY_OPT = "body"
@@ -49,6 +49,15 @@ def body_kind(handler: Any) -> BodyKind | None:
     if declared is not None:
         return declared  # type: ignore[no-any-return]
     return "json" if "data" in handler.parsed_fn_signature.parameters else None
+
+
+def check_path_integers(request: Request[Any, Any, Any]) -> None:
+    """Integer path parameters (``/versions/{n}``, ``/log/entries/{i}``) within 64 bits,
+    as every integer the service stores. Raises IntegerOutOfRange locating the parameter
+    at ``/path/<name>``."""
+    for name, value in request.path_params.items():
+        if isinstance(value, int):
+            check_integer(value, f"/path/{name}")
 
 
 def is_json_media_type(media_type: str) -> bool:

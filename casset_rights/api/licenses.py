@@ -20,6 +20,7 @@ from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, LICENSES_REQUEST, RIGHTS_READ
+from casset_rights.limits import utc_instant
 from casset_rights.licenses import (
     LICENSE_TYP, Grant, Introspection, LicenseRequest, Quote, licensee_key, rfc3339,
 )
@@ -186,9 +187,10 @@ class LicenseController(Controller):
           opt=READ, status_code=200, sync_to_thread=True)
     def introspect(self, data: JSONBody[IntrospectBody],
                    services: ServicesDep) -> dict[str, Any]:
+        at = None if data.at is None else utc_instant(data.at, "/at")
         answer = services.license_desk.introspect(data.token, resource=data.resource,
                                                   scope=data.scope, territory=data.territory,
-                                                  at=data.at)
+                                                  at=at)
         return introspection_body(answer)
 
     @get("/requests", summary="License requests you made, or that wait for you",

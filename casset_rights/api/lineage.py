@@ -17,6 +17,7 @@ from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, RIGHTS_READ
 from casset_rights.licenses import rfc3339
+from casset_rights.limits import INT64_MAX
 from casset_rights.lineage import Edge, LineageView, ParentLink
 from casset_rights.lineage.service import DEFAULT_DEPTH, MAX_DEPTH, MAX_EDGES
 
@@ -72,7 +73,7 @@ class LineageController(Controller):
         direction: Annotated[Literal["ancestors", "descendants"], QueryParameter()] = "ancestors",
         depth: Annotated[int, QueryParameter(ge=1, le=MAX_DEPTH)] = DEFAULT_DEPTH,
         revenue: Annotated[int | None, QueryParameter(
-            ge=0, description="revenue earned by the resource, in minor units: "
+            ge=0, le=INT64_MAX, description="revenue earned by the resource, in minor units: "
                               "answers the royalty split")] = None,
         currency: Annotated[str | None, QueryParameter(min_length=3, max_length=3)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_EDGES)] = MAX_EDGES,

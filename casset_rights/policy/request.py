@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from casset_rights.errors import FieldError, InvalidInput, UnknownContextKey
+from casset_rights.limits import utc_instant
 from casset_rights.policy.model import PURPOSES
 from casset_rights.policy.source import escape
 from casset_rights.resources import ResourceRef, parse_resource
@@ -122,7 +123,11 @@ def _parse_at(value: Any, errors: list[FieldError]) -> datetime | None:
         errors.append(FieldError(pointer="/context/at",
                                  message="at is an RFC 3339 date-time with a timezone"))
         return None
-    return value
+    try:
+        return utc_instant(value, "/context/at")
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+        return None
 
 
 def build_request(action: str, resource: str | ResourceRef, *, principal: Principal = PUBLIC,
