@@ -184,9 +184,12 @@ def decode_json(raw: bytes, limits: InputLimits, *, what: str = "the body") -> A
 
 
 def _not_json(what: str, message: str, text: str, pos: int) -> MalformedInput:
+    """The refusal of text that is not JSON, located by line and column (1-based)."""
     line = text.count("\n", 0, pos) + 1
     column = pos - text.rfind("\n", 0, pos)
-    return MalformedInput(f"{what} is not JSON: {message} (line {line}, column {column})")
+    return MalformedInput(f"{what} is not JSON: {message} (line {line}, column {column})",
+                          errors=[FieldError(pointer="", message=message, line=line,
+                                             column=column)])
 
 
 def check_tree(value: Any, limits: InputLimits, *, what: str = "the document") -> None:

@@ -143,7 +143,8 @@ class PolicyWriteController(Controller):
         text = await policy_text(request)
 
         def store() -> StoredPolicy:
-            report = validate(text, source_name=f"{policy_id}.yaml")
+            report = validate(text, source_name=f"{policy_id}.yaml",
+                      limits=services.settings.document_limits)
             if report.policy is None:
                 raise PolicyInvalid(f"policy {policy_id!r} is not valid", errors=report.errors)
             same_id(report.policy, policy_id)
@@ -183,7 +184,8 @@ RELEASE_WRITE_HANDLERS = [create_release, new_version]
 def dry_run_report(services: Services, policy_id: str, artist: str,
                    text: str) -> dict[str, Any]:
     """The validation report and, for a valid policy, its dry run."""
-    report = validate(text, source_name=f"{policy_id}.yaml")
+    report = validate(text, source_name=f"{policy_id}.yaml",
+                      limits=services.settings.document_limits)
     body: dict[str, Any] = {
         "policy": policy_id, "valid": report.ok,
         "errors": [msgspec.to_builtins(e) for e in report.errors],

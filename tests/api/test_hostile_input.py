@@ -3,6 +3,7 @@ problem code (and the limit it went beyond), before any handler work."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -205,3 +206,26 @@ def test_a_lenient_quote_carries_its_warning(oauth: Any, agent_token: str) -> No
     assert response.status_code == 201, response.text
     assert response.json()["warnings"][0]["pointer"] == "/context/purpos"
     assert "purpos" not in response.json()["context"]
+
+
+# -- policies ------------------------------------------------------------------------------
+
+
+def test_a_deeply_nested_policy_is_refused_fast(oauth: Any) -> None:
+    token = oauth.token(oauth.artist("nightglass"), scope="policies:write")
+    headers = {**oauth.bearer(token), "content-type": "application/yaml"}
+    deep_yaml = b"policy: nightglass-midnight-tapes\nartist: nightglass\napplies_to: artist\n" \
+        b"rules: " + deep(120_000) + b"\n"
+    for method, path in (("PUT", "/v1/policies/nightglass-midnight-tapes"),
+                         ("POST", "/v1/policies/nightglass-midnight-tapes:validate")):
+        started = time.perf_counter()
+        response = oauth.http.request(method, path, content=deep_yaml, headers=headers)
+        assert time.perf_counter() - started < 1.0
+        if method == "PUT":
+            assert_problem(response, 422, "policy_invalid")
+            errors = response.json()["errors"]
+        else:
+            assert response.status_code == 200 and response.json()["valid"] is False
+            errors = response.json()["errors"]
+        assert "nested more than 64 levels deep" in errors[0]["message"]
+        assert errors[0]["line"] == 4
