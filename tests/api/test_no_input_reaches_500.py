@@ -10,6 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
+from casset_rights.errors import LimitExceeded, MalformedInput
+from casset_rights.limits import BODY_LIMITS, decode_json
+
 SCOPES = ["listen", "preview", "reference", "quote", "sample", "remix", "interpret", "sync",
           "ai-input", "ai-train"]
 RESOURCES = ["release:midnight-tapes", "track:midnight-tapes/1", "hook:midnight-tapes/1/chorus",
@@ -32,6 +35,16 @@ bodies = st.one_of(
                           optional={"context": contexts | json_values}),
     json_values,
 )
+
+
+@pytest.fixture(name="settings")
+def unlimited_settings(settings):  # type: ignore[no-untyped-def]
+    """Rate limits off: hundreds of examples from one address must reach the reader."""
+    import msgspec
+
+    return msgspec.structs.replace(settings, rate_limits_enabled=False)
+
+
 QUIET = settings(max_examples=150, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture,
                                         HealthCheck.too_slow])
@@ -128,3 +141,38 @@ def test_times_at_the_edges_of_the_calendar(client: TestClient, at: str, status:
     assert decided.status_code == status, decided.text
     grid = client.get("/v1/rights/hook:midnight-tapes/1/chorus", params={"at": at})
     assert grid.status_code == status, grid.text
+
+
+# -- hostile structure: every body is read by one reader, before any handler work ------------
+
+STATUS_OF_REFUSAL = {"body_too_large": 413, "invalid_request": 400}
+
+
+@st.composite
+def hostile_bodies(draw: st.DrawFn) -> bytes:
+    context = draw(st.sampled_from([
+        b"[" * draw(st.integers(0, 60_000)),
+        b'{"at": ' + b"[" * draw(st.integers(25, 40)) + b"]" * 40 + b"}",
+        b'{"excerpt_seconds": ' + b"9" * draw(st.integers(15, 5000)) + b"}",
+        b'{"purpose": "commercial", "purpose": "non-commercial"}',
+        b'{"' + b"k" * draw(st.integers(1, 300_000)) + b'": 1}',
+        json.dumps(draw(json_values)).encode(),
+    ]))
+    return b'{"action": "remix", "resource": "hook:midnight-tapes/1/chorus", "context": ' \
+        + context + b"}"
+
+
+@QUIET
+@given(raw=hostile_bodies())
+def test_hostile_bodies_are_refused_as_the_reader_refuses_them(client: TestClient,
+                                                                raw: bytes) -> None:
+    response = client.post("/v1/decisions", content=raw,
+                           headers={"content-type": "application/json"})
+    assert _is_answer(response), (response.status_code, response.text)
+    try:
+        decode_json(raw, BODY_LIMITS)
+    except (LimitExceeded, MalformedInput) as refusal:
+        assert response.json()["code"] == refusal.code
+        assert response.status_code == STATUS_OF_REFUSAL.get(refusal.code, 422)
+        if isinstance(refusal, LimitExceeded):
+            assert response.json()["limit"] == refusal.limit
