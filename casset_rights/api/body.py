@@ -26,6 +26,7 @@ from litestar import Request
 from litestar.exceptions import HTTPException
 from litestar.utils.scope.state import ScopeState
 
+from casset_rights.api.security import header_of
 from casset_rights.errors import UnsupportedMediaType
 from casset_rights.limits import InputLimits, check_integer, check_size, decode_json
 
@@ -55,7 +56,7 @@ def check_path_integers(request: Request[Any, Any, Any]) -> None:
     """Integer path parameters (``/versions/{n}``, ``/log/entries/{i}``) within 64 bits,
     as every integer the service stores. Raises IntegerOutOfRange locating the parameter
     at ``/path/<name>``."""
-    for name, value in request.path_params.items():
+    for name, value in request.scope["path_params"].items():
         if isinstance(value, int):
             check_integer(value, f"/path/{name}")
 
@@ -74,8 +75,12 @@ async def read_body(request: Request[Any, Any, Any], limits: InputLimits) -> Non
     kind = body_kind(request.scope["route_handler"])
     if kind is None:
         return
-    media_type = request.content_type[0]
-    announced = request.content_length
+    # The raw headers, not ``request.content_type``/``content_length``: each built
+    # Litestar's header mapping, together about 20 µs a request, more than reading a
+    # typical body.
+    scope = request.scope
+    media_type = (header_of(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+    announced = _content_length(header_of(scope, b"content-length"))
     if announced is not None:
         check_size(announced, limits)
     if kind == "form":
@@ -90,6 +95,12 @@ async def read_body(request: Request[Any, Any, Any], limits: InputLimits) -> Non
     raw = await _body(request, limits)
     if kind == "json" and raw:
         ScopeState.from_scope(request.scope).json = decode_json(raw, limits)
+
+
+def _content_length(value: str | None) -> int | None:
+    """The announced length; None when absent or not a number (the server frames the
+    body; its bytes are counted as they are read)."""
+    return int(value) if value is not None and value.strip().isdigit() else None
 
 
 async def _body(request: Request[Any, Any, Any], limits: InputLimits) -> bytes:
