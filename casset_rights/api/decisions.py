@@ -49,7 +49,7 @@ class DecisionAnswer(msgspec.Struct):
     receipt: Annotated[str, msgspec.Meta(description="the signed receipt, a compact JWS")]
     receipt_id: Annotated[str, msgspec.Meta(description="its jti: GET /v1/receipts/{jti}")]
     warnings: Annotated[tuple[FieldError, ...], msgspec.Meta(
-        description="context keys left out under Prefer: handling=lenient")] = ()
+        description="context keys left out under Prefer: handling=lenient")]
 
 
 class JSONAnswer:
