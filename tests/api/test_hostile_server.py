@@ -1,6 +1,6 @@
-"""The real server (``casset-rights serve``: granian, one worker, its receipt store process)
-under hostile bodies: each refused, none ends a process, and other callers' decisions sent
-at the same time are answered and their receipts stored."""
+"""The real server (``casset-rights serve``: granian, one worker) under hostile bodies:
+each refused, none ends a process, and other callers' decisions sent at the same time are
+answered and their receipts stored."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def test_hostile_bodies_end_no_process_and_touch_no_other_caller(server: str) ->
                 assert answer.status_code == status, (path, answer.text[:300])
                 assert answer.json()["code"] == code
     # Hostile and ordinary callers at once: every ordinary decision is answered, and its
-    # receipt stored by the same store process the hostile requests went past.
+    # receipt stored by the same receipt writer the hostile requests went past.
     with ThreadPoolExecutor(max_workers=8) as pool:
         hostile = [pool.submit(httpx.post, server + "/v1/decisions", content=body,
                                headers=JSON, timeout=30) for body, _, _ in HOSTILE * 3]
