@@ -151,7 +151,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # One decoder, built once (building one costs more than reading a small body with it).
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs, parse_int=_parse_int,
                             parse_float=_parse_float, parse_constant=_parse_constant)
-_scan_once = _DECODER.scan_once
+_scan_once = _DECODER.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__
 _JSON_SPACE = " \t\n\r"
 
 

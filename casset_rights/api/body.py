@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from anyio import to_thread
 from litestar import Request
 from litestar.exceptions import HTTPException
 from litestar.utils.scope.state import ScopeState
@@ -36,6 +37,7 @@ FORM = "application/x-www-form-urlencoded"
 POLICY_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
                 "application/json", "text/plain")
 _READS_BODY = frozenset({"POST", "PUT", "PATCH"})
+INLINE_BYTES = 16 * 1024  # bodies up to this size are read on the event loop
 
 
 def reads(kind: BodyKind) -> dict[str, Any]:
@@ -94,7 +96,11 @@ async def read_body(request: Request[Any, Any, Any], limits: InputLimits) -> Non
                                    "(application/json)")
     raw = await _body(request, limits)
     if kind == "json" and raw:
-        ScopeState.from_scope(request.scope).json = decode_json(raw, limits)
+        # A large body is read in a worker thread: measuring and parsing 256 KB takes
+        # milliseconds the event loop owes to other callers' requests.
+        value = decode_json(raw, limits) if len(raw) <= INLINE_BYTES else \
+            await to_thread.run_sync(decode_json, raw, limits)
+        ScopeState.from_scope(request.scope).json = value
 
 
 def _content_length(value: str | None) -> int | None:

@@ -15,10 +15,9 @@ before parsing, each key once). Integers are 64-bit, as everywhere.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 import yaml
@@ -141,7 +140,7 @@ def read_source(source: str | bytes | Mapping[str, Any], *, source_name: str,
 
 
 def _refuse(source_name: str, message: str, *, pointer: str = "",
-            position: tuple[int | None, int | None] = (None, None)) -> None:
+            position: tuple[int | None, int | None] = (None, None)) -> NoReturn:
     error = FieldError(pointer=pointer, message=message, line=position[0], column=position[1])
     raise PolicyInvalid(f"{source_name}: {message}", errors=[error])
 
@@ -211,7 +210,7 @@ def _count(event: yaml.Event, depth: int, nodes: int, sizes: dict[str, int],
     return depth, nodes
 
 
-def _refuse_at(source_name: str, at: yaml.Event | yaml.MarkedYAMLError, message: str) -> None:
+def _refuse_at(source_name: str, at: yaml.Event | yaml.MarkedYAMLError, message: str) -> NoReturn:
     mark = at.problem_mark if isinstance(at, yaml.MarkedYAMLError) else at.start_mark
     _refuse(source_name, message, position=(mark.line + 1, mark.column + 1) if mark
             else (None, None))
@@ -315,11 +314,11 @@ class _Walker:
             if tag == _TAG + "bool":
                 return value.lower() == "true"
             if tag == _TAG + "int":
-                number = int(value)
-                if not INT64_MIN <= number <= INT64_MAX:
+                integer = int(value)
+                if not INT64_MIN <= integer <= INT64_MAX:
                     self._fail(node, pointer, f"{value[:30]!r} is beyond 64 bits (the limit)")
                     return None
-                return number
+                return integer
             if tag == _TAG + "float":
                 number = float(value)
                 if number in (float("inf"), float("-inf")):

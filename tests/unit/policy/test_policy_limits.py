@@ -34,10 +34,10 @@ HOSTILE = {
              + "[" * N + "]" * N + "}", "64 levels deep"),
     "a huge integer": (HEAD + "rules: []\nroutes:\n  r: {type: paid, term_days: 1, price: "
                        "{amount: " + "9" * 4000 + ", currency: usd}}\n", "beyond 64 bits"),
-    "a huge JSON integer": ('{"policy": "p", "artist": "a", "applies_to": "artist", '
-                            '"rules": [], "x": 99999999999999999999}', "64 bits"),
-    "duplicate JSON keys": ('{"policy": "p", "policy": "q", "artist": "a", '
-                            '"applies_to": "artist", "rules": []}', "duplicate key"),
+    "a huge JSON integer": (('{"policy": "p", "artist": "a", "applies_to": "artist", '
+                             '"rules": [], "x": 99999999999999999999}'), "64 bits"),
+    "duplicate JSON keys": (('{"policy": "p", "policy": "q", "artist": "a", '
+                             '"applies_to": "artist", "rules": []}'), "duplicate key"),
 }
 
 
