@@ -110,7 +110,8 @@ def cmd_catalog_load(args: argparse.Namespace, settings: Settings) -> int:
 
     services = _services(settings)
     try:
-        stored = load_catalog_directory(services.catalog, Path(args.folder))
+        stored = load_catalog_directory(services.catalog, Path(args.folder),
+                                        limits=settings.document_limits)
     finally:
         services.close()
     for version in stored:

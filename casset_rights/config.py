@@ -13,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from casset_rights.errors import InvalidInput
+from casset_rights.limits import InputLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catalog_dir: str = str(PROJECT_ROOT / "examples" / "catalog")
     policies_dir: str = str(PROJECT_ROOT / "policies")
     schemas_dir: Path = PROJECT_ROOT / "schemas"
+    # Input limits (docs/limits.md): a request body, and a policy or manifest file. Nesting
+    # counts arrays and objects; integers are 64-bit everywhere, whatever these say.
     max_body_bytes: int = 256 * 1024
+    max_body_depth: int = 32
+    max_document_bytes: int = 512 * 1024
+    max_document_depth: int = 64
     # Receipts of decisions are stored in groups by a writer thread: one commit serves
     # every receipt that arrived while the previous one ran, at most
     # ``receipt_batch_max``, waiting up to ``receipt_batch_wait_ms`` after the first.
@@ -98,6 +104,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
+
+    @property
+    def body_limits(self) -> InputLimits:
+        return InputLimits(max_bytes=self.max_body_bytes, max_depth=self.max_body_depth)
+
+    @property
+    def document_limits(self) -> InputLimits:
+        return InputLimits(max_bytes=self.max_document_bytes,
+                           max_depth=self.max_document_depth)
 
     @property
     def keys_dir(self) -> Path:

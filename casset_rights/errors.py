@@ -60,6 +60,63 @@ class UnknownScope(InvalidInput):
     code = "unknown_scope"
 
 
+class UnknownContextKey(InvalidInput):
+    """A context named a key the service does not know (a typo such as ``purpos``);
+    ``errors`` locate each such key and name the known ones."""
+
+    code = "unknown_context_key"
+
+
+class MalformedInput(InvalidInput):
+    """The input is not well-formed (JSON syntax, text encoding)."""
+
+    code = "invalid_request"
+
+
+class LimitExceeded(InvalidInput):
+    """Input beyond one of the service's input limits; ``limit`` is that limit's value
+    (bytes, levels or bits), ``code`` names it."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, detail: str, *, limit: int, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail, errors=errors)
+        self.limit = limit
+
+
+class InputTooLarge(LimitExceeded):
+    code = "body_too_large"
+
+
+class InputTooDeep(LimitExceeded):
+    code = "body_too_deep"
+
+
+class IntegerOutOfRange(LimitExceeded):
+    """An integer beyond 64 bits (signed: -2**63 .. 2**63 - 1); ``limit`` is 64."""
+
+    code = "integer_out_of_range"
+
+
+class NumberOutOfRange(LimitExceeded):
+    """A number too large for a 64-bit float (it would read as infinity)."""
+
+    code = "number_out_of_range"
+
+
+class DuplicateKey(LimitExceeded):
+    """An object names the same key twice: two readers of it could disagree on what
+    was meant (RFC 8259 section 4, RFC 7493). ``limit`` is 1: each key at most once."""
+
+    code = "duplicate_key"
+
+
+class UnsupportedMediaType(CassetError):
+    """A body in a media type the route does not read (or with none)."""
+
+    code = "unsupported_media_type"
+
+
 class NotFound(CassetError):
     code = "not_found"
 

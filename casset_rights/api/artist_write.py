@@ -15,6 +15,7 @@ from anyio import to_thread
 from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromPath, JSONBody
 
+from casset_rights.api.body import reads
 from casset_rights.api.catalog import version_body
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.security import needs
@@ -31,8 +32,7 @@ from casset_rights.services import Services
 
 WRITE_CATALOG = needs(CATALOG_WRITE, anonymous=False)
 WRITE_POLICIES = needs(POLICIES_WRITE, anonymous=False)
-POLICY_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
-                "application/json", "text/plain")
+POLICY_BODY = {**WRITE_POLICIES, **reads("policy")}
 VALIDATE_SUFFIX = ":validate"
 TAGS = ["artist"]
 
@@ -73,10 +73,8 @@ def stored_policy_body(stored: StoredPolicy, *, source: bool = False) -> dict[st
 
 
 async def policy_text(request: Request[Any, Any, Any]) -> str:
-    media_type = request.content_type[0]
-    if media_type not in POLICY_MEDIA:
-        raise InvalidInput("send the policy as YAML (application/yaml) or JSON "
-                           "(application/json)")
+    """The policy text of the body (its media type and size checked by ``read_body``).
+    Raises InvalidInput for text that is not UTF-8."""
     try:
         return (await request.body()).decode("utf-8")
     except UnicodeDecodeError:
@@ -137,7 +135,7 @@ class PolicyWriteController(Controller):
     tags = TAGS
 
     @put("/v1/policies/{policy_id:str}", summary="Store a new version of a policy",
-         opt=WRITE_POLICIES, status_code=200)
+         opt=POLICY_BODY, status_code=200)
     async def put_policy(self, policy_id: FromPath[str], request: Request[Any, Any, Any],
                          services: ServicesDep, principal: PrincipalDep) \
             -> Response[dict[str, Any]]:
@@ -145,7 +143,8 @@ class PolicyWriteController(Controller):
         text = await policy_text(request)
 
         def store() -> StoredPolicy:
-            report = validate(text, source_name=f"{policy_id}.yaml")
+            report = validate(text, source_name=f"{policy_id}.yaml",
+                      limits=services.settings.document_limits)
             if report.policy is None:
                 raise PolicyInvalid(f"policy {policy_id!r} is not valid", errors=report.errors)
             same_id(report.policy, policy_id)
@@ -167,7 +166,7 @@ class PolicyWriteController(Controller):
 
     @post("/v1/policies/{policy_ref:str}", summary="POST /v1/policies/{id}:validate: "
           "the validation report and what the change would newly permit or deny",
-          opt=WRITE_POLICIES, status_code=200)
+          opt=POLICY_BODY, status_code=200)
     async def validate_policy(self, policy_ref: FromPath[str], request: Request[Any, Any, Any],
                               services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
         if not policy_ref.endswith(VALIDATE_SUFFIX):
@@ -185,7 +184,8 @@ RELEASE_WRITE_HANDLERS = [create_release, new_version]
 def dry_run_report(services: Services, policy_id: str, artist: str,
                    text: str) -> dict[str, Any]:
     """The validation report and, for a valid policy, its dry run."""
-    report = validate(text, source_name=f"{policy_id}.yaml")
+    report = validate(text, source_name=f"{policy_id}.yaml",
+                      limits=services.settings.document_limits)
     body: dict[str, Any] = {
         "policy": policy_id, "valid": report.ok,
         "errors": [msgspec.to_builtins(e) for e in report.errors],

@@ -12,9 +12,11 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
 from casset_rights.api.security import caller_of
-from casset_rights.policy import build_request
+from casset_rights.errors import FieldError
+from casset_rights.policy import CONTEXT_KEYS, build_request
 from casset_rights.policy.decision import (
     DecisionValue,
     LicenseRoute,
@@ -46,6 +48,8 @@ class DecisionAnswer(msgspec.Struct):
     manifest_hash: str
     receipt: Annotated[str, msgspec.Meta(description="the signed receipt, a compact JWS")]
     receipt_id: Annotated[str, msgspec.Meta(description="its jti: GET /v1/receipts/{jti}")]
+    warnings: Annotated[tuple[FieldError, ...], msgspec.Meta(
+        description="context keys left out under Prefer: handling=lenient")]
 
 
 class JSONAnswer:
@@ -91,8 +95,9 @@ class DecisionController(Controller):
         # the ``services`` and ``principal`` dependencies: resolving those two costs
         # about 7 µs a request, a twentieth of this route's time in the event loop.
         services = services_of(request)
+        context, warnings = asked_context(request, data.context)
         asked = build_request(data.action, data.resource, principal=caller_of(request),
-                              context=data.context)
+                              context=context)
         decisions = services.decisions
         # Held licenses and ancestors' policies may be read from the database: then decide
         # in a worker thread, so the event loop never waits on it. Otherwise the decision
@@ -109,18 +114,26 @@ class DecisionController(Controller):
             resource=outcome.request.resource.id, reasons=d.reasons,
             obligations=d.obligations, license_routes=d.license_routes, errors=d.errors,
             policy_hash=outcome.policy_hash, manifest_hash=outcome.manifest_hash,
-            receipt=receipt.token, receipt_id=receipt.jti)))
+            receipt=receipt.token, receipt_id=receipt.jti, warnings=warnings)))
 
     @get("/v1/rights/{resource:path}", summary="Every scope's decision on a resource")
     async def grid(
         self, resource: FromPath[str], services: ServicesDep, principal: PrincipalDep,
+        request: Request[Any, Any, Any],
         purpose: Annotated[Literal["commercial", "non-commercial"] | None,
                            QueryParameter()] = None,
         territory: Annotated[str | None, QueryParameter(max_length=2, min_length=2)] = None,
         excerpt_seconds: Annotated[float | None, QueryParameter(ge=0)] = None,
+        at: Annotated[str | None, QueryParameter(
+            max_length=64, description="RFC 3339 date-time with a timezone")] = None,
     ) -> dict[str, Any]:
+        # The query is the context: a parameter that is not a context key is refused (or
+        # a warning, under Prefer: handling=lenient), as an unknown key of a body's context.
+        asked = {k: v for k, v in request.query_params.items() if k not in CONTEXT_KEYS}
+        _, warnings = asked_context(request, asked, pointer="/query")
         context = {k: v for k, v in (("purpose", purpose), ("territory", territory),
-                                     ("excerpt_seconds", excerpt_seconds)) if v is not None}
+                                     ("excerpt_seconds", excerpt_seconds), ("at", at))
+                   if v is not None}
         outcome = await anyio.to_thread.run_sync(partial(
             services.decisions.grid, principal=principal, resource=resource.lstrip("/"),
             context=context, signed=False))
@@ -142,4 +155,5 @@ class DecisionController(Controller):
             "manifest_hash": outcome.manifest_hash,
             "receipt": receipt.token,
             "receipt_id": receipt.jti,
+            "warnings": msgspec.to_builtins(warnings),
         }

@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, LICENSES_REQUEST, RIGHTS_READ
+from casset_rights.limits import utc_instant
 from casset_rights.licenses import (
     LICENSE_TYP, Grant, Introspection, LicenseRequest, Quote, licensee_key, rfc3339,
 )
@@ -149,10 +151,11 @@ class LicenseController(Controller):
     @post("/quotes", summary="Quote a license route", opt=REQUEST, status_code=201,
           sync_to_thread=True)
     def quote(self, data: JSONBody[QuoteBody], services: ServicesDep,
-              principal: PrincipalDep) -> dict[str, Any]:
+              principal: PrincipalDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        context, warnings = asked_context(request, data.context)
         quote = services.licenses.quote(principal, resource=data.resource, route=data.route,
-                                        scopes=data.scopes or None, context=data.context)
-        return quote_body(quote)
+                                        scopes=data.scopes or None, context=context)
+        return {**quote_body(quote), "warnings": msgspec.to_builtins(warnings)}
 
     @get("/quotes/{quote_id:str}", summary="One of your quotes", opt=REQUEST,
          sync_to_thread=True)
@@ -184,9 +187,10 @@ class LicenseController(Controller):
           opt=READ, status_code=200, sync_to_thread=True)
     def introspect(self, data: JSONBody[IntrospectBody],
                    services: ServicesDep) -> dict[str, Any]:
+        at = None if data.at is None else utc_instant(data.at, "/at")
         answer = services.license_desk.introspect(data.token, resource=data.resource,
                                                   scope=data.scope, territory=data.territory,
-                                                  at=data.at)
+                                                  at=at)
         return introspection_body(answer)
 
     @get("/requests", summary="License requests you made, or that wait for you",

@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, RIGHTS_READ
 from casset_rights.licenses import rfc3339
+from casset_rights.limits import INT64_MAX
 from casset_rights.lineage import Edge, LineageView, ParentLink
 from casset_rights.lineage.service import DEFAULT_DEPTH, MAX_DEPTH, MAX_EDGES
 
@@ -53,12 +55,15 @@ class LineageController(Controller):
     @post("/v1/derivatives", summary="Register a derivative and its parents",
           opt=needs(LICENSES_MANAGE, anonymous=False), sync_to_thread=True)
     def register(self, data: JSONBody[DerivativeBody], services: ServicesDep,
-                 principal: PrincipalDep) -> Response[dict[str, Any]]:
+                 principal: PrincipalDep,
+                 request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        context, warnings = asked_context(request, data.context)
         done = services.lineage.register(principal, child=data.child, parents=data.parents,
-                                         context=data.context)
+                                         context=context)
         body = {"child": done.child, "receipt_id": done.receipt_id,
                 "edges": [{**edge_body(e), "created": c}
-                          for e, c in zip(done.edges, done.created, strict=True)]}
+                          for e, c in zip(done.edges, done.created, strict=True)],
+                "warnings": msgspec.to_builtins(warnings)}
         return Response(body, status_code=201 if any(done.created) else 200)
 
     @get("/v1/lineage/{resource:path}", summary="Ancestors or descendants of a resource",
@@ -68,7 +73,7 @@ class LineageController(Controller):
         direction: Annotated[Literal["ancestors", "descendants"], QueryParameter()] = "ancestors",
         depth: Annotated[int, QueryParameter(ge=1, le=MAX_DEPTH)] = DEFAULT_DEPTH,
         revenue: Annotated[int | None, QueryParameter(
-            ge=0, description="revenue earned by the resource, in minor units: "
+            ge=0, le=INT64_MAX, description="revenue earned by the resource, in minor units: "
                               "answers the royalty split")] = None,
         currency: Annotated[str | None, QueryParameter(min_length=3, max_length=3)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_EDGES)] = MAX_EDGES,

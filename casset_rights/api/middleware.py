@@ -23,6 +23,7 @@ from typing import Any
 from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from casset_rights.api.body import check_path_integers, read_body
 from casset_rights.api.deps import services_of
 from casset_rights.api.ratelimit import charge_caller, verdict_headers
 from casset_rights.api.security import check_access, header_of, principal_of
@@ -57,9 +58,12 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 async def access_check(request: Request[Any, Any, Any]) -> None:
     scope = request.scope
     principal, error = principal_of(scope)
-    verdict = await charge_caller(services_of(request), principal)
+    services = services_of(request)
+    verdict = await charge_caller(services, principal)
     if verdict is not None:
         headers = scope["state"].get(_HEADERS_KEY)  # type: ignore[typeddict-item]
         if headers is not None:
             headers.extend(verdict_headers(verdict))
     check_access(principal, error, scope["route_handler"].opt)
+    check_path_integers(request)
+    await read_body(request, services.settings.body_limits)

@@ -15,6 +15,7 @@ import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post
 
+from casset_rights.api.body import FORM, reads
 from casset_rights.api.consent_page import PAGE_HEADERS, consent_page, refused_page
 from casset_rights.api.deps import ServicesDep
 from casset_rights.api.ratelimit import charge
@@ -26,7 +27,6 @@ from casset_rights.auth.service import (
 from casset_rights.ratelimit import Quota
 from casset_rights.services import Services
 
-FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -98,6 +98,7 @@ def consent_response(step: ConsentPrompt | AuthorizationRefused | OAuthResponse
 
 class OAuthController(Controller):
     tags = ["oauth"]
+    opt = reads("form")  # OAuth's own parameters; registration alone takes JSON
 
     @post(TOKEN_PATH, summary="Token endpoint (client_credentials, authorization_code "
                               "with PKCE, refresh_token)", status_code=200)
@@ -135,16 +136,15 @@ class OAuthController(Controller):
         return consent_response(step)
 
     @post(REGISTER_PATH, summary="Dynamic client registration for agents (RFC 7591)",
-          status_code=201)
+          status_code=201, opt=reads("json"))
     async def register(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[bytes]:
         s = services.settings
         address = request.client.host if request.client else "unknown"
         await charge(services.limiter, f"register:{address}",
                      Quota(capacity=s.registration_burst, per_minute=s.registration_per_minute))
-        try:
-            document = msgspec.json.decode(await request.body())
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        document = await request.json()  # read under the body limits (api/body.py)
+        if not isinstance(document, dict):
             return oauth_error(400, "invalid_client_metadata",
                                "The registration request must be a JSON object.")
         answer = await to_thread.run_sync(services.auth.register, document)

@@ -25,6 +25,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 # Most specific first: the first class in an error's MRO that is listed decides.
 STATUS: dict[type[e.CassetError], int] = {
+    e.InputTooLarge: 413,
+    e.MalformedInput: 400,
     e.InvalidInput: 422,
     e.NotFound: 404,
     e.Conflict: 409,
@@ -34,6 +36,7 @@ STATUS: dict[type[e.CassetError], int] = {
     e.PaymentsNotConfigured: 501,
     e.ReceiptInvalid: 422,
     e.ServiceUnavailable: 503,
+    e.UnsupportedMediaType: 415,
 }
 
 TITLES: dict[int, str] = {
@@ -67,7 +70,10 @@ HTTP_CODES: dict[int, str] = {
 def problem(
     status: int, *, code: str, detail: str, errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None, request_id: str | None = None,
+    limit: int | None = None,
 ) -> Response[bytes]:
+    """An RFC 9457 problem response; ``limit`` (an extension member) is the value of the
+    input limit a refused request went beyond."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code.replace("_", "-"),
         "title": TITLES.get(status, "Error"),
@@ -75,6 +81,8 @@ def problem(
         "detail": detail,
         "code": code,
     }
+    if limit is not None:
+        body["limit"] = limit
     if errors:
         body["errors"] = errors
     if request_id:
@@ -109,8 +117,9 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) ->
     if isinstance(exc, e.InsufficientScope):
         headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
     errors = [msgspec.to_builtins(fe) for fe in exc.errors] or None
+    limit = exc.limit if isinstance(exc, e.LimitExceeded) else None
     return problem(status, code=exc.code, detail=exc.detail, errors=errors, headers=headers,
-                   request_id=_request_id(request))
+                   request_id=_request_id(request), limit=limit)
 
 
 def rate_limit_headers(limit: int, remaining: int, reset: int, window: int) -> dict[str, str]:
@@ -132,8 +141,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
                        errors=errors, request_id=_request_id(request))
     code = HTTP_CODES.get(status, "http_error")
     detail = str(exc.detail) if exc.detail else TITLES.get(status, "error")
+    limit = request.app.state["services"].settings.max_body_bytes if status == 413 else None
     return problem(status, code=code, detail=detail, headers=dict(exc.headers or {}),
-                   request_id=_request_id(request))
+                   request_id=_request_id(request), limit=limit)
 
 
 def undecodable_body_handler(request: Request[Any, Any, Any],

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from casset_rights.errors import FieldError, InvalidInput, ManifestInvalid
+from casset_rights.errors import (
+    FieldError, InvalidInput, LimitExceeded, MalformedInput, ManifestInvalid,
+)
+from casset_rights.limits import DOCUMENT_LIMITS, InputLimits, check_size, decode_json
 from casset_rights.manifests.records import Artist, StoredVersion
 from casset_rights.manifests.validation import validate_manifest
 
@@ -27,12 +30,14 @@ class _ArtistEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     display_name: str
 
 
-def load_catalog_directory(service: CatalogService, path: Path | str) -> list[StoredVersion]:
+def load_catalog_directory(service: CatalogService, path: Path | str, *,
+                           limits: InputLimits = DOCUMENT_LIMITS) -> list[StoredVersion]:
     """Store every manifest under ``path``: all versions 1 first, then 2, and so on.
 
     Artists files are applied first. Every manifest is validated before any is stored,
-    so a bad file stores nothing. Raises ManifestInvalid naming the first bad file (its
-    ``errors`` located in that file), InvalidInput for a bad artists file, and
+    so a bad file stores nothing. Each file is read under ``limits`` (size, nesting,
+    64-bit integers, each key once). Raises ManifestInvalid naming the first bad file
+    (its ``errors`` located in that file), InvalidInput for a bad artists file, and
     StaleVersion or Conflict when a manifest does not extend what is stored.
     """
     folder = Path(path)
@@ -43,7 +48,7 @@ def load_catalog_directory(service: CatalogService, path: Path | str) -> list[St
         load_artists(service, artists_file)
     documents = []
     for file in (p for p in files if p.name != ARTISTS_FILE):
-        document = _read_json(file)
+        document = _read_json(file, limits)
         try:
             validate_manifest(document)
         except ManifestInvalid as exc:
@@ -61,22 +66,15 @@ def load_artists(service: CatalogService, path: Path | str) -> list[Artist]:
     return [service.put_artist(e.id, display_name=e.display_name) for e in entries]
 
 
-def _read_json(file: Path) -> Any:
-    """Parse ``file``. Raises ManifestInvalid with the line and column of a syntax error."""
-    text = file.read_text(encoding="utf-8")
+def _read_json(file: Path, limits: InputLimits) -> Any:
+    """Parse ``file`` under ``limits``. Raises ManifestInvalid with the line and column of
+    a syntax error, or naming the limit a file goes beyond."""
+    what = f"the manifest {file.name}"
     try:
-        return msgspec.json.decode(text)
-    except msgspec.DecodeError as exc:
-        line, column = _position(text, exc)
-        raise ManifestInvalid(f"{file}: not JSON", errors=[FieldError(
-            pointer="", message=str(exc), line=line, column=column)]) from None
-
-
-def _position(text: str, exc: msgspec.DecodeError) -> tuple[int | None, int | None]:
-    # msgspec reports "... (byte N)"; turn it into a 1-based line and column.
-    _, _, tail = str(exc).rpartition("(byte ")
-    offset = tail.rstrip(")")
-    if not offset.isdigit():
-        return None, None
-    before = text.encode("utf-8")[: int(offset)].decode("utf-8", errors="ignore")
-    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        check_size(file.stat().st_size, limits, what=what)
+        return decode_json(file.read_bytes(), limits, what=what)
+    except MalformedInput as exc:
+        raise ManifestInvalid(f"{file}: not JSON", errors=exc.errors) from None
+    except LimitExceeded as exc:
+        raise ManifestInvalid(f"{file}: {exc.detail}", errors=[FieldError(
+            pointer="", message=f"{exc.detail} (the limit)")]) from None

@@ -23,7 +23,9 @@ from casset_rights.policy.model import (
     Policy, PolicyTest, PolicyTestPrincipal, PolicyTestRequest, Price, Route, Rule,
     TerritoryCondition, TimeWindow, serialize,
 )
-from casset_rights.policy.request import Context, Request, build_request, parse_context
+from casset_rights.policy.request import (
+    CONTEXT_KEYS, Context, Request, build_request, known_context, parse_context,
+)
 from casset_rights.resources import LEVELS, ResourceRef, parse_resource
 from casset_rights.policy.scopes import SCOPES, TRAVELLING_SCOPES, check_scope
 from casset_rights.policy.testing import (
@@ -32,12 +34,12 @@ from casset_rights.policy.testing import (
 from casset_rights.policy.validator import ValidationReport, load_policy, parse, validate
 
 __all__ = [
-    "LEVELS", "OBLIGATION_TYPES", "PURPOSES", "ROUTE_TYPES", "SCOPES", "TRAVELLING_SCOPES",
+    "CONTEXT_KEYS", "LEVELS", "OBLIGATION_TYPES", "PURPOSES", "ROUTE_TYPES", "SCOPES", "TRAVELLING_SCOPES",
     "AudienceMatch", "CompiledPolicy", "Conditions", "Context", "Decision", "ExcerptCondition",
     "LicenseRoute", "Money", "Obligation", "Policy", "PolicyTest", "PolicyTestPrincipal",
     "PolicyTestReport", "PolicyTestRequest", "PolicyTestResult", "Price", "Reason", "Request",
     "ResourceRef", "Route", "Rule", "RuleError", "TerritoryCondition", "TimeWindow",
     "ValidationReport", "authorize", "build_request", "check_files", "check_scope",
-    "compile_policy", "load_policy", "parse", "parse_context", "parse_resource",
+    "compile_policy", "known_context", "load_policy", "parse", "parse_context", "parse_resource",
     "run_policy_tests", "serialize", "test_files", "validate",
 ]

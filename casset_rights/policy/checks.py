@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from casset_rights.errors import FieldError
+from casset_rights.errors import FieldError, InvalidInput
+from casset_rights.limits import utc_instant
 from casset_rights.policy.model import TARGETS
 from casset_rights.resources import RESOURCE_KINDS, parse_resource
 from casset_rights.policy.source import SourceDocument, escape
@@ -142,7 +143,12 @@ def _datetime(source: SourceDocument, value: Any, *, at: str) -> datetime | Fiel
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return source.error(at, f"{value!r} is not a real date and time")
-    return parsed if parsed.tzinfo is not None else None  # the schema asks for the zone
+    if parsed.tzinfo is None:
+        return None  # the schema asks for the zone
+    try:
+        return utc_instant(parsed, at)
+    except InvalidInput:
+        return source.error(at, f"{value!r} falls outside the years 1 to 9999 in UTC")
 
 
 def _audience(source: SourceDocument, to: Any, *, at: str) -> Iterator[FieldError]:

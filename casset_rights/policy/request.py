@@ -12,8 +12,10 @@ from typing import Any
 
 import msgspec
 
-from casset_rights.errors import FieldError, InvalidInput
+from casset_rights.errors import FieldError, InvalidInput, UnknownContextKey
+from casset_rights.limits import utc_instant
 from casset_rights.policy.model import PURPOSES
+from casset_rights.policy.source import escape
 from casset_rights.resources import ResourceRef, parse_resource
 from casset_rights.policy.scopes import check_scope
 from casset_rights.principal import PUBLIC, Principal
@@ -25,13 +27,13 @@ class Context(msgspec.Struct, frozen=True, omit_defaults=True):
     """The circumstances of a use. ``None`` means the asker did not say (see the
     missing-context rule in docs/policy-language.md); ``at`` ``None`` means now.
     ``territory`` is an upper-case ISO 3166-1 alpha-2 code; ``at`` is timezone-aware.
-    ``extra`` holds any other keys the asker sent (recorded, not matched on)."""
+    No other key exists: an unknown one is refused (``known_context``), so what a
+    receipt records of a context is these four values and nothing else."""
 
     purpose: str | None = None
     territory: str | None = None
     excerpt_seconds: int | float | None = None
     at: datetime | None = None
-    extra: dict[str, Any] = {}
 
 
 EMPTY_CONTEXT = Context()
@@ -50,15 +52,43 @@ class Request(msgspec.Struct, frozen=True):
     artist_name: str | None = None
 
 
+def known_context(values: Mapping[str, Any] | None, *, lenient: bool = False,
+                  pointer: str = "/context") -> tuple[dict[str, Any], tuple[FieldError, ...]]:
+    """The context's known keys, and a warning for each unknown key left out.
+
+    An unknown key (a typo such as ``purpos``) would otherwise change the answer
+    silently. Strict (the default), it raises UnknownContextKey locating every unknown
+    key at ``{pointer}/<key>`` and naming the known ones; ``lenient`` (the caller asked
+    for it) leaves them out and returns the same findings as warnings.
+    """
+    if not values:
+        return {}, ()
+    unknown = [key for key in values if key not in CONTEXT_KEYS]
+    if not unknown:
+        return dict(values), ()
+    known = ", ".join(CONTEXT_KEYS)
+    findings = tuple(FieldError(
+        pointer=f"{pointer}/{escape(key)}",
+        message=f"unknown context key {key[:64]!r}" + (", ignored" if lenient else "")
+        + f"; the known keys are {known}",
+        severity="warning" if lenient else "error") for key in unknown)
+    if not lenient:
+        raise UnknownContextKey(f"the context has {len(unknown)} unknown key(s); the known "
+                                f"keys are {known}", errors=findings)
+    return {k: v for k, v in values.items() if k in CONTEXT_KEYS}, findings
+
+
 def parse_context(values: Mapping[str, Any] | None) -> Context:
     """Build a Context from a JSON-like mapping.
 
-    Raises InvalidInput (errors located at ``/context/<key>``) for a purpose other than
+    Raises UnknownContextKey for a key other than ``CONTEXT_KEYS`` (``known_context``),
+    and InvalidInput (errors located at ``/context/<key>``) for a purpose other than
     ``commercial``/``non-commercial``, a territory that is not two letters, a negative or
     non-numeric excerpt_seconds, or an ``at`` that is not a timezone-aware RFC 3339 time.
     """
     if not values:
         return EMPTY_CONTEXT
+    known_context(values)
     errors: list[FieldError] = []
     purpose, territory, seconds = (values.get(k) for k in CONTEXT_KEYS[:3])
     if purpose is not None and purpose not in PURPOSES:
@@ -78,9 +108,7 @@ def parse_context(values: Mapping[str, Any] | None) -> Context:
     at = _parse_at(values.get("at"), errors)
     if errors:
         raise InvalidInput("the request context is invalid", errors=errors)
-    extra = {k: v for k, v in values.items() if k not in CONTEXT_KEYS}
-    return Context(purpose=purpose, territory=territory, excerpt_seconds=seconds, at=at,
-                   extra=extra)
+    return Context(purpose=purpose, territory=territory, excerpt_seconds=seconds, at=at)
 
 
 def _parse_at(value: Any, errors: list[FieldError]) -> datetime | None:
@@ -95,7 +123,11 @@ def _parse_at(value: Any, errors: list[FieldError]) -> datetime | None:
         errors.append(FieldError(pointer="/context/at",
                                  message="at is an RFC 3339 date-time with a timezone"))
         return None
-    return value
+    try:
+        return utc_instant(value, "/context/at")
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+        return None
 
 
 def build_request(action: str, resource: str | ResourceRef, *, principal: Principal = PUBLIC,

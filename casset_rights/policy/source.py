@@ -5,32 +5,53 @@ booleans (so ``on:`` and the territory ``NO`` stay strings, unlike YAML 1.1), da
 strings, ``010`` is not an octal number, and tags, merge keys and duplicate keys are
 refused. Every value's JSON Pointer is mapped to its 1-based line and column so schema
 and semantic errors can be located in the file.
+
+A hostile file is refused before any tree is built: the size first, then one pass over
+the YAML events (a state machine, no recursion) that stops at the first level of
+nesting beyond the limit, or once aliases would expand the document past ``MAX_NODES``
+nodes ("billion laughs"). JSON is read by ``limits.decode_json`` (nesting measured
+before parsing, each key once). Integers are 64-bit, as everywhere.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from casset_rights.errors import FieldError, PolicyInvalid
+from casset_rights.errors import (
+    DuplicateKey, FieldError, LimitExceeded, MalformedInput, PolicyInvalid,
+)
+from casset_rights.limits import DOCUMENT_LIMITS, INT64_MAX, INT64_MIN, InputLimits, decode_json
 
-MAX_SOURCE_BYTES = 512 * 1024
-MAX_DEPTH = 64
+# Nodes of the document once aliases are expanded: a real policy has a few hundred.
 MAX_NODES = 100_000
 Position = tuple[int, int]
 
 _TAG = "tag:yaml.org,2002:"
 
 
+class _FlowTooDeep(yaml.MarkedYAMLError):
+    pass
+
+
 class _Loader(yaml.SafeLoader):
     # Own resolver table: JSON-compatible plain scalars and nothing else.
     yaml_implicit_resolvers: dict = {}
+    max_flow_level = DOCUMENT_LIMITS.max_depth
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # Stop at the bracket past the limit. The scanner looks up to 1,024 characters
+        # ahead for a possible key, checking every open level at each token: in a line of
+        # brackets that is quadratic, 0.7 s before the parser saw the 65th level.
+        if self.flow_level >= self.max_flow_level:
+            raise _FlowTooDeep(problem=f"nested more than {self.max_flow_level} levels deep "
+                                       "(the limit)", problem_mark=self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
 
 
 _Loader.add_implicit_resolver(_TAG + "null", re.compile(r"^(?:~|null|Null|NULL|)$"),
@@ -84,43 +105,49 @@ def pointer_of(parts: Any) -> str:
     return "".join("/" + escape(p) for p in parts)
 
 
-def read_source(source: str | bytes | Mapping[str, Any], *, source_name: str) -> SourceDocument:
+def read_source(source: str | bytes | Mapping[str, Any], *, source_name: str,
+                limits: InputLimits = DOCUMENT_LIMITS) -> SourceDocument:
     """Read YAML or JSON text (JSON when ``source_name`` ends in ``.json``, or when the
     text starts with ``{`` and parses as JSON), or take a parsed mapping as it is.
 
-    Raises PolicyInvalid with located errors for undecodable bytes, oversized text,
-    syntax errors, duplicate keys, tags, merge keys and non-JSON values.
+    Raises PolicyInvalid with located errors for undecodable bytes, text beyond
+    ``limits`` (size, nesting), aliases expanding past ``MAX_NODES``, syntax errors,
+    duplicate keys, integers beyond 64 bits, tags, merge keys and non-JSON values.
     """
     if isinstance(source, Mapping):
         return SourceDocument(data=dict(source), source_name=source_name)
+    too_large = f"the policy is larger than {limits.max_bytes} bytes (the limit)"
     if isinstance(source, bytes):
-        if len(source) > MAX_SOURCE_BYTES:
-            _refuse(source_name, f"the policy is larger than {MAX_SOURCE_BYTES} bytes")
+        if len(source) > limits.max_bytes:
+            _refuse(source_name, too_large)
         try:
             source = source.decode("utf-8")
         except UnicodeDecodeError as exc:
             _refuse(source_name, f"the policy is not UTF-8 text: {exc.reason}")
     text = source.removeprefix("\ufeff")
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
-        _refuse(source_name, f"the policy is larger than {MAX_SOURCE_BYTES} bytes")
+    if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
+        _refuse(source_name, too_large)
     if source_name.endswith(".json"):
-        return _read_json(text, source_name)
+        return _read_json(text, source_name, limits)
     if text.lstrip().startswith("{"):
         try:
-            return _read_json(text, source_name)
-        except PolicyInvalid:
-            pass  # not JSON: read it as YAML (flow style), which locates the errors
-    return _read_yaml(text, source_name)
+            return _read_json(text, source_name, limits)
+        except PolicyInvalid as exc:
+            if exc.errors and exc.errors[0].message.endswith("(the limit)"):
+                raise  # over a limit as JSON: no better as YAML
+            # not JSON: read it as YAML (flow style), which locates the errors
+    return _read_yaml(text, source_name, limits)
 
 
 def _refuse(source_name: str, message: str, *, pointer: str = "",
-            position: tuple[int | None, int | None] = (None, None)) -> None:
+            position: tuple[int | None, int | None] = (None, None)) -> NoReturn:
     error = FieldError(pointer=pointer, message=message, line=position[0], column=position[1])
     raise PolicyInvalid(f"{source_name}: {message}", errors=[error])
 
 
-def _read_yaml(text: str, source_name: str) -> SourceDocument:
+def _read_yaml(text: str, source_name: str, limits: InputLimits) -> SourceDocument:
     try:
+        _measure_yaml(text, source_name, limits)
         walker = _Walker(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -136,39 +163,84 @@ def _read_yaml(text: str, source_name: str) -> SourceDocument:
                           positions=walker.positions, key_positions=walker.key_positions)
 
 
-def _read_json(text: str, source_name: str) -> SourceDocument:
-    duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                duplicates.append(key)
-            out[key] = value
-        return out
-
-    def constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON number")
-
+def _measure_yaml(text: str, source_name: str, limits: InputLimits) -> None:
+    """One pass over the YAML events, stopping at the first excess: nesting beyond
+    ``limits.max_depth``, or more than ``MAX_NODES`` nodes with aliases expanded (each
+    alias counts the nodes of what it names). Raises PolicyInvalid, located; a syntax
+    error is left to the reader that follows, which locates it."""
+    depth = nodes = 0
+    sizes: dict[str, int] = {}  # anchor -> nodes under it
+    open_anchors: list[tuple[str | None, int]] = []
+    loader = _Loader(text)
+    loader.max_flow_level = limits.max_depth
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
-    except json.JSONDecodeError as exc:
-        _refuse(source_name, f"JSON syntax: {exc.msg}", pointer=_pointer_at_error(text[:exc.pos]),
-                position=(exc.lineno, exc.colno))
-    except ValueError as exc:
-        _refuse(source_name, f"JSON: {exc}")
+        while loader.check_event():
+            event = loader.get_event()
+            depth, nodes = _count(event, depth, nodes, sizes, open_anchors)
+            if depth > limits.max_depth:
+                _refuse_at(source_name, event, f"the policy is nested more than "
+                                               f"{limits.max_depth} levels deep (the limit)")
+            if nodes > MAX_NODES:
+                _refuse_at(source_name, event, f"the policy has more than {MAX_NODES} values "
+                                               "with its aliases expanded (the limit)")
+    except _FlowTooDeep as exc:
+        _refuse_at(source_name, exc, f"the policy is {exc.problem}")
+    finally:
+        loader.dispose()
+
+
+def _count(event: yaml.Event, depth: int, nodes: int, sizes: dict[str, int],
+           open_anchors: list[tuple[str | None, int]]) -> tuple[int, int]:
+    """Depth and node count after ``event``; an alias counts the nodes it names."""
+    if isinstance(event, yaml.AliasEvent):
+        nodes += sizes.get(event.anchor, 1)
+    elif isinstance(event, yaml.ScalarEvent):
+        nodes += 1
+        if event.anchor:
+            sizes[event.anchor] = 1
+    elif isinstance(event, yaml.CollectionStartEvent):
+        depth += 1
+        nodes += 1
+        open_anchors.append((event.anchor, nodes))
+    elif isinstance(event, yaml.CollectionEndEvent):
+        depth -= 1
+        anchor, started = open_anchors.pop()
+        if anchor:
+            sizes[anchor] = nodes - started + 1
+    return depth, nodes
+
+
+def _refuse_at(source_name: str, at: yaml.Event | yaml.MarkedYAMLError, message: str) -> NoReturn:
+    mark = at.problem_mark if isinstance(at, yaml.MarkedYAMLError) else at.start_mark
+    _refuse(source_name, message, position=(mark.line + 1, mark.column + 1) if mark
+            else (None, None))
+
+
+def _read_json(text: str, source_name: str, limits: InputLimits) -> SourceDocument:
+    duplicate: DuplicateKey | None = None
+    data: Any = None
+    try:
+        data = decode_json(text.encode("utf-8", "surrogatepass"), limits, what="the policy")
+    except DuplicateKey as exc:
+        duplicate = exc  # located by the walk below
+    except LimitExceeded as exc:
+        _refuse(source_name, f"{exc.detail} (the limit)")
+    except MalformedInput as exc:
+        where = exc.errors[0] if exc.errors else FieldError(pointer="", message="")
+        _refuse(source_name, f"JSON syntax: {exc.detail}",
+                pointer=_pointer_at_error(_text_before(text, where.line, where.column)),
+                position=(where.line, where.column))
     try:  # JSON is YAML flow style: the same walk finds positions and duplicate keys
         walker = _Walker(text)
     except yaml.YAMLError:
         walker = None
+    if duplicate is not None:
+        located = [e for e in walker.errors if e.message.startswith("duplicate key")] \
+            if walker is not None else []
+        raise PolicyInvalid(f"{source_name}: duplicate keys", errors=located or [
+            FieldError(pointer="", message=duplicate.detail)])
     if walker is None:
-        if duplicates:
-            _refuse(source_name, f"duplicate key {duplicates[0]!r}")
         return SourceDocument(data=data, source_name=source_name)
-    dup_errors = [e for e in walker.errors if e.message.startswith("duplicate key")]
-    if dup_errors or duplicates:
-        errors = dup_errors or [FieldError(pointer="", message=f"duplicate key {duplicates[0]!r}")]
-        raise PolicyInvalid(f"{source_name}: duplicate keys", errors=errors)
     return SourceDocument(data=data, source_name=source_name, positions=walker.positions,
                           key_positions=walker.key_positions)
 
@@ -200,7 +272,7 @@ class _Walker:
 
     def _build(self, node: Node, pointer: str, depth: int) -> Any:
         self._nodes += 1
-        if depth > MAX_DEPTH or self._nodes > MAX_NODES:
+        if self._nodes > MAX_NODES:  # measured before (_measure_yaml); kept as a guard
             if self._nodes <= MAX_NODES + 1:
                 self._fail(node, pointer, "the document is nested too deeply or too large")
             return None
@@ -242,7 +314,11 @@ class _Walker:
             if tag == _TAG + "bool":
                 return value.lower() == "true"
             if tag == _TAG + "int":
-                return int(value)
+                integer = int(value)
+                if not INT64_MIN <= integer <= INT64_MAX:
+                    self._fail(node, pointer, f"{value[:30]!r} is beyond 64 bits (the limit)")
+                    return None
+                return integer
             if tag == _TAG + "float":
                 number = float(value)
                 if number in (float("inf"), float("-inf")):
@@ -253,6 +329,15 @@ class _Walker:
             return None
         self._fail(node, pointer, f"unsupported YAML tag {tag!r} (use plain JSON-like values)")
         return None
+
+
+def _text_before(text: str, line: int | None, column: int | None) -> str:
+    """``text`` up to the 1-based ``line`` and ``column``."""
+    if line is None or column is None:
+        return text
+    lines = text.split("\n")
+    return "\n".join([*lines[:line - 1], lines[line - 1][:column - 1]]) if line <= len(lines) \
+        else text
 
 
 def _pointer_at_error(text: str) -> str:

@@ -15,6 +15,7 @@ import msgspec
 
 from casset_rights.canonical import canonical_bytes
 from casset_rights.errors import FieldError, PolicyInvalid
+from casset_rights.limits import DOCUMENT_LIMITS, InputLimits
 from casset_rights.policy.checks import semantic_findings
 from casset_rights.policy.model import Policy, serialize, to_policy
 from casset_rights.policy.schema import schema_errors
@@ -37,14 +38,15 @@ class ValidationReport(msgspec.Struct, frozen=True):
         return not self.errors
 
 
-def validate(source: Source, *, source_name: str = "<policy>",
-             now: datetime | None = None) -> ValidationReport:
-    """Check a policy (YAML or JSON text, or a parsed document) completely.
+def validate(source: Source, *, source_name: str = "<policy>", now: datetime | None = None,
+             limits: InputLimits = DOCUMENT_LIMITS) -> ValidationReport:
+    """Check a policy (YAML or JSON text, or a parsed document) completely; text is read
+    under ``limits`` (``read_source``).
 
     ``now`` (default: the current time) decides which time windows are already over.
     """
     try:
-        document = read_source(source, source_name=source_name)
+        document = read_source(source, source_name=source_name, limits=limits)
     except PolicyInvalid as exc:
         return ValidationReport(source_name=source_name, errors=_ordered(exc.errors))
     errors = schema_errors(document)

@@ -211,7 +211,7 @@ def test_bad_policies_are_refused_with_locations(oauth: Any, nightglass: dict[st
     assert invalid.json()["errors"][0]["pointer"].startswith("/rules/")
     media = oauth.http.put("/v1/policies/nightglass-midnight-tapes", content=MIDNIGHT_POLICY,
                            headers={**nightglass, "Content-Type": "image/png"})
-    assert media.status_code == 422
+    assert media.status_code == 415 and media.json()["code"] == "unsupported_media_type"
 
 
 # -- the dry run ---------------------------------------------------------------------------

@@ -64,6 +64,32 @@ def test_registration_bodies(oauth: Any, body: bytes) -> None:
     assert _ok(response), (response.status_code, response.text)
 
 
+REGISTRATION_SHAPES = st.sampled_from([
+    lambda n: b"[" * n + b"]" * n,
+    lambda n: b'{"client_name": ' + b"[" * n + b"]" * n + b"}",
+    lambda n: b'{"client_name": "a", "client_name": "b", "n": ' + b"9" * (n % 5000 + 1) + b"}",
+    lambda n: b'{"redirect_uris": [' + b",".join([b'"https://x.example/cb"'] * (n % 9000)) + b"]}",
+    lambda n: b'{"jwks": {"keys": [' + b'{"kty": "OKP", "x": ' * (n % 60) + b"1"
+    + b"}" * (n % 60) + b"]}}",
+])
+
+
+@QUIET
+@given(shape=REGISTRATION_SHAPES, n=st.integers(0, 60_000),
+       media=st.sampled_from(["application/json", "text/plain", ""]))
+def test_hostile_registrations_are_refused_and_the_server_answers(
+        oauth: Any, shape: Any, n: int, media: str) -> None:
+    headers = {"Content-Type": media} if media else {}
+    response = oauth.http.post("/oauth/register", content=shape(n), headers=headers)
+    assert _ok(response), (response.status_code, response.text)
+    if response.headers["content-type"].startswith("application/problem+json"):
+        assert response.json()["code"] in {
+            "body_too_deep", "body_too_large", "duplicate_key", "integer_out_of_range",
+            "unsupported_media_type", "invalid_request", "rate_limited"}
+    else:  # read under the limits: RFC 7591's own answer
+        assert response.status_code in (201, 400), response.text
+
+
 @QUIET
 @given(auth=HEADERS)
 def test_bearer_headers(oauth: Any, auth: str) -> None:

@@ -11,10 +11,10 @@ from policy_helpers import (
     AGENT, HOOK, OWNER, PARTNER, RELEASE, STRANGER_ARTIST, TRACK, compiled, decide, document,
 )
 
-from casset_rights.errors import InvalidInput, UnknownScope
+from casset_rights.errors import InvalidInput, UnknownContextKey, UnknownScope
 from casset_rights.policy import (
-    Context, Obligation, Reason, Request, authorize, build_request, compile_policy, parse,
-    parse_resource,
+    Context, Obligation, Reason, Request, authorize, build_request, compile_policy, known_context,
+    parse, parse_resource,
 )
 from casset_rights.principal import PUBLIC, Principal
 
@@ -270,10 +270,14 @@ def test_a_naive_time_is_a_rule_error_not_a_crash() -> None:
 def test_build_request_checks_its_input() -> None:
     request = build_request("quote", HOOK, context={
         "purpose": "commercial", "territory": "us", "excerpt_seconds": 3,
-        "at": "2025-01-01T00:00:00Z", "campaign": "spring"})
+        "at": "2025-01-01T00:00:00Z"})
     assert request.context == Context(purpose="commercial", territory="US", excerpt_seconds=3,
-                                      at=datetime(2025, 1, 1, tzinfo=UTC),
-                                      extra={"campaign": "spring"})
+                                      at=datetime(2025, 1, 1, tzinfo=UTC))
+    with pytest.raises(UnknownContextKey) as unknown:
+        build_request("quote", HOOK, context={"purpose": "commercial", "campaign": "spring",
+                                              "purpos": "commercial"})
+    assert [e.pointer for e in unknown.value.errors] == ["/context/campaign", "/context/purpos"]
+    assert known_context({"purpos": 1, "at": None}, lenient=True)[0] == {"at": None}
     with pytest.raises(InvalidInput) as raised:
         build_request("quote", HOOK, context={"purpose": "fun", "territory": "USA",
                                               "excerpt_seconds": -1, "at": "2025-01-01"})

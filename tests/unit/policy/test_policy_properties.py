@@ -146,7 +146,7 @@ tests = st.lists(st.fixed_dictionaries(
         {"action": st.sampled_from(ACTIONS), "resource": st.sampled_from(["hook:rel/1/h"])},
         optional={"as": st.sampled_from(["public", "agent", "client:c1",
                                          {"kind": "partner", "client_id": "c2"}]),
-                  "context": st.sampled_from([{}, {"purpose": "commercial", "x": [1]}])}),
+                  "context": st.sampled_from([{}, {"purpose": "commercial", "territory": "US"}])}),
      "expect": st.sampled_from(["permit", "deny", "license_required"])},
     optional={"name": st.text(min_size=1, max_size=20)}), max_size=2)
 
