@@ -43,6 +43,10 @@ _HEADS_BATCH = 200
 __all__ = ["MAX_PAGE", "CatalogService", "load_artists", "load_catalog_directory"]
 
 
+# Versions are stored in a 32-bit column; a larger number names no version.
+MAX_VERSION = 2**31 - 1
+
+
 class CatalogService:
     """Reads and writes the catalog on ``engine``. Each new manifest version is queued
     for the transparency log in the transaction that stores it."""
@@ -287,7 +291,8 @@ class CatalogService:
                 raise UnknownResource(f"no release {release_id!r}")
 
     def _read(self, conn: Connection, release_id: str, number: int) -> StoredVersion:
-        row = conn.execute(
+        storable = 1 <= number <= MAX_VERSION  # no other version can exist: do not ask
+        row = None if not storable else conn.execute(
             select(release_versions, releases.c.artist_id)
             .join(releases, releases.c.id == release_versions.c.release_id)
             .where(release_versions.c.release_id == release_id,
