@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from casset_rights import idempotency
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.service import DecisionService
-from casset_rights.errors import FieldError, Forbidden, InvalidInput, UnknownResource
+from casset_rights.errors import FieldError, InvalidInput, UnknownResource
 from casset_rights.licenses import store as license_store
 from casset_rights.licenses.service import require_licensee
 from casset_rights.lineage import graph
