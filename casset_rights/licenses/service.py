@@ -275,9 +275,10 @@ class LicenseService:
                            use_quote: bool = True, request_id: str | None = None,
                            **grant_options: Any) -> Grant:
         """A priced license: reserve (the quote and a cap slot), collect the price, then
-        write the grant. A failed payment gives the reservation back; a grant that cannot
-        be written after the payment is refunded. Raises PaymentsNotConfigured first of
-        all when there is no payment provider."""
+        write the grant with its receipt. A failed payment gives the reservation back; a
+        grant (or its receipt) that cannot be stored after the payment is refunded and
+        the reservation given back too, so the same quote can be tried again. Raises
+        PaymentsNotConfigured first of all when there is no payment provider."""
         self.require_payments(quote)
         with store.writing(self._engine) as conn:
             if use_quote and not store.use_quote(conn, quote.id, now_ms=self.now_ms()):
@@ -289,17 +290,22 @@ class LicenseService:
                 quote_id=quote.id, amount=quote.route.price,  # type: ignore[arg-type]
                 payer=payer, description=f"{quote.route.name} on {quote.resource}")
         except BaseException:
-            with store.writing(self._engine) as conn:
-                if use_quote:
-                    store.unuse_quote(conn, quote.id)
-                store.give_back_slot(conn, quote.route)
+            self._release(quote, use_quote=use_quote)
             raise
         try:
             return self.grant(quote, acting=acting, payment=payment, request_id=request_id,
                               use_quote=False, take_slot=False, **grant_options)
         except BaseException:
             self.payments.refund(payment, reason="the license could not be stored")
+            self._release(quote, use_quote=use_quote)
             raise
+
+    def _release(self, quote: Quote, *, use_quote: bool) -> None:
+        """Give back what ``collect_then_grant`` reserved: the quote and the cap slot."""
+        with store.writing(self._engine) as conn:
+            if use_quote:
+                store.unuse_quote(conn, quote.id)
+            store.give_back_slot(conn, quote.route)
 
     def require_payments(self, quote: Quote) -> None:
         if not self.payments.configured:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
-from test_licenses_support import FERRYMEN, NIGHTGLASS, agent
+from test_licenses_support import FERRYMEN, NIGHTGLASS, LedgerPayments, agent, with_payments
 
 from casset_rights.licenses.tables import (
     license_grants, license_quotes, license_requests,
@@ -99,6 +99,21 @@ def test_a_grant_without_its_receipt_leaves_the_quote_unspent(services: Services
     assert services.receipts.get(obtained.grant.receipt_id).kind == "license-grant"
     answer = services.decisions.decide(principal=BOT, action="ai-input", resource=MIDNIGHT)
     assert answer.decision.decision == "permit"
+
+
+def test_a_paid_grant_without_its_receipt_is_refunded_and_can_be_retried(
+        services: Services) -> None:
+    ledger = LedgerPayments({"client:bot-1": 4900})
+    with_payments(services, ledger)
+    quote = services.licenses.quote(BOT, resource=OUTRO, route="remix-license",
+                                    context={"purpose": "commercial"})
+    obtained = refused_then_retried(services, "license-grant",
+                                    lambda: services.licenses.obtain(BOT, quote.id))
+    assert obtained.grant is not None and obtained.grant.payment_id
+    assert len(ledger.refunds) == 1 and ledger.balances["client:bot-1"] == 0  # paid once
+    from casset_rights.licenses import store
+    with services.engine.connect() as conn:  # the failed try gave its cap slot back
+        assert quote.route.cap is not None and store.granted_count(conn, quote.route) == 1
 
 
 def test_a_request_and_its_decisions_commit_with_their_receipts(services: Services) -> None:
