@@ -22,7 +22,7 @@ from casset_rights.auth.scopes import LICENSES_MANAGE, RIGHTS_READ
 from casset_rights.licenses import rfc3339
 from casset_rights.limits import INT64_MAX
 from casset_rights.lineage import Edge, LineageView, ParentLink, Registration
-from casset_rights.lineage.service import DEFAULT_DEPTH, MAX_DEPTH, MAX_EDGES
+from casset_rights.lineage.reading import DEFAULT_DEPTH, MAX_DEPTH, MAX_EDGES
 
 
 class DerivativeBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -14,12 +14,13 @@ The graph is an edge table walked by recursive CTEs on SQLite and PostgreSQL
 """
 
 from casset_rights.lineage.graph import RELATIONSHIP_SCOPES, RELATIONSHIPS, Edge
+from casset_rights.lineage.models import (
+    LineageView, ParentLink, Registration, Relationship, Royalties,
+)
 from casset_rights.lineage.proposals import LineageProposals, Proposal
 from casset_rights.lineage.refiner import LineageRefiner
 from casset_rights.lineage.royalties import Share, largest_remainder, royalty_split
-from casset_rights.lineage.service import (
-    LineageService, LineageView, ParentLink, Registration, Relationship, Royalties,
-)
+from casset_rights.lineage.service import LineageService
 from casset_rights.lineage.view import Node
 
 __all__ = [

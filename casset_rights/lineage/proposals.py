@@ -24,9 +24,8 @@ from casset_rights.errors import InvalidInput
 from casset_rights.licenses import store as license_store
 from casset_rights.licenses.service import principal_from, require_licensee
 from casset_rights.lineage.errors import ProposalAlreadyDecided, ProposalNotFound
-from casset_rights.lineage.service import (
-    LineageService, ParentLink, Registration, require_owner,
-)
+from casset_rights.lineage.models import ParentLink, Registration
+from casset_rights.lineage.service import LineageService, require_owner
 from casset_rights.lineage.tables import lineage_proposals
 from casset_rights.principal import Principal
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, Engine, text
@@ -31,53 +31,24 @@ from casset_rights.decisions.service import DecisionService
 from casset_rights.errors import FieldError, InvalidInput, UnknownResource
 from casset_rights.licenses import store as license_store
 from casset_rights.licenses.service import require_licensee
-from casset_rights.lineage import graph
 from casset_rights.idempotency import Claim
+from casset_rights.lineage import graph
 from casset_rights.lineage.errors import (
     EdgeNotFound, GrantDoesNotCover, GrantRequired, LineageCycle, NotLineageOwner,
     RevenueShareExceeded, UnknownParent,
 )
 from casset_rights.lineage.graph import PPM, RELATIONSHIP_SCOPES, Direction, Edge
-from casset_rights.lineage.royalties import Share, ppm_of_percent, royalty_split
-from casset_rights.lineage.view import Node, attribution_lines, describe_nodes
+from casset_rights.lineage.models import LineageView, ParentLink, Plan, Registration
+from casset_rights.lineage.reading import DEFAULT_DEPTH, MAX_EDGES, read_lineage
+from casset_rights.lineage.royalties import ppm_of_percent
 from casset_rights.policy import Decision, build_request, parse_context
 from casset_rights.principal import Principal
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 from casset_rights.resources import ResourceRef, parse_resource
 
-Relationship = Literal["sample", "remix", "interpretation", "stem", "sync"]
 # pg_advisory_xact_lock key for lineage writes: first 8 bytes of SHA-256("casset_rights.lineage").
 ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"casset_rights.lineage").digest()[:8], "big", signed=True)
-DEFAULT_DEPTH = 64
-MAX_DEPTH = 1000
-MAX_EDGES = 50_000
-
-
-class ParentLink(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    resource: str
-    relationship: Relationship
-    grant: str | None = None
-
-
-class Registration(msgspec.Struct, frozen=True, kw_only=True):
-    """The child's edges as asked for; ``created`` says which were new. ``receipt_id``
-    is empty when nothing changed."""
-
-    child: str
-    edges: tuple[Edge, ...]
-    created: tuple[bool, ...]
-    receipt_id: str | None
-
-
-class Plan(msgspec.Struct, frozen=True, kw_only=True):
-    """What a declaration would write: the keys asked for, the edges already in force
-    among them (``found``) and the new ones with their parents' ids."""
-
-    context: dict[str, Any]
-    keys: tuple[tuple[str, str, str], ...]
-    found: dict[tuple[str, str, str], Edge]
-    new: list[tuple[Edge, ResourceRef]]
 
 
 def require_owner(principal: Principal, child: ResourceRef, owner: str) -> None:
@@ -87,24 +58,6 @@ def require_owner(principal: Principal, child: ResourceRef, owner: str) -> None:
         raise NotLineageOwner(
             f"only the artist of {child.id} (or a client acting for them) declares its "
             "parents; propose the edge instead (POST /v1/derivatives/proposals)")
-
-
-class Royalties(msgspec.Struct, frozen=True):
-    revenue: int
-    currency: str | None
-    method: str
-    shares: tuple[Share, ...]
-
-
-class LineageView(msgspec.Struct, frozen=True, kw_only=True):
-    resource: str
-    direction: Direction
-    depth: int
-    nodes: tuple[Node, ...]
-    edges: tuple[Edge, ...]
-    attribution: tuple[str, ...]
-    truncated: bool
-    royalties: Royalties | None = None
 
 
 class LineageService:
@@ -373,46 +326,10 @@ class LineageService:
     def lineage(self, resource: str, *, direction: Direction = "ancestors",
                 depth: int = DEFAULT_DEPTH, revenue: int | None = None,
                 currency: str | None = None, limit: int = MAX_EDGES) -> LineageView:
-        """The graph around ``resource`` up to ``depth`` edges away, at most ``limit``
-        edges (``truncated`` says when more exist). With ``revenue`` (minor units) and
-        ``ancestors``, the royalty split over the whole ancestry.
-
-        Raises InvalidInput (resource id, depth) and UnknownResource when the resource
-        is neither in the catalog nor in the graph.
-        """
-        ref = parse_resource(resource)
-        if not 1 <= depth <= MAX_DEPTH:
-            raise InvalidInput(f"depth is between 1 and {MAX_DEPTH}")
-        with self._engine.connect() as conn:
-            edges, truncated = graph.walk(conn, ref, direction=direction, max_depth=depth,
-                                          limit=limit)
-            root_artist = self._artist_of(ref, edges)
-            royalties = None
-            if revenue is not None and direction == "ancestors":
-                whole, _ = graph.walk(conn, ref, direction="ancestors",
-                                      max_depth=graph.WALK_LIMIT)
-                shares = royalty_split(revenue, ref.id, root_artist=root_artist, edges=whole)
-                royalties = Royalties(revenue=revenue, currency=currency,
-                                      method="compounding revenue shares, largest remainder",
-                                      shares=tuple(shares))
-        nodes = describe_nodes(self._index, ref, edges, direction=direction,
-                               root_artist=root_artist)
-        return LineageView(resource=ref.id, direction=direction, depth=depth,
-                           nodes=nodes, edges=tuple(edges),
-                           attribution=attribution_lines(nodes, edges),
-                           truncated=truncated, royalties=royalties)
-
-    def _artist_of(self, ref: ResourceRef, edges: Sequence[Edge]) -> str:
-        try:
-            return self._index.release(ref.release_id).artist_id
-        except UnknownResource:
-            pass
-        for edge in edges:
-            if edge.child == ref.id:
-                return edge.child_artist
-            if edge.parent == ref.id:
-                return edge.parent_artist
-        raise UnknownResource(f"{ref.id} is neither in the catalog nor in the lineage graph")
+        """The graph around ``resource`` (``reading.read_lineage``, which says what it
+        answers and raises)."""
+        return read_lineage(self._engine, self._index, resource, direction=direction,
+                            depth=depth, revenue=revenue, currency=currency, limit=limit)
 
 
 def _grant_in(decision: Decision) -> str | None:

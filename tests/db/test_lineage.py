@@ -12,7 +12,7 @@ from test_licenses_support import FERRYMEN, MARA, agent, paid_license
 
 from casset_rights.errors import Forbidden, Unauthenticated
 from casset_rights.lineage import ParentLink, Registration
-from casset_rights.lineage.service import Relationship
+from casset_rights.lineage.models import Relationship
 from casset_rights.lineage.errors import (
     GrantDoesNotCover, GrantRequired, LineageCycle, RevenueShareExceeded, UnknownParent,
 )
