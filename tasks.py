@@ -65,23 +65,25 @@ def pip_progress(lines: Iterable[str]) -> Iterable[str]:
 def run_pip(arguments: list[str]) -> None:
     """Run pip in .venv, showing its progress one line per package; on failure, print
     the end of its output and stop with its exit status."""
-    process = subprocess.Popen([str(PYTHON), "-m", "pip", *arguments,
-                                "--disable-pip-version-check", "--progress-bar", "off"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, bufsize=1)
-    assert process.stdout is not None
     seen: list[str] = []
+    with subprocess.Popen([str(PYTHON), "-m", "pip", *arguments,
+                           "--disable-pip-version-check", "--progress-bar", "off"],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as process:
+        assert process.stdout is not None
+        output = process.stdout
 
-    def kept() -> Iterable[str]:
-        for line in process.stdout:  # type: ignore[union-attr]
-            seen.append(line)
-            yield line
+        def kept() -> Iterable[str]:
+            for line in output:
+                seen.append(line)
+                yield line
 
-    for shown in pip_progress(kept()):
-        print(shown, flush=True)
-    if process.wait() != 0:
+        for shown in pip_progress(kept()):
+            print(shown, flush=True)
+        code = process.wait()
+    if code != 0:
         sys.stdout.write("".join(seen[-40:]))
-        sys.exit(process.returncode)
+        sys.exit(code)
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> None:

@@ -85,3 +85,16 @@ def test_the_first_set_up_shows_a_line_per_package() -> None:
     assert list(tasks.pip_progress(output)) == [
         "  collecting litestar>=2.12", "  collecting msgspec>=0.18",
         "  installing 3 package(s) ...", "  installed 3 package(s)"]
+
+
+def test_a_failing_pip_step_shows_why_and_stops(capsys) -> None:  # type: ignore[no-untyped-def]
+    """The real pip of .venv, offline, asked for a package that does not exist."""
+    import pytest
+
+    if not tasks.PYTHON.exists():
+        pytest.skip("no .venv (the tests run outside tasks.py)")
+    with pytest.raises(SystemExit) as stopped:
+        tasks.run_pip(["install", "--no-index", "no-such-package-casset-test"])
+    assert stopped.value.code != 0
+    out = capsys.readouterr().out  # pip's own words, which the filter kept back
+    assert "no-such-package-casset-test" in out and "ERROR:" in out

@@ -10,7 +10,10 @@ without doing anything again; the same key with other input is refused
 Services take an optional ``Claim`` and call ``replay`` before their checks and
 ``remember_in`` inside their write transaction; ``settled`` covers the race where two
 retries arrive together (the loser's write fails on the spent quote or on the key's
-primary key, and then finds the winner's outcome).
+primary key, and then finds the winner's outcome). Outcomes are read back with a
+``msgspec.json.Decoder`` each service builds once at import: msgspec builds a type's
+decoding information on first use, and two threads doing that at once for the same
+type crashed the interpreter (msgspec 0.22, types with postponed annotations).
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ def claim(owner: str, key: str, *, operation: str, request: Any) -> Claim:
     return Claim(owner=owner, key=key, operation=operation, fingerprint=digest)
 
 
-def replay(conn: Connection, claim: Claim | None, type: type[T]) -> T | None:
+def replay(conn: Connection, claim: Claim | None,
+           decoder: msgspec.json.Decoder[T]) -> T | None:
     """The outcome stored under ``claim``'s key, or None when the key is new.
     Raises IdempotencyKeyReused when the key named another request."""
     if claim is None:
@@ -71,7 +75,7 @@ def replay(conn: Connection, claim: Claim | None, type: type[T]) -> T | None:
         raise IdempotencyKeyReused(
             f"the Idempotency-Key {claim.key!r} was used for a different request "
             f"({row.operation}); use a new key for a new request")
-    return msgspec.json.decode(row.outcome, type=type)
+    return decoder.decode(row.outcome)
 
 
 def remember_in(conn: Connection, claim: Claim | None, outcome: Any, *,
@@ -87,13 +91,13 @@ def remember_in(conn: Connection, claim: Claim | None, outcome: Any, *,
         created_at_ms=int(clock() * 1000)))
 
 
-def settled(engine: Engine, claim: Claim | None, type: type[T],
+def settled(engine: Engine, claim: Claim | None, decoder: msgspec.json.Decoder[T],
             write: Callable[[], T]) -> T:
     """``write()``, or the outcome already stored under ``claim``'s key: before the
     write, and again after a failed one (a concurrent retry under the same key may have
     won; its outcome is the answer, not the loser's error)."""
     with engine.connect() as conn:
-        found = replay(conn, claim, type)
+        found = replay(conn, claim, decoder)
     if found is not None:
         return found
     try:
@@ -102,7 +106,7 @@ def settled(engine: Engine, claim: Claim | None, type: type[T],
         if claim is None:
             raise
         with engine.connect() as conn:
-            found = replay(conn, claim, type)
+            found = replay(conn, claim, decoder)
         if found is None:
             raise
         return found

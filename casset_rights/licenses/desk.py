@@ -37,6 +37,9 @@ from casset_rights.principal import Principal
 from casset_rights.receipts.keys import KeyStore
 
 MAX_LIST = 500
+# Built once, here: see casset_rights.idempotency on why not per call.
+APPROVAL = msgspec.json.Decoder(tuple[LicenseRequest, Grant])
+GRANT = msgspec.json.Decoder(Grant)
 
 
 def _artist_of(principal: Principal) -> str | None:
@@ -109,7 +112,7 @@ class LicenseDesk:
         PaymentsNotConfigured, IdempotencyKeyReused."""
         require_licensee(artist)
         return idempotency.settled(
-            self._engine, claim, tuple[LicenseRequest, Grant],
+            self._engine, claim, APPROVAL,
             lambda: self._approve(artist, request_id, message, claim))
 
     def _approve(self, artist: Principal, request_id: str, message: str | None,
@@ -173,7 +176,7 @@ class LicenseDesk:
         Raises LicenseNotFound, Forbidden (the licensee cannot revoke),
         LicenseAlreadyRevoked and IdempotencyKeyReused."""
         require_licensee(artist)
-        return idempotency.settled(self._engine, claim, Grant,
+        return idempotency.settled(self._engine, claim, GRANT,
                                    lambda: self._revoke(artist, grant_id, reason, claim))
 
     def _revoke(self, artist: Principal, grant_id: str, reason: str,

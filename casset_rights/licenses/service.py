@@ -45,6 +45,8 @@ from casset_rights.receipts.keys import KeyStore
 from casset_rights.receipts.service import Receipt, ReceiptIssuer, ReceiptStore
 
 DAY_MS = 86_400_000
+# Built once, here: see casset_rights.idempotency on why not per call.
+OBTAINED = msgspec.json.Decoder(Obtained)
 
 
 def principal_from(record: Mapping[str, Any]) -> Principal:
@@ -187,7 +189,7 @@ class LicenseService:
         IdempotencyKeyReused (the key named another request).
         """
         require_licensee(principal)
-        return idempotency.settled(self._engine, claim, Obtained,
+        return idempotency.settled(self._engine, claim, OBTAINED,
                                    lambda: self._obtain(principal, quote_id, message, claim))
 
     def _obtain(self, principal: Principal, quote_id: str, message: str | None,

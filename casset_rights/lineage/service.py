@@ -60,6 +60,11 @@ def require_owner(principal: Principal, child: ResourceRef, owner: str) -> None:
             "parents; propose the edge instead (POST /v1/derivatives/proposals)")
 
 
+# Built once, here: see casset_rights.idempotency on why not per call.
+REGISTRATION = msgspec.json.Decoder(Registration)
+EDGE = msgspec.json.Decoder(Edge)
+
+
 class LineageService:
     def __init__(self, *, engine: Engine, index: RightsIndex, decisions: DecisionService,
                  issuer: ReceiptIssuer, receipts: ReceiptStore,
@@ -91,7 +96,7 @@ class LineageService:
         require_licensee(principal)
         child_ref, owner = self.child_of(child)
         require_owner(principal, child_ref, owner)
-        return idempotency.settled(self._engine, claim, Registration, lambda: self.declare(
+        return idempotency.settled(self._engine, claim, REGISTRATION, lambda: self.declare(
             principal, child=child_ref, owner=owner, parents=parents, context=context,
             user=principal, claim=claim))
 
@@ -196,7 +201,7 @@ class LineageService:
         child_ref, owner = self.child_of(child)
         require_owner(principal, child_ref, owner)
         key = (child_ref.id, parse_resource(parent).id, relationship)
-        return idempotency.settled(self._engine, claim, Edge, lambda: self._withdraw(
+        return idempotency.settled(self._engine, claim, EDGE, lambda: self._withdraw(
             principal, child_ref, key, reason, claim))
 
     def _withdraw(self, principal: Principal, child: ResourceRef, key: tuple[str, str, str],
