@@ -12,14 +12,16 @@ says what it does as it goes: one line per step, and one per package pip collect
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import venv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -62,6 +64,26 @@ def pip_progress(lines: Iterable[str]) -> Iterable[str]:
             yield f"  installed {len(text.split()) - 2} package(s)"
 
 
+@contextlib.contextmanager
+def heartbeat(every: float = 15.0) -> Iterator[None]:
+    """While open, a line every ``every`` seconds saying the step still runs (pip installs
+    a hundred packages for about a minute without a word)."""
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            print(f"  ... still working ({time.monotonic() - started:.0f} s)", flush=True)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_pip(arguments: list[str]) -> None:
     """Run pip in .venv, showing its progress one line per package; on failure, print
     the end of its output and stop with its exit status."""
@@ -78,9 +100,10 @@ def run_pip(arguments: list[str]) -> None:
                 seen.append(line)
                 yield line
 
-        for shown in pip_progress(kept()):
-            print(shown, flush=True)
-        code = process.wait()
+        with heartbeat():
+            for shown in pip_progress(kept()):
+                print(shown, flush=True)
+            code = process.wait()
     if code != 0:
         sys.stdout.write("".join(seen[-40:]))
         sys.exit(code)

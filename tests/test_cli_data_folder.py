@@ -98,3 +98,12 @@ def test_a_failing_pip_step_shows_why_and_stops(capsys) -> None:  # type: ignore
     assert stopped.value.code != 0
     out = capsys.readouterr().out  # pip's own words, which the filter kept back
     assert "no-such-package-casset-test" in out and "ERROR:" in out
+
+
+def test_a_long_silent_step_still_says_it_works(capsys) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    with tasks.heartbeat(every=0.05):
+        time.sleep(0.18)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 2 and all(line.startswith("  ... still working (") for line in lines)
