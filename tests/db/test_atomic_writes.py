@@ -3,7 +3,7 @@
 The database itself refuses the receipt: a trigger on ``receipts`` raises for one kind of
 receipt, inside the transaction that also carries the change. Each test then checks that
 nothing of the change was committed (no row, the quote unused, the request pending, the
-edge in force, no log leaf), drops the trigger, and retries the same call, which works.
+edge in force, nothing queued for the log), drops the trigger, and retries the same call, which works.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from casset_rights.licenses.tables import (
 )
 from casset_rights.lineage import ParentLink
 from casset_rights.lineage.tables import lineage_edges, lineage_proposals
-from casset_rights.log.tables import log_leaves
+from casset_rights.log.tables import log_leaves, log_pending
 from casset_rights.receipts.tables import receipts
 from casset_rights.services import Services
 
@@ -63,7 +63,7 @@ def receipts_refused(engine: Engine, kind: str) -> Iterator[None]:
 def counts(services: Services) -> dict[str, int]:
     tables = {"quotes": license_quotes, "grants": license_grants,
               "requests": license_requests, "edges": lineage_edges,
-              "receipts": receipts, "leaves": log_leaves}
+              "receipts": receipts, "leaves": log_leaves, "queued": log_pending}
     with services.engine.connect() as conn:
         return {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
                 for name, t in tables.items()}

@@ -202,7 +202,7 @@ def test_lineage_edges_get_ids_and_keep_their_rows_both_ways(database: str,
                "parent_release, parent_track, parent_artist, grant_id, revenue_share_ppm, "
                "registered_by, registered_at_ms, receipt_id")
     with _empty_database(database, tmp_path) as engine:
-        upgrade(engine, "c4e8a1d2f7b3")
+        upgrade(engine, "d2b7e4f1a9c8")
         with engine.begin() as conn:
             conn.execute(text(f"INSERT INTO lineage_edges ({columns}) VALUES ({edge})"))
         upgrade(engine)
@@ -213,7 +213,7 @@ def test_lineage_edges_get_ids_and_keep_their_rows_both_ways(database: str,
             conn.execute(text("UPDATE lineage_edges SET withdrawn_at_ms = 2"))
             conn.execute(text(f"INSERT INTO lineage_edges (id, {columns}) "
                               f"VALUES ('edge_2', {edge})"))
-        downgrade(engine, "c4e8a1d2f7b3")
+        downgrade(engine, "d2b7e4f1a9c8")
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT child, parent FROM lineage_edges")).all()
         assert [tuple(r) for r in rows] == [("release:b", "release:a")]
