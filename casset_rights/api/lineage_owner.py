@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.idempotency import IdempotencyKey, claim_of
 from casset_rights.api.lineage import edge_body, registration_body
@@ -94,11 +95,12 @@ class LineageOwnerController(Controller):
     @post("/proposals", summary="Propose parents for another artist's derivative",
           opt=MANAGE, status_code=201, sync_to_thread=True)
     def propose(self, data: JSONBody[ProposalBody], services: ServicesDep,
-                principal: PrincipalDep) -> dict[str, Any]:
+                principal: PrincipalDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        context, warnings = asked_context(request, data.context)
         proposal = services.lineage_proposals.propose(
-            principal, child=data.child, parents=data.parents, context=data.context,
+            principal, child=data.child, parents=data.parents, context=context,
             message=data.message)
-        return proposal_body(proposal)
+        return {**proposal_body(proposal), "warnings": msgspec.to_builtins(warnings)}
 
     @get("/proposals", summary="Proposals you made, or that wait for you", opt=MANAGE,
          sync_to_thread=True)

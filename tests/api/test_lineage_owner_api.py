@@ -137,3 +137,11 @@ def test_a_partner_the_artist_authorised_declares_and_withdraws(oauth: Any) -> N
     withdrawn = http.post("/v1/derivatives/withdraw", headers=acting, json={
         "child": INTRO, "parent": OUTRO, "relationship": "remix", "reason": "wrong hook"})
     assert withdrawn.status_code == 200, withdrawn.text
+
+
+def test_a_proposal_with_a_mistyped_context_key_is_refused(oauth: Any) -> None:
+    agent = oauth.bearer(oauth.token(oauth.agent()))
+    typo = oauth.http.post("/v1/derivatives/proposals", headers=agent, json={
+        "child": INTRO, "parents": [{"resource": CHORUS, "relationship": "remix"}],
+        "context": {"purpos": "non-commercial"}})
+    assert typo.status_code == 422 and typo.json()["code"] == "unknown_context_key"
