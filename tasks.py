@@ -6,17 +6,22 @@
 
 Each command makes the virtual environment in ``.venv`` and installs the project into it
 when ``pyproject.toml`` changed since the last install, then runs. Extra arguments are
-passed on (``tasks.py test -k receipts``, ``tasks.py serve --port 9000``).
+passed on (``tasks.py test -k receipts``, ``tasks.py serve --port 9000``). The set-up
+says what it does as it goes: one line per step, and one per package pip collects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 import venv
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -29,17 +34,79 @@ STAMP = VENV / ".casset-installed"
 def ensure_environment(extras: str) -> None:
     if sys.version_info[:2] != (3, 11) and not PYTHON.exists():
         print(f"note: running on Python {sys.version.split()[0]}; the project targets 3.11")
-    if not PYTHON.exists():
-        print("creating the virtual environment in .venv ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
-    print(f"installing casset-rights[{extras}] into .venv (first run takes a minute) ...", flush=True)
-    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--progress-bar", "on",
-         "-e", f".[{extras}]"])
+    started = time.monotonic()
+    if not PYTHON.exists():
+        print("[1/3] creating the virtual environment in .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("[2/3] upgrading pip ...", flush=True)
+    run_pip(["install", "--upgrade", "pip"])
+    print(f"[3/3] installing casset-rights[{extras}] and its dependencies into .venv "
+          "(the first time takes a minute or two) ...", flush=True)
+    run_pip(["install", "-e", f".[{extras}]"])
     STAMP.write_text(wanted + "\n")
+    print(f"set-up done in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def pip_progress(lines: Iterable[str]) -> Iterable[str]:
+    """The lines of pip's output worth showing while it works: each package collected
+    and the final install, shortened; the rest is kept for a failure report."""
+    for line in lines:
+        text = line.strip()
+        if text.startswith("Collecting "):
+            yield "  collecting " + text.split()[1]
+        elif text.startswith("Installing collected packages"):
+            count = len(text.partition(":")[2].split(","))
+            yield f"  installing {count} package(s) ..."
+        elif text.startswith("Successfully installed"):
+            yield f"  installed {len(text.split()) - 2} package(s)"
+
+
+@contextlib.contextmanager
+def heartbeat(every: float = 15.0) -> Iterator[None]:
+    """While open, a line every ``every`` seconds saying the step still runs (pip installs
+    a hundred packages for about a minute without a word)."""
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            print(f"  ... still working ({time.monotonic() - started:.0f} s)", flush=True)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_pip(arguments: list[str]) -> None:
+    """Run pip in .venv, showing its progress one line per package; on failure, print
+    the end of its output and stop with its exit status."""
+    seen: list[str] = []
+    with subprocess.Popen([str(PYTHON), "-m", "pip", *arguments,
+                           "--disable-pip-version-check", "--progress-bar", "off"],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as process:
+        assert process.stdout is not None
+        output = process.stdout
+
+        def kept() -> Iterable[str]:
+            for line in output:
+                seen.append(line)
+                yield line
+
+        with heartbeat():
+            for shown in pip_progress(kept()):
+                print(shown, flush=True)
+            code = process.wait()
+    if code != 0:
+        sys.stdout.write("".join(seen[-40:]))
+        sys.exit(code)
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> None:

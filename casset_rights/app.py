@@ -17,6 +17,7 @@ from casset_rights.api.decisions import DecisionController
 from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
 from casset_rights.api.lineage import LineageController
+from casset_rights.api.lineage_owner import LineageOwnerController
 from casset_rights.api.log import LogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
@@ -65,7 +66,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
     return Litestar(
         route_handlers=[DiscoveryController, OAuthController, PolicyWriteController,
                         # Licenses and lineage: each route declares its OAuth scope.
-                        LicenseController, LineageController,
+                        LicenseController, LineageController, LineageOwnerController,
                         # Reads: open to the public; a token must hold rights:read.
                         Router(path="/", opt=needs(RIGHTS_READ),
                                route_handlers=[CatalogController, DecisionController,

@@ -2,6 +2,11 @@
 
 serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, anchor,
 keys rotate. Settings come from ``CASSET_*`` variables, like the service's.
+
+Every command that keeps data says on stderr which data folder it uses and why
+(``config.data_dir_choice``: ``CASSET_DATA_DIR``, else the checkout's ``data`` when run
+inside the checkout, else the user's data folder). Alembic's log lines show only with
+``-v``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from casset_rights.auth.commands import add_client_commands
-from casset_rights.config import Settings, settings_from_env
+from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
 from casset_rights.log.commands import add_log_commands
 
@@ -51,11 +56,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from casset_rights.services import load_examples
 
+    # The workers build their settings from the environment: the same data folder,
+    # whatever their current folder.
     env = {"CASSET_HOST": args.host or settings.host,
-           "CASSET_PORT": str(args.port or settings.port)}
+           "CASSET_PORT": str(args.port or settings.port),
+           "CASSET_DATA_DIR": str(settings.data_dir.resolve())}
     if address_in_use(env["CASSET_HOST"], int(env["CASSET_PORT"])):
         raise Conflict(f"{env['CASSET_HOST']}:{env['CASSET_PORT']} is already in use (another "
                        "casset-rights serve?): stop it, or choose another --port")
+    print("preparing the database" + (" and the examples" if args.demo else "") + " ...",
+          file=sys.stderr, flush=True)
     services = _services(settings)
     if args.demo:
         load_examples(services)
@@ -184,6 +194,8 @@ def cmd_keys_rotate(_: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casset-rights", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show the database migrations' log lines")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the HTTP service (granian)")
@@ -238,12 +250,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def keeps_data(args: argparse.Namespace) -> bool:
+    """Whether the command reads or writes the data folder (checking files, hashing
+    manifests and verifying receipts do not)."""
+    pure = {("policy", "check"), ("policy", "test"), ("manifest", "hash"), ("db", "revision")}
+    sub = getattr(args, args.command, None) if args.command in ("policy", "manifest", "db") \
+        else None
+    return args.command != "verify" and (args.command, sub) not in pure
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         settings = settings_from_env(os.environ)
+        if keeps_data(args):
+            _, why = data_dir_choice(os.environ, cwd=Path.cwd())
+            print(f"data folder: {settings.data_dir.resolve()} ({why})", file=sys.stderr,
+                  flush=True)
         code = int(args.handler(args, settings))
         sys.stdout.flush()  # a reader gone early shows here, not in the exit's flush
         return code

@@ -6,6 +6,7 @@ No other module reads the environment. ``settings_from_env`` is called once by t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -131,13 +132,42 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.token_audience or f"{self.resolved_issuer}/v1"
 
 
+def data_dir_choice(environ: Mapping[str, str], *, cwd: Path,
+                    platform: str = sys.platform) -> tuple[Path, str]:
+    """The data folder and why it was chosen, in this order:
+
+    1. ``CASSET_DATA_DIR``, when set;
+    2. the checkout's ``data`` folder, when run from inside the project's checkout (the
+       folder holding this package and its ``pyproject.toml``);
+    3. the user's data folder: ``$XDG_DATA_HOME/casset-rights`` (else
+       ``~/.local/share/casset-rights``), ``~/Library/Application Support/casset-rights``
+       on macOS, ``%LOCALAPPDATA%\\casset-rights`` on Windows.
+
+    So a command run from any other folder never makes a ``./data`` there.
+    """
+    if environ.get("CASSET_DATA_DIR"):
+        return Path(environ["CASSET_DATA_DIR"]), "CASSET_DATA_DIR"
+    checkout = PROJECT_ROOT
+    if (checkout / "pyproject.toml").is_file() and cwd.resolve().is_relative_to(checkout):
+        return checkout / "data", "the project's checkout"
+    home = Path(environ.get("HOME") or Path.home())
+    if platform == "win32":
+        base = Path(environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return base / "casset-rights", "the user data folder"
+
+
 def settings_from_env(environ: Mapping[str, str], **overrides: object) -> Settings:
     """Build ``Settings`` from ``CASSET_*`` variables; ``overrides`` win over both.
 
+    The data folder, unless given, is ``data_dir_choice`` from the current folder.
     Raises InvalidInput naming the variable when a value has the wrong type.
     ``CASSET_RATE_LIMIT_<KIND>`` takes ``capacity/per_minute`` (e.g. ``60/300``).
     """
-    fields: dict[str, object] = {}
+    fields: dict[str, object] = {"data_dir": data_dir_choice(environ, cwd=Path.cwd())[0]}
     for name in Settings.__struct_fields__:
         var = f"CASSET_{name.upper()}"
         if var in environ and name != "rate_limits":

@@ -26,7 +26,7 @@ from casset_rights.jobs.queue import JobQueue, open_queue
 from casset_rights.jobs.registry import job_function
 from casset_rights.licenses import LicenseDesk, LicenseService
 from casset_rights.licenses.wiring import open_licensing
-from casset_rights.lineage import LineageService
+from casset_rights.lineage import LineageProposals, LineageService
 from casset_rights.log.keeper import LogKeeper, open_log
 from casset_rights.log.sequencer import Sequencer
 from casset_rights.log.service import TransparencyLog
@@ -56,6 +56,7 @@ class Services:
     licenses: LicenseService
     license_desk: LicenseDesk
     lineage: LineageService
+    lineage_proposals: LineageProposals
     log: TransparencyLog
     anchoring: AnchorService
     log_keeper: LogKeeper
@@ -88,6 +89,7 @@ class Services:
                 "licenses": f"{base}/v1/licenses",
                 "license_introspection": f"{base}/v1/licenses/introspect",
                 "derivatives": f"{base}/v1/derivatives",
+                "derivative_proposals": f"{base}/v1/derivatives/proposals",
                 "lineage": f"{base}/v1/lineage/{{resource}}",
             },
             "license_token_format": {"type": "JWS compact", "alg": "EdDSA",
@@ -124,9 +126,9 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     decisions = DecisionService(index=index, issuer=issuer)
     auth = open_auth(settings, engine=engine, keys=keys)
     log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts)
-    licenses, license_desk, lineage = open_licensing(
+    licenses, license_desk, lineage, lineage_proposals = open_licensing(
         settings, engine=engine, index=index, decisions=decisions, issuer=issuer,
-        writer=writer, keys=keys)
+        receipts=receipts, keys=keys)
     # The jobs run in this process (embedded default) get these services as context.
     context: dict[str, Any] = {}
     jobs = open_queue(settings.queue_url, functions=job_function, context=context,
@@ -135,7 +137,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
                     index=index, decisions=decisions, auth=auth,
                     limiter=rate_limiter(settings), licenses=licenses,
-                    license_desk=license_desk, lineage=lineage, log=log_keeper.log,
+                    license_desk=license_desk, lineage=lineage,
+                    lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
                     sequencer=log_keeper.sequencer, jobs=jobs)
     context["services"] = services

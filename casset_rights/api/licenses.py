@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.idempotency import IdempotencyKey, claim_of
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, LICENSES_REQUEST, RIGHTS_READ
 from casset_rights.limits import utc_instant
@@ -165,8 +166,11 @@ class LicenseController(Controller):
 
     @post("", summary="Obtain a license with a quote", opt=REQUEST, sync_to_thread=True)
     def obtain(self, data: JSONBody[ObtainBody], services: ServicesDep,
-               principal: PrincipalDep) -> Response[dict[str, Any]]:
-        obtained = services.licenses.obtain(principal, data.quote_id, message=data.message)
+               principal: PrincipalDep,
+               idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
+        claim = claim_of(principal, idempotency_key, operation="license-obtain", request=data)
+        obtained = services.licenses.obtain(principal, data.quote_id, message=data.message,
+                                            claim=claim)
         if obtained.request is not None:
             return Response({"status": "pending", "request": request_body(obtained.request)},
                             status_code=202)
@@ -215,9 +219,12 @@ class LicenseController(Controller):
     @post("/requests/{request_id:str}/approve", summary="Approve a license request",
           opt=MANAGE, status_code=200, sync_to_thread=True)
     def approve(self, request_id: FromPath[str], data: JSONBody[DecideBody],
-                services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+                services: ServicesDep, principal: PrincipalDep,
+                idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        claim = claim_of(principal, idempotency_key, operation="license-approval",
+                         request={"request": request_id, "body": data})
         decided, grant = services.license_desk.approve(principal, request_id,
-                                                       message=data.message)
+                                                       message=data.message, claim=claim)
         return {**request_body(decided),
                 "license": license_body(grant, principal, now_ms=services.licenses.now_ms())}
 
@@ -238,6 +245,10 @@ class LicenseController(Controller):
     @post("/{license_id:str}/revoke", summary="Revoke a license you gave, from now on",
           opt=MANAGE, status_code=200, sync_to_thread=True)
     def revoke(self, license_id: FromPath[str], data: JSONBody[RevokeBody],
-               services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
-        grant = services.license_desk.revoke(principal, license_id, reason=data.reason)
+               services: ServicesDep, principal: PrincipalDep,
+               idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        claim = claim_of(principal, idempotency_key, operation="license-revocation",
+                         request={"license": license_id, "body": data})
+        grant = services.license_desk.revoke(principal, license_id, reason=data.reason,
+                                             claim=claim)
         return license_body(grant, principal, now_ms=services.licenses.now_ms())

@@ -1,7 +1,9 @@
 """Lineage over HTTP: registering derivatives, and reading the graph around a resource.
 
-Registering needs a token with ``licenses:manage`` (the registrant is the one whose
-licenses allow the uses); reading is open like the other reads.
+Registering needs a token with ``licenses:manage`` held for the child's artist (the
+artist's own client, or a partner the artist authorised): only the owner declares a
+child's parents, and the owner's licenses allow the uses. Anyone else proposes
+(``api/lineage_proposals.py``). Reading is open like the other reads.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.idempotency import IdempotencyKey, claim_of
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, RIGHTS_READ
 from casset_rights.licenses import rfc3339
 from casset_rights.limits import INT64_MAX
-from casset_rights.lineage import Edge, LineageView, ParentLink
-from casset_rights.lineage.service import DEFAULT_DEPTH, MAX_DEPTH, MAX_EDGES
+from casset_rights.lineage import Edge, LineageView, ParentLink, Registration
+from casset_rights.lineage.reading import DEFAULT_DEPTH, MAX_DEPTH, MAX_EDGES
 
 
 class DerivativeBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,11 +33,19 @@ class DerivativeBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def edge_body(edge: Edge) -> dict[str, Any]:
-    return {"child": edge.child, "parent": edge.parent, "relationship": edge.relationship,
+    return {"id": edge.id, "child": edge.child, "parent": edge.parent,
+            "relationship": edge.relationship,
             "grant": edge.grant_id, "revenue_share_percent": edge.revenue_share_ppm / 10_000,
             "child_artist": edge.child_artist, "parent_artist": edge.parent_artist,
             "registered_at": rfc3339(edge.registered_at_ms), "receipt_id": edge.receipt_id,
-            "depth": edge.depth}
+            "withdrawn_at": rfc3339(edge.withdrawn_at_ms),
+            "withdrawal_receipt_id": edge.withdrawal_receipt_id, "depth": edge.depth}
+
+
+def registration_body(done: Registration) -> dict[str, Any]:
+    return {"child": done.child, "receipt_id": done.receipt_id,
+            "edges": [{**edge_body(e), "created": c}
+                      for e, c in zip(done.edges, done.created, strict=True)]}
 
 
 def view_body(view: LineageView) -> dict[str, Any]:
@@ -56,14 +67,13 @@ class LineageController(Controller):
           opt=needs(LICENSES_MANAGE, anonymous=False), sync_to_thread=True)
     def register(self, data: JSONBody[DerivativeBody], services: ServicesDep,
                  principal: PrincipalDep,
-                 request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+                 request: Request[Any, Any, Any],
+                 idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
         context, warnings = asked_context(request, data.context)
+        claim = claim_of(principal, idempotency_key, operation="derivative", request=data)
         done = services.lineage.register(principal, child=data.child, parents=data.parents,
-                                         context=context)
-        body = {"child": done.child, "receipt_id": done.receipt_id,
-                "edges": [{**edge_body(e), "created": c}
-                          for e, c in zip(done.edges, done.created, strict=True)],
-                "warnings": msgspec.to_builtins(warnings)}
+                                         context=context, claim=claim)
+        body = {**registration_body(done), "warnings": msgspec.to_builtins(warnings)}
         return Response(body, status_code=201 if any(done.created) else 200)
 
     @get("/v1/lineage/{resource:path}", summary="Ancestors or descendants of a resource",

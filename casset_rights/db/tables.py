@@ -4,6 +4,7 @@ from casset_rights.anchoring import tables as _anchoring  # noqa: F401
 from casset_rights.auth import tables as _auth  # noqa: F401
 from casset_rights.db.metadata import metadata
 from casset_rights.decisions import tables as _decisions  # noqa: F401
+from casset_rights.idempotency import tables as _idempotency  # noqa: F401
 from casset_rights.licenses import tables as _licenses  # noqa: F401
 from casset_rights.lineage import tables as _lineage  # noqa: F401
 from casset_rights.log import tables as _log  # noqa: F401

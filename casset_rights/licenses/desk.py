@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
 from sqlalchemy import Connection
 
+from casset_rights import idempotency
 from casset_rights.errors import Forbidden, ReceiptInvalid
+from casset_rights.idempotency import Claim
 from casset_rights.licenses import store
 from casset_rights.licenses.errors import (
     LicenseAlreadyRevoked, LicenseNotFound, RequestAlreadyDecided, RequestNotFound,
@@ -34,6 +37,9 @@ from casset_rights.principal import Principal
 from casset_rights.receipts.keys import KeyStore
 
 MAX_LIST = 500
+# Built once, here: see casset_rights.idempotency on why not per call.
+APPROVAL = msgspec.json.Decoder(tuple[LicenseRequest, Grant])
+GRANT = msgspec.json.Decoder(Grant)
 
 
 def _artist_of(principal: Principal) -> str | None:
@@ -97,12 +103,20 @@ class LicenseDesk:
 
     # -- deciding ---------------------------------------------------------------------
 
-    def approve(self, artist: Principal, request_id: str, *,
-                message: str | None = None) -> tuple[LicenseRequest, Grant]:
+    def approve(self, artist: Principal, request_id: str, *, message: str | None = None,
+                claim: Claim | None = None) -> tuple[LicenseRequest, Grant]:
         """Approve a pending request: the license is written now (its term starts now),
-        under the route's cap; a priced request route collects its price first.
+        under the route's cap; a priced request route collects its price first. With
+        ``claim``, a retry under the same key answers the first approval again.
         Raises RequestNotFound, Forbidden, RequestAlreadyDecided, LicenseCapReached,
-        PaymentsNotConfigured."""
+        PaymentsNotConfigured, IdempotencyKeyReused."""
+        require_licensee(artist)
+        return idempotency.settled(
+            self._engine, claim, APPROVAL,
+            lambda: self._approve(artist, request_id, message, claim))
+
+    def _approve(self, artist: Principal, request_id: str, message: str | None,
+                 claim: Claim | None) -> tuple[LicenseRequest, Grant]:
         pending = self._addressed(artist, request_id)
         licenses = self._licenses
         with self._engine.connect() as conn:
@@ -110,11 +124,17 @@ class LicenseDesk:
         assert quote is not None  # a request keeps its quote (foreign key)
         now = licenses.now_ms()
 
+        def approved(grant: Grant) -> LicenseRequest:
+            return msgspec.structs.replace(
+                pending, status="approved", decided_at_ms=now, decision_message=message,
+                grant_id=grant.id, decision_receipt_id=grant.receipt_id)
+
         def mark(conn: Connection, grant: Grant) -> None:
             if not store.decide_request(conn, request_id, status="approved", now_ms=now,
                                         message=message, grant_id=grant.id,
                                         receipt_id=grant.receipt_id):
                 raise RequestAlreadyDecided(f"license request {request_id!r} was already decided")
+            idempotency.remember_in(conn, claim, (approved(grant), grant))
 
         extra = {"license_request": request_id, "message": message}
         if quote.route.price is not None:
@@ -126,7 +146,7 @@ class LicenseDesk:
             grant = licenses.grant(quote, acting=artist, request_id=request_id,
                                    use_quote=False, in_transaction=mark,
                                    receipt_kind="license-approval", receipt_extra=extra)
-        return self.request(artist, request_id), grant
+        return approved(grant), grant
 
     def refuse(self, artist: Principal, request_id: str, *, message: str) -> LicenseRequest:
         """Refuse a pending request with a message the requester reads.
@@ -146,13 +166,21 @@ class LicenseDesk:
                                         now_ms=licenses.now_ms(), message=message,
                                         grant_id=None, receipt_id=receipt.jti):
                 raise RequestAlreadyDecided(f"license request {request_id!r} was already decided")
-        licenses.store_receipt(receipt)
+            licenses.store_receipt_in(conn, receipt)
         return self.request(artist, request_id)
 
-    def revoke(self, artist: Principal, grant_id: str, *, reason: str) -> Grant:
-        """End a license from now on. Uses before now stay licensed.
-        Raises LicenseNotFound, Forbidden (the licensee cannot revoke), and
-        LicenseAlreadyRevoked."""
+    def revoke(self, artist: Principal, grant_id: str, *, reason: str,
+               claim: Claim | None = None) -> Grant:
+        """End a license from now on. Uses before now stay licensed. With ``claim``, a
+        retry under the same key answers the first revocation again.
+        Raises LicenseNotFound, Forbidden (the licensee cannot revoke),
+        LicenseAlreadyRevoked and IdempotencyKeyReused."""
+        require_licensee(artist)
+        return idempotency.settled(self._engine, claim, GRANT,
+                                   lambda: self._revoke(artist, grant_id, reason, claim))
+
+    def _revoke(self, artist: Principal, grant_id: str, reason: str,
+                claim: Claim | None) -> Grant:
         grant = self.grant(artist, grant_id)
         if _artist_of(artist) != grant.artist_id:
             raise Forbidden("only the artist who gave a license revokes it")
@@ -166,12 +194,16 @@ class LicenseDesk:
             "revoked_at": rfc3339(now),
             "reason": reason,
         })
+        revoked = msgspec.structs.replace(grant, status="revoked", revoked_at_ms=now,
+                                          revocation_reason=reason,
+                                          revocation_receipt_id=receipt.jti)
         with store.writing(self._engine) as conn:
             if not store.revoke_grant(conn, grant_id, now_ms=now, reason=reason,
                                       receipt_id=receipt.jti):
                 raise LicenseAlreadyRevoked(f"license {grant_id!r} was already revoked")
-        licenses.store_receipt(receipt)
-        return self.grant(artist, grant_id)
+            idempotency.remember_in(conn, claim, revoked)
+            licenses.store_receipt_in(conn, receipt)
+        return revoked
 
     # -- introspection ----------------------------------------------------------------
 

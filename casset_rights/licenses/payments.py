@@ -40,7 +40,8 @@ class Payments(Protocol):
 
     def collect(self, *, quote_id: str, amount: Money, payer: Principal,
                 description: str) -> Payment:
-        """Collect ``amount`` from ``payer`` for the quote (idempotent per ``quote_id``).
+        """Collect ``amount`` from ``payer`` for the quote (idempotent per ``quote_id``
+        until refunded: after a refund, the quote's next collect charges again).
         Raises PaymentsNotConfigured, or a CassetError saying why the payment failed."""
         ...
 

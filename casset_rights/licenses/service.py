@@ -10,7 +10,9 @@
 A grant is written in one transaction that uses the quote and takes a slot under the
 route's cap, both by conditional updates, so concurrent buyers of a capped route get
 exactly ``cap`` licenses and clear ``license_cap_reached`` refusals for the rest. Every
-quote, grant and request produces a signed, stored receipt.
+quote, grant and request produces a signed receipt, stored in the same transaction as
+the rows it vouches for: when the receipt cannot be stored, nothing is (the quote stays
+unused and can be tried again).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, Engine
 
+from casset_rights import idempotency
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.errors import PaymentsNotConfigured, Unauthenticated
+from casset_rights.idempotency import Claim
 from casset_rights.licenses import store
 from casset_rights.licenses.errors import (
     LicenseCapReached, QuoteExpired, QuoteNotFound, QuoteUsed, RouteNotOffered, UnknownRoute,
@@ -38,10 +42,11 @@ from casset_rights.licenses.tokens import sign_license
 from casset_rights.policy import LicenseRoute, authorize, build_request
 from casset_rights.principal import Principal
 from casset_rights.receipts.keys import KeyStore
-from casset_rights.receipts.service import Receipt, ReceiptIssuer, Writer
+from casset_rights.receipts.service import Receipt, ReceiptIssuer, ReceiptStore
 
 DAY_MS = 86_400_000
-RECEIPT_WAIT_SECONDS = 30
+# Built once, here: see casset_rights.idempotency on why not per call.
+OBTAINED = msgspec.json.Decoder(Obtained)
 
 
 def principal_from(record: Mapping[str, Any]) -> Principal:
@@ -60,7 +65,7 @@ def require_licensee(principal: Principal) -> str:
 
 class LicenseService:
     def __init__(self, *, engine: Engine, index: RightsIndex, issuer: ReceiptIssuer,
-                 writer: Writer, keys: KeyStore, issuer_url: str,
+                 receipts: ReceiptStore, keys: KeyStore, issuer_url: str,
                  payments: Payments | None = None,
                  quote_ttl_seconds: int = QUOTE_TTL_SECONDS,
                  clock: Callable[[], float] = time.time,
@@ -69,7 +74,7 @@ class LicenseService:
         self._on_granted = on_granted
         self._index = index
         self._issuer = issuer
-        self._writer = writer
+        self._receipts = receipts
         self._keys = keys
         self._issuer_url = issuer_url
         self.payments: Payments = payments or NoPayments()
@@ -87,9 +92,11 @@ class LicenseService:
         """Sign a receipt now (its jti can go into the rows it vouches for)."""
         return self._issuer.issue(kind, body)
 
-    def store_receipt(self, receipt: Receipt) -> Receipt:
-        """Wait until the receipt is committed (group commit by the writer thread)."""
-        return self._writer.submit(receipt).result(timeout=RECEIPT_WAIT_SECONDS)
+    def store_receipt_in(self, conn: Connection, receipt: Receipt) -> None:
+        """Store ``receipt`` inside the transaction on ``conn`` that makes the change it
+        vouches for: both commit or neither does. Called last in the transaction, so the
+        log's lock (taken as the receipt is logged) is held only until the commit."""
+        self._receipts.store_in(conn, [receipt])
 
     # -- quotes -----------------------------------------------------------------------
 
@@ -153,12 +160,9 @@ class LicenseService:
                       manifest_hash=resolved.release.manifest_hash, context=context_doc,
                       created_at_ms=now, expires_at_ms=now + self._quote_ttl_ms,
                       token=receipt.token)
-        # The quote's receipt and its row are written side by side; the answer waits
-        # for both (a receipt of a quote whose row failed only records an unusable offer).
-        stored = self._writer.submit(receipt)
         with store.writing(self._engine) as conn:
             store.insert_quote(conn, quote)
-        stored.result(timeout=RECEIPT_WAIT_SECONDS)
+            self.store_receipt_in(conn, receipt)
         return quote
 
     def get_quote(self, principal: Principal, quote_id: str) -> Quote:
@@ -173,13 +177,23 @@ class LicenseService:
     # -- licenses ---------------------------------------------------------------------
 
     def obtain(self, principal: Principal, quote_id: str, *,
-               message: str | None = None) -> Obtained:
+               message: str | None = None, claim: Claim | None = None) -> Obtained:
         """Turn a quote into a license (free, partner, paid) or a pending request.
 
+        With ``claim`` (an idempotency key), the outcome is stored with the write and a
+        retry under the same key answers it again instead of ``QuoteUsed``.
+
         Raises Unauthenticated, QuoteNotFound, QuoteExpired, QuoteUsed,
-        LicenseCapReached, RouteNotOffered (a partner route for another client) and
-        PaymentsNotConfigured (a paid route without a payment provider).
+        LicenseCapReached, RouteNotOffered (a partner route for another client),
+        PaymentsNotConfigured (a paid route without a payment provider) and
+        IdempotencyKeyReused (the key named another request).
         """
+        require_licensee(principal)
+        return idempotency.settled(self._engine, claim, OBTAINED,
+                                   lambda: self._obtain(principal, quote_id, message, claim))
+
+    def _obtain(self, principal: Principal, quote_id: str, message: str | None,
+                claim: Claim | None) -> Obtained:
         quote = self.get_quote(principal, quote_id)
         now = self.now_ms()
         if quote.used_at_ms is not None:
@@ -189,14 +203,20 @@ class LicenseService:
                                "ask for a new one")
         route = quote.route
         if route.type == "request":
-            pending = self._open_request(principal, quote, message, now)
+            pending = self._open_request(principal, quote, message, now, claim)
             return Obtained(request=pending, receipt_id=pending.receipt_id)
         if route.type == "partner" and principal.client_id not in (route.partners or ()):
             raise RouteNotOffered(f"route {route.name!r} is for its partners only")
+
+        def remember(conn: Connection, grant: Grant) -> None:
+            idempotency.remember_in(conn, claim,
+                                    Obtained(grant=grant, receipt_id=grant.receipt_id))
+
         if route.type == "paid":
-            grant = self.collect_then_grant(quote, payer=principal, acting=principal)
+            grant = self.collect_then_grant(quote, payer=principal, acting=principal,
+                                            in_transaction=remember)
         else:
-            grant = self.grant(quote, acting=principal)
+            grant = self.grant(quote, acting=principal, in_transaction=remember)
         return Obtained(grant=grant, receipt_id=grant.receipt_id)
 
     def grant(self, quote: Quote, *, acting: Principal, request_id: str | None = None,
@@ -233,9 +253,9 @@ class LicenseService:
             store.insert_grant(conn, grant)
             if in_transaction is not None:
                 in_transaction(conn, grant)
+            self.store_receipt_in(conn, receipt)
         if self._on_granted is not None:
             self._on_granted(grant)
-        self.store_receipt(receipt)
         return grant
 
     def _new_grant(self, quote: Quote, *, request_id: str | None,
@@ -257,9 +277,10 @@ class LicenseService:
                            use_quote: bool = True, request_id: str | None = None,
                            **grant_options: Any) -> Grant:
         """A priced license: reserve (the quote and a cap slot), collect the price, then
-        write the grant. A failed payment gives the reservation back; a grant that cannot
-        be written after the payment is refunded. Raises PaymentsNotConfigured first of
-        all when there is no payment provider."""
+        write the grant with its receipt. A failed payment gives the reservation back; a
+        grant (or its receipt) that cannot be stored after the payment is refunded and
+        the reservation given back too, so the same quote can be tried again. Raises
+        PaymentsNotConfigured first of all when there is no payment provider."""
         self.require_payments(quote)
         with store.writing(self._engine) as conn:
             if use_quote and not store.use_quote(conn, quote.id, now_ms=self.now_ms()):
@@ -271,17 +292,22 @@ class LicenseService:
                 quote_id=quote.id, amount=quote.route.price,  # type: ignore[arg-type]
                 payer=payer, description=f"{quote.route.name} on {quote.resource}")
         except BaseException:
-            with store.writing(self._engine) as conn:
-                if use_quote:
-                    store.unuse_quote(conn, quote.id)
-                store.give_back_slot(conn, quote.route)
+            self._release(quote, use_quote=use_quote)
             raise
         try:
             return self.grant(quote, acting=acting, payment=payment, request_id=request_id,
                               use_quote=False, take_slot=False, **grant_options)
         except BaseException:
             self.payments.refund(payment, reason="the license could not be stored")
+            self._release(quote, use_quote=use_quote)
             raise
+
+    def _release(self, quote: Quote, *, use_quote: bool) -> None:
+        """Give back what ``collect_then_grant`` reserved: the quote and the cap slot."""
+        with store.writing(self._engine) as conn:
+            if use_quote:
+                store.unuse_quote(conn, quote.id)
+            store.give_back_slot(conn, quote.route)
 
     def require_payments(self, quote: Quote) -> None:
         if not self.payments.configured:
@@ -293,7 +319,7 @@ class LicenseService:
                 "request routes work")
 
     def _open_request(self, principal: Principal, quote: Quote, message: str | None,
-                      now: int) -> LicenseRequest:
+                      now: int, claim: Claim | None) -> LicenseRequest:
         receipt = self.record("license-request", {
             "principal": principal.for_receipt(),
             "request": {"action": "license-request", "resource": quote.resource},
@@ -313,7 +339,9 @@ class LicenseService:
             if not store.use_quote(conn, quote.id, now_ms=now):
                 raise QuoteUsed(f"quote {quote.id!r} was already used")
             store.insert_request(conn, request)
-        self.store_receipt(receipt)
+            idempotency.remember_in(conn, claim,
+                                    Obtained(request=request, receipt_id=receipt.jti))
+            self.store_receipt_in(conn, receipt)
         return request
 
 

@@ -16,10 +16,11 @@ from casset_rights.licenses.desk import LicenseDesk
 from casset_rights.licenses.held import HeldGrants
 from casset_rights.licenses.payments import NoPayments, Payments
 from casset_rights.licenses.service import LicenseService
+from casset_rights.lineage.proposals import LineageProposals
 from casset_rights.lineage.refiner import LineageRefiner
 from casset_rights.lineage.service import LineageService
 from casset_rights.receipts.keys import KeyStore
-from casset_rights.receipts.service import ReceiptIssuer, Writer
+from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
 
 def payments_from_settings(settings: Settings) -> Payments:
@@ -30,11 +31,13 @@ def payments_from_settings(settings: Settings) -> Payments:
 
 
 def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
-                   decisions: DecisionService, issuer: ReceiptIssuer, writer: Writer,
-                   keys: KeyStore) -> tuple[LicenseService, LicenseDesk, LineageService]:
+                   decisions: DecisionService, issuer: ReceiptIssuer,
+                   receipts: ReceiptStore,
+                   keys: KeyStore) -> tuple[LicenseService, LicenseDesk, LineageService,
+                                            LineageProposals]:
     issuer_url = settings.resolved_issuer
     held = HeldGrants(engine)
-    licenses = LicenseService(engine=engine, index=index, issuer=issuer, writer=writer,
+    licenses = LicenseService(engine=engine, index=index, issuer=issuer, receipts=receipts,
                               keys=keys, issuer_url=issuer_url,
                               payments=payments_from_settings(settings),
                               quote_ttl_seconds=settings.license_quote_ttl_seconds,
@@ -44,5 +47,6 @@ def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
     ancestors = LineageRefiner(engine, index, base_refiners=[held])
     decisions.add_refiner(ancestors)
     lineage = LineageService(engine=engine, index=index, decisions=decisions, issuer=issuer,
-                             writer=writer, on_registered=ancestors.forget)
-    return licenses, desk, lineage
+                             receipts=receipts, on_registered=ancestors.forget)
+    proposals = LineageProposals(lineage, engine=engine, issuer=issuer, receipts=receipts)
+    return licenses, desk, lineage, proposals

@@ -1,8 +1,10 @@
 """Lineage: the graph of derivatives, with attribution and money flowing upstream.
 
-* ``LineageService``: register a derivative's parents (permission checked, cycles and
-  overdrawn revenue shares refused, the same edge twice a no-op); read ancestors or
-  descendants with an attribution chain and a royalty split.
+* ``LineageService``: the child's owner registers its parents (permission checked,
+  cycles and overdrawn revenue shares refused, the same edge twice a no-op) and
+  withdraws edges (kept as history); read ancestors or descendants with an attribution
+  chain and a royalty split.
+* ``LineageProposals``: anyone else proposes edges; the owner accepts or declines.
 * ``LineageRefiner``: the decision refiner that makes a derivative only as free as its
   ancestors, for the scopes that travel.
 * ``royalty_split``: exact integer splits by compounding shares and largest remainder.
@@ -12,15 +14,18 @@ The graph is an edge table walked by recursive CTEs on SQLite and PostgreSQL
 """
 
 from casset_rights.lineage.graph import RELATIONSHIP_SCOPES, RELATIONSHIPS, Edge
+from casset_rights.lineage.models import (
+    LineageView, ParentLink, Registration, Relationship, Royalties,
+)
+from casset_rights.lineage.proposals import LineageProposals, Proposal
 from casset_rights.lineage.refiner import LineageRefiner
 from casset_rights.lineage.royalties import Share, largest_remainder, royalty_split
-from casset_rights.lineage.service import (
-    LineageService, LineageView, ParentLink, Registration, Royalties,
-)
+from casset_rights.lineage.service import LineageService
 from casset_rights.lineage.view import Node
 
 __all__ = [
-    "RELATIONSHIPS", "RELATIONSHIP_SCOPES", "Edge", "LineageRefiner", "LineageService",
-    "LineageView", "Node", "ParentLink", "Registration", "Royalties", "Share",
+    "RELATIONSHIPS", "RELATIONSHIP_SCOPES", "Edge", "LineageProposals", "LineageRefiner",
+    "LineageService", "LineageView", "Node", "ParentLink", "Proposal", "Registration",
+    "Relationship", "Royalties", "Share",
     "largest_remainder", "royalty_split",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casset_rights.errors import Conflict, Forbidden, InvalidInput
+from casset_rights.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class UnknownParent(InvalidInput):
@@ -35,3 +35,26 @@ class RevenueShareExceeded(InvalidInput):
     """The parents of one resource would take more than all of its revenue."""
 
     code = "revenue_share_exceeded"
+
+
+class NotLineageOwner(Forbidden):
+    """Only the child's owner (its artist, or a client acting for the artist) declares
+    or withdraws its parents and decides proposals; others propose."""
+
+    code = "not_lineage_owner"
+
+
+class EdgeNotFound(NotFound):
+    """No edge in force joins the child to that parent in that relationship."""
+
+    code = "edge_not_found"
+
+
+class ProposalNotFound(NotFound):
+    """No proposal with that id that the caller made or is asked to decide."""
+
+    code = "proposal_not_found"
+
+
+class ProposalAlreadyDecided(Conflict):
+    code = "proposal_already_decided"

@@ -8,15 +8,20 @@ would repeat at the same depth, and the depth bound ends every walk.
 
 The graph is acyclic (``LineageService`` refuses an edge that would close a cycle, under
 a lock), so the walks also end without the bound; the bound is what ``depth`` asks for.
+Walks, look-ups and the decisions built on them see only the edges in force: a
+withdrawn edge stays in the table as history (``history``), and nowhere else.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, String, and_, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import (
+    Connection, String, and_, func, literal, or_, select, tuple_, union_all, update,
+)
 
 from casset_rights.lineage.tables import lineage_edges
 from casset_rights.resources import ResourceRef
@@ -47,6 +52,9 @@ class Edge(msgspec.Struct, frozen=True, kw_only=True):
     registered_at_ms: int
     receipt_id: str | None = None
     depth: int = 1
+    id: str = msgspec.field(default_factory=lambda: "edge_" + uuid.uuid4().hex)
+    withdrawn_at_ms: int | None = None
+    withdrawal_receipt_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -62,7 +70,8 @@ def enclosing(ref: ResourceRef) -> tuple[str | None, str]:
 def edge_row(edge: Edge, *, child: ResourceRef, parent: ResourceRef) -> dict[str, object]:
     child_track, child_release = enclosing(child)
     parent_track, parent_release = enclosing(parent)
-    return {"child": edge.child, "parent": edge.parent, "relationship": edge.relationship,
+    return {"id": edge.id, "child": edge.child, "parent": edge.parent,
+            "relationship": edge.relationship,
             "child_release": child_release, "child_track": child_track,
             "child_artist": edge.child_artist, "parent_release": parent_release,
             "parent_track": parent_track, "parent_artist": edge.parent_artist,
@@ -81,7 +90,14 @@ def _up_keys(ref: ResourceRef) -> list[str]:
 EDGE_COLUMNS: tuple[str, ...] = (
     "child", "parent", "relationship", "child_artist", "parent_artist", "grant_id",
     "revenue_share_ppm", "registered_by", "registered_at_ms", "receipt_id",
-    "child_release", "child_track", "parent_release", "parent_track")
+    "child_release", "child_track", "parent_release", "parent_track",
+    "id", "withdrawn_at_ms", "withdrawal_receipt_id")
+_ID = EDGE_COLUMNS.index("id")
+
+
+def in_force(edge: Any) -> Any:
+    """The condition that ``edge`` (the table or an alias) was not withdrawn."""
+    return edge.c.withdrawn_at_ms.is_(None)
 
 
 def _above(edge: Any, node: Any, release: Any, track: Any) -> Any:
@@ -105,11 +121,12 @@ def _nodes_up(start: ResourceRef, max_depth: int):  # type: ignore[no-untyped-de
     e = lineage_edges
     seed = (select(e.c.parent.label("node"), e.c.parent_release.label("rel"),
                    e.c.parent_track.label("trk"), literal(1).label("depth"))
-            .where(e.c.child.in_(_up_keys(start))))
+            .where(e.c.child.in_(_up_keys(start)), in_force(e)))
     walk = seed.cte("walk", recursive=True)
     nxt = lineage_edges.alias("nxt")
     step = (select(nxt.c.parent, nxt.c.parent_release, nxt.c.parent_track, walk.c.depth + 1)
-            .where(_above(nxt, walk.c.node, walk.c.rel, walk.c.trk), walk.c.depth < max_depth))
+            .where(_above(nxt, walk.c.node, walk.c.rel, walk.c.trk), walk.c.depth < max_depth,
+                   in_force(nxt)))
     return walk.union(step)
 
 
@@ -118,7 +135,7 @@ def _nodes_down(start: ResourceRef, max_depth: int):  # type: ignore[no-untyped-
     is reached at."""
     e = lineage_edges
     track, release = enclosing(start)
-    inside = [e.c.parent_release == release]  # _below, for a node known in advance
+    inside = [e.c.parent_release == release, in_force(e)]  # _below, for a known node
     if track is not None:
         inside.append(e.c.parent_track == track)
     if start.kind == "hook":
@@ -129,7 +146,8 @@ def _nodes_down(start: ResourceRef, max_depth: int):  # type: ignore[no-untyped-
     walk = seed.cte("walk", recursive=True)
     nxt = lineage_edges.alias("nxt")
     step = (select(nxt.c.child, nxt.c.child_release, nxt.c.child_track, walk.c.depth + 1)
-            .where(_below(nxt, walk.c.node, walk.c.rel, walk.c.trk), walk.c.depth < max_depth))
+            .where(_below(nxt, walk.c.node, walk.c.rel, walk.c.trk), walk.c.depth < max_depth,
+                   in_force(nxt)))
     return walk.union(step)
 
 
@@ -147,7 +165,7 @@ def _walk(start: ResourceRef, direction: Direction, max_depth: int):  # type: ig
     leads = _above if direction == "ancestors" else _below
     return (select(*(e.c[c] for c in EDGE_COLUMNS), (reached.c.depth + 1).label("depth"))
             .join_from(e, reached, leads(e, reached.c.node, reached.c.rel, reached.c.trk))
-            .where(reached.c.depth < max_depth))
+            .where(reached.c.depth < max_depth, in_force(e)))
 
 
 def walk(conn: Connection, start: ResourceRef, *, direction: Direction, max_depth: int,
@@ -184,6 +202,7 @@ def _edge(row: Any) -> Edge:
     return Edge(child=row[0], parent=row[1], relationship=row[2], child_artist=row[3],
                 parent_artist=row[4], grant_id=row[5], revenue_share_ppm=row[6],
                 registered_by=row[7], registered_at_ms=row[8], receipt_id=row[9],
+                id=row[_ID], withdrawn_at_ms=row[_ID + 1], withdrawal_receipt_id=row[_ID + 2],
                 depth=row[-1] if len(row) > len(EDGE_COLUMNS) else 1)
 
 
@@ -202,15 +221,36 @@ def existing(conn: Connection, keys: Iterable[tuple[str, str, str]]) -> dict[
         return {}
     e = lineage_edges
     rows = conn.execute(select(*(e.c[c] for c in EDGE_COLUMNS)).where(
-        tuple_(e.c.child, e.c.parent, e.c.relationship).in_(wanted)))
+        tuple_(e.c.child, e.c.parent, e.c.relationship).in_(wanted), in_force(e)))
     return {(r[0], r[1], r[2]): _edge(r) for r in rows}
 
 
 def edges_within_release(conn: Connection, release_key: str) -> list[Edge]:
-    """Every edge whose child lies in the release (for the revenue-share check)."""
+    """Every edge in force whose child lies in the release (for the revenue-share check)."""
     e = lineage_edges
     return [_edge(r) for r in conn.execute(select(*(e.c[c] for c in EDGE_COLUMNS))
-                                            .where(e.c.child_release == release_key))]
+                                            .where(e.c.child_release == release_key,
+                                                   in_force(e)))]
+
+
+def history(conn: Connection, child: str) -> list[Edge]:
+    """Every edge ever declared for ``child``, withdrawn ones too, oldest first."""
+    e = lineage_edges
+    rows = conn.execute(select(*(e.c[c] for c in EDGE_COLUMNS)).where(e.c.child == child)
+                        .order_by(e.c.registered_at_ms, e.c.id))
+    return [_edge(r) for r in rows]
+
+
+def withdraw(conn: Connection, key: tuple[str, str, str], *, now_ms: int,
+             receipt_id: str) -> bool:
+    """Mark the edge in force under ``key`` withdrawn; False when there is none."""
+    e = lineage_edges
+    child, parent, relationship = key
+    result = conn.execute(update(lineage_edges)
+                          .where(e.c.child == child, e.c.parent == parent,
+                                 e.c.relationship == relationship, in_force(e))
+                          .values(withdrawn_at_ms=now_ms, withdrawal_receipt_id=receipt_id))
+    return result.rowcount == 1
 
 
 def insert_edges(conn: Connection, rows: Sequence[dict[str, object]]) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, select
 from casset_rights.decisions.index import RightsIndex, Resolved
 from casset_rights.decisions.recent import RecentlyEmpty
 from casset_rights.errors import UnknownResource
-from casset_rights.lineage.graph import ancestor_ids
+from casset_rights.lineage.graph import ancestor_ids, in_force
 from casset_rights.lineage.tables import lineage_edges
 from casset_rights.policy import (
     OBLIGATION_TYPES, TRAVELLING_SCOPES, Decision, LicenseRoute, Obligation, Reason, Request,
@@ -61,7 +61,8 @@ class LineageRefiner:
         self._without = RecentlyEmpty(fresh_seconds=fresh_seconds, clock=clock)  # of edges
 
     def forget(self, release_key: str) -> None:
-        """A derivative of ``release_key`` (``release:R``) was just registered here."""
+        """The edges of ``release_key`` (``release:R``) just changed here (an edge
+        registered or withdrawn)."""
         self._without.forget(release_key)
 
     def __call__(self, request: Request, resolved: Resolved, decision: Decision) -> Decision:
@@ -109,8 +110,8 @@ class LineageRefiner:
 def _has_edges(conn: Connection, release: str) -> bool:
     """Whether anything in the release is a derivative (an index look-up)."""
     e = lineage_edges
-    return conn.execute(select(e.c.child).where(e.c.child_release == release).limit(1)) \
-        .first() is not None
+    return conn.execute(select(e.c.child).where(e.c.child_release == release, in_force(e))
+                        .limit(1)).first() is not None
 
 
 def _marked(node: str, decision: Decision) -> tuple[Reason, ...]:

@@ -1,5 +1,6 @@
-"""Lineage over HTTP: registering derivatives, reading ancestors and descendants, the
-problems for unknown parents, missing licenses and cycles."""
+"""Lineage over HTTP: the owner registering derivatives, reading ancestors and
+descendants, the problems for unknown parents, missing licenses and cycles. (Proposals
+and withdrawals: test_lineage_owner_api.py.)"""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def register(oauth: Any, token: str, child: str, *parents: dict[str, Any],
 
 
 def test_register_a_derivative_and_read_its_lineage(oauth: Any) -> None:
-    token = oauth.token(oauth.agent(client_id="remixer"))
+    token = oauth.token(oauth.artist("nightglass"))
     first = register(oauth, token, "hook:glass-hours/1/intro",
                      {"resource": OUTRO, "relationship": "remix"})
     assert first.status_code == 201, first.text
@@ -49,7 +50,7 @@ def test_register_a_derivative_and_read_its_lineage(oauth: Any) -> None:
 
 
 def test_lineage_decisions_over_http(oauth: Any) -> None:
-    token = oauth.token(oauth.agent())
+    token = oauth.token(oauth.artist("nightglass"))
     register(oauth, token, "hook:glass-hours/1/intro",
              {"resource": "hook:midnight-tapes/1/chorus", "relationship": "remix"})
     answer = oauth.http.post("/v1/decisions", json={
@@ -60,7 +61,8 @@ def test_lineage_decisions_over_http(oauth: Any) -> None:
 
 
 def test_registration_problems(oauth: Any) -> None:
-    token = oauth.token(oauth.agent())
+    token = oauth.token(oauth.artist("the-ferrymen"))
+    nightglass = oauth.token(oauth.artist("nightglass"))
     unknown = register(oauth, token, "release:river-engine",
                        {"resource": "release:nowhere", "relationship": "sample"})
     assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_parent"
@@ -76,8 +78,9 @@ def test_registration_problems(oauth: Any) -> None:
     bad = register(oauth, token, "release:river-engine",
                    {"resource": OUTRO, "relationship": "cover"})
     assert bad.status_code in (400, 422)
-    register(oauth, token, "hook:glass-hours/1/intro", {"resource": OUTRO, "relationship": "remix"})
-    cycle = register(oauth, token, "release:midnight-tapes",
+    register(oauth, nightglass, "hook:glass-hours/1/intro",
+             {"resource": OUTRO, "relationship": "remix"})
+    cycle = register(oauth, nightglass, "release:midnight-tapes",
                      {"resource": "hook:glass-hours/1/intro", "relationship": "remix"})
     assert cycle.status_code == 409 and cycle.json()["code"] == "lineage_cycle"
     assert oauth.http.post("/v1/derivatives", json={

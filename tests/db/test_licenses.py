@@ -94,7 +94,7 @@ def test_a_quote_buys_one_license_only_its_holder_and_before_it_expires(services
     with pytest.raises(QuoteNotFound):
         services.licenses.obtain(agent("thief"), other.id)
     later = LicenseService(engine=services.engine, index=services.index,
-                           issuer=services.issuer, writer=services.writer, keys=services.keys,
+                           issuer=services.issuer, receipts=services.receipts, keys=services.keys,
                            issuer_url="http://rights.test",
                            clock=lambda: other.expires_at_ms / 1000 + 1)
     with pytest.raises(QuoteExpired):

@@ -43,6 +43,7 @@ class LedgerPayments:
     def __init__(self, balances: dict[str, int] | None = None) -> None:
         self.balances: dict[str, int] = dict(balances or {})
         self.charges: dict[str, Payment] = {}
+        self._payer: dict[str, str] = {}  # quote id -> account charged
         self.refunds: list[str] = []
         self._lock = threading.Lock()
 
@@ -58,11 +59,16 @@ class LedgerPayments:
             payment = Payment(id="pay_" + uuid.uuid4().hex[:12], amount=amount,
                               provider=self.name)
             self.charges[quote_id] = payment
+            self._payer[quote_id] = account
             return payment
 
     def refund(self, payment: Payment, *, reason: str) -> None:
         with self._lock:
             self.refunds.append(payment.id)
+            for quote_id, charge in list(self.charges.items()):
+                if charge.id == payment.id:  # the money goes back; a retry pays again
+                    del self.charges[quote_id]
+                    self.balances[self._payer[quote_id]] += charge.amount.amount
 
 
 def with_payments(services: Any, payments: Any) -> LicenseService:

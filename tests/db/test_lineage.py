@@ -1,4 +1,7 @@
-"""The lineage graph on SQLite and PostgreSQL: registering, walking, splitting, deciding."""
+"""The lineage graph on SQLite and PostgreSQL: registering, walking, splitting, deciding.
+
+The maker (an agent) holds the licenses; it proposes each edge and the child's artist
+accepts (``declare``), which is how an edge resting on someone else's license is made."""
 
 from __future__ import annotations
 
@@ -8,18 +11,34 @@ import pytest
 from test_licenses_support import FERRYMEN, MARA, agent, paid_license
 
 from casset_rights.errors import Forbidden, Unauthenticated
-from casset_rights.lineage import ParentLink
-from casset_rights.lineage.service import Relationship
+from casset_rights.lineage import ParentLink, Registration
+from casset_rights.lineage.models import Relationship
 from casset_rights.lineage.errors import (
     GrantDoesNotCover, GrantRequired, LineageCycle, RevenueShareExceeded, UnknownParent,
 )
-from casset_rights.principal import PUBLIC
+from casset_rights.principal import PUBLIC, Principal
 from casset_rights.services import Services
 
 MAKER = agent("maker")
 OUTRO = "hook:midnight-tapes/2/outro"
 CHORUS = "hook:midnight-tapes/1/chorus"
 COMMERCIAL = {"purpose": "commercial"}
+
+
+def owner_of(services: Services, child: str) -> Principal:
+    """The artist principal of the child's owner (its own client)."""
+    artist = services.lineage.child_of(child)[1]
+    return Principal(kind="artist", client_id=f"{artist}-app", subject=artist)
+
+
+def declare(services: Services, proposer: Principal, *, child: str,
+            parents: list[ParentLink], context: dict[str, Any] | None = None) -> Registration:
+    """``proposer`` proposes the edges, the child's artist accepts them."""
+    proposal = services.lineage_proposals.propose(proposer, child=child, parents=parents,
+                                                  context=context)
+    _, registration = services.lineage_proposals.accept(owner_of(services, child),
+                                                        proposal.id)
+    return registration
 
 
 def link(resource: str, relationship: Relationship = "remix",
@@ -31,11 +50,11 @@ def _chain(services: Services) -> tuple[Any, Any, Any, Any]:
     """salt-and-static (Mara Quell) remixes river-engine (The Ferrymen), which remixes
     the outro of Midnight Tapes (Nightglass); both under paid licenses (10%, 15%)."""
     g1 = paid_license(services, MAKER, resource=OUTRO, route="remix-license", context=COMMERCIAL)
-    first = services.lineage.register(MAKER, child="release:river-engine",
+    first = declare(services, MAKER, child="release:river-engine",
                                       parents=[link(OUTRO, grant=g1.id)], context=COMMERCIAL)
     g2 = paid_license(services, MAKER, resource="release:river-engine",
                       route="derivative-license", context=COMMERCIAL)
-    second = services.lineage.register(MAKER, child="release:salt-and-static",
+    second = declare(services, MAKER, child="release:salt-and-static",
                                        parents=[link("release:river-engine", grant=g2.id)],
                                        context=COMMERCIAL)
     return g1, g2, first, second
@@ -54,7 +73,8 @@ def test_registering_records_edges_with_the_license_and_its_share(services: Serv
 
 def test_the_same_edge_twice_changes_nothing(services: Services) -> None:
     g1, _, first, _ = _chain(services)
-    again = services.lineage.register(MAKER, child="release:river-engine",
+    # The owner declaring an edge in force again changes nothing (no permission asked).
+    again = services.lineage.register(FERRYMEN, child="release:river-engine",
                                       parents=[link(OUTRO, grant=g1.id)], context=COMMERCIAL)
     assert again.created == (False,) and again.receipt_id is None
     assert again.edges == first.edges
@@ -105,7 +125,7 @@ def test_cycles_are_refused(services: Services) -> None:
         lineage.register(FERRYMEN, child="release:river-engine",
                          parents=[link("release:salt-and-static")])
     with pytest.raises(LineageCycle, match="same release"):
-        lineage.register(MAKER, child="track:midnight-tapes/2", parents=[link(OUTRO)])
+        declare(services, MAKER, child="track:midnight-tapes/2", parents=[link(OUTRO)])
 
 
 def test_a_cycle_through_containment_is_refused(services: Services) -> None:
@@ -114,15 +134,15 @@ def test_a_cycle_through_containment_is_refused(services: Services) -> None:
     hook of midnight-tapes can."""
     fun = {"purpose": "non-commercial"}
     lineage = services.lineage
-    lineage.register(MAKER, child="hook:glass-hours/1/intro", parents=[link(OUTRO)],
+    declare(services, MAKER, child="hook:glass-hours/1/intro", parents=[link(OUTRO)],
                      context=fun)
     with pytest.raises(LineageCycle, match="close a cycle"):
-        lineage.register(MAKER, child="release:midnight-tapes",
+        declare(services, MAKER, child="release:midnight-tapes",
                          parents=[link("hook:glass-hours/1/intro")], context=fun)
     with pytest.raises(LineageCycle, match="close a cycle"):
-        lineage.register(MAKER, child=OUTRO, parents=[link("hook:glass-hours/1/intro")],
+        declare(services, MAKER, child=OUTRO, parents=[link("hook:glass-hours/1/intro")],
                          context=fun)
-    done = lineage.register(MAKER, child=CHORUS, parents=[link("hook:glass-hours/1/intro")],
+    done = declare(services, MAKER, child=CHORUS, parents=[link("hook:glass-hours/1/intro")],
                             context=fun)
     assert done.created == (True,)
 
@@ -132,18 +152,18 @@ def test_refusals_are_clear(services: Services) -> None:
     with pytest.raises(Unauthenticated):
         lineage.register(PUBLIC, child="release:river-engine", parents=[link(OUTRO)])
     with pytest.raises(UnknownParent) as unknown:
-        lineage.register(MAKER, child="release:river-engine",
+        declare(services, MAKER, child="release:river-engine",
                          parents=[link(OUTRO), link("release:no-such-release")])
     assert unknown.value.errors[0].pointer == "/parents/1/resource"
     with pytest.raises(GrantRequired, match="name the license"):
-        lineage.register(MAKER, child="release:river-engine", parents=[link(OUTRO)],
+        declare(services, MAKER, child="release:river-engine", parents=[link(OUTRO)],
                          context=COMMERCIAL)
     g1 = paid_license(services, MAKER, resource=OUTRO, route="remix-license", context=COMMERCIAL)
     with pytest.raises(GrantDoesNotCover, match="this use needs sync"):
-        lineage.register(MAKER, child="release:river-engine",
+        declare(services, MAKER, child="release:river-engine",
                          parents=[link(OUTRO, "sync", grant=g1.id)], context=COMMERCIAL)
     with pytest.raises(GrantDoesNotCover, match="you hold no license"):
-        lineage.register(agent("someone-else"), child="release:river-engine",
+        declare(services, agent("someone-else"), child="release:river-engine",
                          parents=[link(OUTRO, grant=g1.id)], context=COMMERCIAL)
     with pytest.raises(Forbidden):  # an artist registers only its own works
         lineage.register(MARA, child="release:river-engine", parents=[link(OUTRO)])
@@ -151,7 +171,7 @@ def test_refusals_are_clear(services: Services) -> None:
 
 def test_a_held_license_is_found_without_being_named(services: Services) -> None:
     g1 = paid_license(services, MAKER, resource=OUTRO, route="remix-license", context=COMMERCIAL)
-    done = services.lineage.register(MAKER, child="release:river-engine",
+    done = declare(services, MAKER, child="release:river-engine",
                                      parents=[link(OUTRO)], context=COMMERCIAL)
     assert done.edges[0].grant_id == g1.id and done.edges[0].revenue_share_ppm == 100_000
 
@@ -162,21 +182,21 @@ def test_parents_cannot_take_more_than_all_the_revenue(services: Services) -> No
 
     assert ppm_of_percent(12.5) == 125_000
     g1 = paid_license(services, MAKER, resource=OUTRO, route="remix-license", context=COMMERCIAL)
-    services.lineage.register(MAKER, child="release:river-engine",
+    declare(services, MAKER, child="release:river-engine",
                               parents=[link(OUTRO, grant=g1.id)], context=COMMERCIAL)
     with services.engine.begin() as conn:  # an edge taking 95% is already stored
         conn.execute(graph.lineage_edges.update().values(revenue_share_ppm=950_000))
     g2 = paid_license(services, MAKER, resource="hook:glass-hours/2/drop",
                       route="remix-license", context=COMMERCIAL)
     with pytest.raises(RevenueShareExceeded, match="105%"):
-        services.lineage.register(MAKER, child="track:river-engine/1",
+        declare(services, MAKER, child="track:river-engine/1",
                                   parents=[link("hook:glass-hours/2/drop", grant=g2.id)],
                                   context=COMMERCIAL)
 
 
 def test_decisions_on_a_derivative_ask_every_ancestor(services: Services) -> None:
     fun = {"purpose": "non-commercial"}
-    services.lineage.register(MAKER, child="hook:glass-hours/1/intro",
+    declare(services, MAKER, child="hook:glass-hours/1/intro",
                               parents=[link(CHORUS)], context=fun)
     someone = agent("someone")
     # The intro's own policy permits a fun sample; the chorus upstream denies sampling.
@@ -199,7 +219,7 @@ def test_decisions_on_a_derivative_ask_every_ancestor(services: Services) -> Non
 
 def test_an_ancestor_needing_a_license_adds_its_routes(services: Services) -> None:
     g1 = paid_license(services, MAKER, resource=OUTRO, route="remix-license", context=COMMERCIAL)
-    services.lineage.register(MAKER, child="release:river-engine",
+    declare(services, MAKER, child="release:river-engine",
                               parents=[link(OUTRO, grant=g1.id)], context=COMMERCIAL)
     station = agent("station")
     answer = services.decisions.decide(principal=station, action="remix",
@@ -228,7 +248,7 @@ def test_a_new_derivative_counts_here_at_once_and_elsewhere_within_a_second(
                                          context=fun).decision.decision
 
     assert sample() == "permit"  # remembered: glass-hours has no edges
-    services.lineage.register(MAKER, child=intro, parents=[link(CHORUS)], context=fun)
+    declare(services, MAKER, child=intro, parents=[link(CHORUS)], context=fun)
     assert sample() == "deny"  # this process forgot at once
 
     # Another process: its refiner remembered "no edges" a moment before the write.
@@ -242,8 +262,8 @@ def test_a_new_derivative_counts_here_at_once_and_elsewhere_within_a_second(
     assert elsewhere(request, resolved, permit) is permit
     writer = LineageService(engine=services.engine, index=services.index,
                             decisions=services.decisions, issuer=services.issuer,
-                            writer=services.writer)
-    writer.register(MAKER, child="hook:river-engine/1/intro", parents=[link(CHORUS)],
+                            receipts=services.receipts)
+    writer.register(FERRYMEN, child="hook:river-engine/1/intro", parents=[link(CHORUS)],
                     context=fun)
     assert elsewhere(request, resolved, permit) is permit  # still fresh: not asked yet
     now[0] += 1.5

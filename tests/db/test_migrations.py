@@ -189,3 +189,33 @@ def test_log_nodes_keyed_by_position_keep_every_hash_both_ways(database: str,
         _assert_no_drift(engine)
         assert TransparencyLog(engine, origin="test", signing_key=Ed25519PrivateKey.generate()
                                ).root() == merkle.root_of(hashes)
+
+
+@pytest.mark.parametrize("database", BOTH)
+def test_lineage_edges_get_ids_and_keep_their_rows_both_ways(database: str,
+                                                             tmp_path: Path) -> None:
+    """Edges stored before get ids and stay; a downgrade keeps the edges in force and
+    drops the withdrawn ones (the old key cannot hold them)."""
+    edge = ("'release:b', 'release:a', 'remix', 'release:b', NULL, 'artist-b', 'release:a', "
+            "NULL, 'artist-a', NULL, 0, 'client:x', 1, 'r1'")
+    columns = ("child, parent, relationship, child_release, child_track, child_artist, "
+               "parent_release, parent_track, parent_artist, grant_id, revenue_share_ppm, "
+               "registered_by, registered_at_ms, receipt_id")
+    with _empty_database(database, tmp_path) as engine:
+        upgrade(engine, "d2b7e4f1a9c8")
+        with engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO lineage_edges ({columns}) VALUES ({edge})"))
+        upgrade(engine)
+        _assert_no_drift(engine)
+        with engine.begin() as conn:
+            (edge_id,) = conn.execute(text("SELECT id FROM lineage_edges")).scalars()
+            assert edge_id.startswith("edge_") and len(edge_id) == 37
+            conn.execute(text("UPDATE lineage_edges SET withdrawn_at_ms = 2"))
+            conn.execute(text(f"INSERT INTO lineage_edges (id, {columns}) "
+                              f"VALUES ('edge_2', {edge})"))
+        downgrade(engine, "d2b7e4f1a9c8")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT child, parent FROM lineage_edges")).all()
+        assert [tuple(r) for r in rows] == [("release:b", "release:a")]
+        upgrade(engine)
+        _assert_no_drift(engine)

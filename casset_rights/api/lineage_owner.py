@@ -1,0 +1,135 @@
+"""Lineage edges proposed, decided and withdrawn, over HTTP.
+
+Every route needs a token with ``licenses:manage``. Anyone authenticated proposes an
+edge for a child they do not own; the child's artist (or a client acting for the
+artist) lists the proposals waiting, accepts one (the edges are declared, with a
+receipt) or declines it (a receipt too), and withdraws an edge in force (a receipt; the
+edge stays in the history, ``GET /v1/derivatives/edges``). A proposal that is neither
+the caller's nor addressed to them answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from casset_rights.api.context import asked_context
+from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.idempotency import IdempotencyKey, claim_of
+from casset_rights.api.lineage import edge_body, registration_body
+from casset_rights.api.security import needs
+from casset_rights.auth.scopes import LICENSES_MANAGE
+from casset_rights.licenses import rfc3339
+from casset_rights.lineage import ParentLink, Proposal, Relationship
+
+MANAGE = needs(LICENSES_MANAGE, anonymous=False)
+ResourceId = Annotated[str, msgspec.Meta(max_length=256)]
+
+
+class ProposalBody(msgspec.Struct, forbid_unknown_fields=True):
+    child: Annotated[str, msgspec.Meta(max_length=256, description="the derivative: "
+                                       "release, track or hook, of another artist")]
+    parents: Annotated[list[ParentLink], msgspec.Meta(min_length=1, max_length=50)]
+    context: dict[str, Any] = {}
+    message: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):
+    message: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class DeclineBody(msgspec.Struct, forbid_unknown_fields=True):
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class WithdrawBody(msgspec.Struct, forbid_unknown_fields=True):
+    child: ResourceId
+    parent: ResourceId
+    relationship: Relationship
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+def proposal_body(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "id": proposal.id, "status": proposal.status, "child": proposal.child,
+        "child_artist": proposal.child_artist,
+        "parents": msgspec.to_builtins(proposal.parents), "context": proposal.context,
+        "proposer": proposal.principal, "message": proposal.message,
+        "created_at": rfc3339(proposal.created_at_ms),
+        "decided_at": rfc3339(proposal.decided_at_ms),
+        "decision_message": proposal.decision_message,
+        "decision_receipt_id": proposal.decision_receipt_id,
+    }
+
+
+ProposalFilter = Annotated[Literal["pending", "accepted", "declined"] | None,
+                           QueryParameter()]
+
+
+class LineageOwnerController(Controller):
+    path = "/v1/derivatives"
+    tags = ["lineage"]
+
+    @post("/withdraw", summary="Withdraw an edge of a derivative you own", opt=MANAGE,
+          status_code=200, sync_to_thread=True)
+    def withdraw(self, data: JSONBody[WithdrawBody], services: ServicesDep,
+                 principal: PrincipalDep,
+                 idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        claim = claim_of(principal, idempotency_key, operation="derivative-withdrawal",
+                         request=data)
+        edge = services.lineage.withdraw(principal, child=data.child, parent=data.parent,
+                                         relationship=data.relationship, reason=data.reason,
+                                         claim=claim)
+        return edge_body(edge)
+
+    @get("/edges", summary="Every edge ever declared for a derivative, withdrawn ones too",
+         opt=MANAGE, sync_to_thread=True)
+    def history(self, services: ServicesDep,
+                child: Annotated[str, QueryParameter(max_length=256)]) -> dict[str, Any]:
+        edges = services.lineage.history(child)
+        return {"child": child, "edges": [edge_body(e) for e in edges]}
+
+    @post("/proposals", summary="Propose parents for another artist's derivative",
+          opt=MANAGE, status_code=201, sync_to_thread=True)
+    def propose(self, data: JSONBody[ProposalBody], services: ServicesDep,
+                principal: PrincipalDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        context, warnings = asked_context(request, data.context)
+        proposal = services.lineage_proposals.propose(
+            principal, child=data.child, parents=data.parents, context=context,
+            message=data.message)
+        return {**proposal_body(proposal), "warnings": msgspec.to_builtins(warnings)}
+
+    @get("/proposals", summary="Proposals you made, or that wait for you", opt=MANAGE,
+         sync_to_thread=True)
+    def list_proposals(self, services: ServicesDep, principal: PrincipalDep,
+                       status: ProposalFilter = None,
+                       limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+                       ) -> dict[str, Any]:
+        found = services.lineage_proposals.proposals(principal, status=status, limit=limit)
+        return {"items": [proposal_body(p) for p in found]}
+
+    @get("/proposals/{proposal_id:str}", summary="A lineage proposal and its outcome",
+         opt=MANAGE, sync_to_thread=True)
+    def get_proposal(self, proposal_id: FromPath[str], services: ServicesDep,
+                     principal: PrincipalDep) -> dict[str, Any]:
+        return proposal_body(services.lineage_proposals.proposal(principal, proposal_id))
+
+    @post("/proposals/{proposal_id:str}/accept", summary="Accept a proposal: declare its "
+          "edges", opt=MANAGE, sync_to_thread=True)
+    def accept(self, proposal_id: FromPath[str], data: JSONBody[DecisionBody],
+               services: ServicesDep, principal: PrincipalDep) -> Response[dict[str, Any]]:
+        proposal, registration = services.lineage_proposals.accept(
+            principal, proposal_id, message=data.message)
+        return Response({**proposal_body(proposal),
+                         "registration": registration_body(registration)},
+                        status_code=201 if any(registration.created) else 200)
+
+    @post("/proposals/{proposal_id:str}/decline", summary="Decline a proposal",
+          opt=MANAGE, status_code=200, sync_to_thread=True)
+    def decline(self, proposal_id: FromPath[str], data: JSONBody[DeclineBody],
+                services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+        return proposal_body(services.lineage_proposals.decline(principal, proposal_id,
+                                                                message=data.message))
