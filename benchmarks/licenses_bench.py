@@ -2,10 +2,12 @@
 
 One run:
 
-1. creates an agent client (as ``casset-rights clients create`` does) in a fresh data
-   folder, starts the real service under granian (one worker, loopback, examples loaded,
-   rate limits off, SQLite in the data folder) and takes an OAuth access token
-   (client_credentials) for it;
+0. on PostgreSQL, runs one flow through the real app in this process and counts every
+   statement, COPY and commit psycopg sends for it;
+1. creates an agent client (as ``casset-rights clients create`` does), starts the real
+   service under granian in the production shape by default (two workers, loopback,
+   examples loaded, PostgreSQL in a fresh schema, Redis, rate limits on but never
+   refusing) and takes an OAuth access token (client_credentials) for it;
 2. checks one flow end to end: the quote's receipt and the license token verify against
    the JWKS, and a decision with the token answers ``permit`` naming the license;
 3. drives closed loops of the flow ``POST /v1/licenses/quotes`` then ``POST
@@ -15,13 +17,12 @@ One run:
    ``--rounds`` rounds, and prints the median flows per second and flow latencies;
 4. checks that every 201 left exactly one grant row.
 
-``--database-url postgresql+psycopg://…`` runs the service on PostgreSQL instead (in a
-fresh schema ``bench_licenses``). The client runs on the same machine as the server (2
+``--database-url ''`` runs the service on SQLite in the data folder instead, and
+``--redis-url ''`` without Redis. The client runs on the same machine as the server (2
 shared cores here), so the numbers are a floor. Run from the repository root::
 
     .venv/bin/python benchmarks/licenses_bench.py
-    .venv/bin/python benchmarks/licenses_bench.py \
-        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python benchmarks/licenses_bench.py --database-url '' --redis-url '' --workers 1
 """
 
 from __future__ import annotations
@@ -117,6 +118,76 @@ def check_one_flow(server: http_bench.Server, headers: dict[str, str]) -> str:
     return f"quote {quote['id'][:8]}… -> license {grant['id'][:12]}… -> decision permit"
 
 
+def count_statements(database_url: str, folder: Path) -> dict[str, Any]:
+    """One quote + license flow through the real app in this process, counting what
+    psycopg sends to PostgreSQL (statements, COPYs and commits) and the transactions
+    committed. The service's background threads (the sequencer) are stopped first, so
+    only the flow's own work is counted; a warm-up flow runs before."""
+    import threading
+
+    import psycopg
+    from litestar.testing import TestClient
+
+    from casset_rights.app import create_app
+    from casset_rights.config import settings_from_env
+
+    seen: list[str] = []
+    lock = threading.Lock()
+    originals = {name: getattr(psycopg.Cursor, name) for name in ("execute", "executemany",
+                                                                 "copy")}
+
+    def counting(name: str) -> Any:
+        original = originals[name]
+
+        def call(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            text = query if isinstance(query, str) else repr(query)
+            with lock:
+                seen.append(f"{name}: {text.split()[0].upper()} {text[:60]}")
+            return original(self, query, *args, **kwargs)
+
+        return call
+
+    commit = psycopg.Connection.commit
+
+    def counted_commit(self: Any) -> Any:
+        with lock:
+            seen.append("commit")
+        return commit(self)
+
+    settings = settings_from_env({}, data_dir=str(folder / "count"), database_url=database_url,
+                                 load_examples=True, rate_limits_enabled=False)
+    client_id, secret = make_agent(folder / "count-agent", database_url)
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        services = app.state["services"]
+        services.sequencer.stop()
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        token = client.post("/oauth/token", content=b"grant_type=client_credentials",
+                            headers={"Authorization": f"Basic {basic}", "Content-Type":
+                                     "application/x-www-form-urlencoded"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+
+        def flow() -> None:
+            quote = client.post("/v1/licenses/quotes", json=FLOW, headers=headers)
+            assert quote.status_code == 201, quote.text
+            grant = client.post("/v1/licenses", json={"quote_id": quote.json()["id"]},
+                                headers=headers)
+            assert grant.status_code == 201, grant.text
+
+        flow()
+        for name in originals:
+            setattr(psycopg.Cursor, name, counting(name))
+        psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
+        try:
+            flow()
+        finally:
+            for name, original in originals.items():
+                setattr(psycopg.Cursor, name, original)
+            psycopg.Connection.commit = commit  # type: ignore[method-assign]
+    statements = [s for s in seen if s != "commit"]
+    return {"statements": len(statements), "commits": seen.count("commit"), "seen": seen}
+
+
 async def drive(server: http_bench.Server, headers: dict[str, str], *, seconds: float,
                 connections: int) -> dict[str, Any]:
     import httpx
@@ -172,8 +243,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--database-url", default="",
-                        help="PostgreSQL URL (default: SQLite in the data folder)")
+    parser.add_argument("--database-url",
+                        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                        help="PostgreSQL URL (a fresh schema is made in it); '' for SQLite "
+                             "in the data folder")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
+                        help="Redis for limits and replay caches ('' for none)")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     database_url = postgres_url(args.database_url) if args.database_url else ""
 
@@ -182,6 +258,9 @@ def main(argv: list[str] | None = None) -> None:
         values = {**http_bench.casset_env(folder), "AUTHLIB_INSECURE_TRANSPORT": "1"}
         if database_url:
             values["CASSET_DATABASE_URL"] = database_url
+        if args.redis_url:
+            values["CASSET_REDIS_URL"] = args.redis_url
+            values["CASSET_REDIS_KEY_PREFIX"] = f"licenses-bench-{time.time_ns()}:"
         return values
 
     server = http_bench.Server(name="casset", target="casset_rights.app:app_from_environment",
@@ -189,8 +268,14 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="licenses-bench-") as tmp:
         folder = Path(tmp)
         (folder / "data").mkdir(parents=True)
+        counted = count_statements(database_url, folder) if database_url else None
+        if counted is not None:
+            print(f"one flow in process: {counted['statements']} statements, "
+                  f"{counted['commits']} commits", flush=True)
+            for line in counted["seen"]:
+                print(f"  {line}", flush=True)
         client_id, secret = make_agent(folder, database_url)
-        http_bench.start(server, folder, workers=1)
+        http_bench.start(server, folder, workers=args.workers)
         try:
             headers = {"Authorization": f"Bearer {access_token(server, client_id, secret)}"}
             print("check:", check_one_flow(server, headers), flush=True)
@@ -211,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
             http_bench.stop(server)
     best = statistics.median(r["flows_per_s"] for r in rounds)
     database = "PostgreSQL" if database_url else "SQLite"
-    print(f"quote + license for a free route over HTTP (granian, 1 worker, {database}): "
+    print(f"quote + license for a free route over HTTP (granian, {args.workers} worker(s), "
+          f"{database}, Redis {'on' if args.redis_url else 'off'}, rate limits on): "
           f"median {best:.1f} flows/s = {2 * best:.1f} requests/s, "
           f"{args.connections} connections; every license stored ({granted})")
     print("command: .venv/bin/python benchmarks/licenses_bench.py "
