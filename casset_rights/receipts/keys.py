@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -78,14 +79,21 @@ class FileKeyStore:
     """Ed25519 keys as PEM files in a folder; ``ACTIVE`` names the signing key.
 
     The first key is generated when the folder holds none. Files are written with mode
-    0600. Safe across processes for reading; rotation is an operator action (the CLI).
+    0600, a new key's file before the ``ACTIVE`` marker that names it. Every process
+    follows a rotation made by another (the ``keys rotate`` command): ``active`` looks at
+    the marker at most every ``follow_seconds``, ``jwks`` at every call, so a key is
+    published by every process before any of them signs with it, and signs everywhere
+    within ``follow_seconds``.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, follow_seconds: float = 1.0) -> None:
         self._folder = folder
         self._lock = threading.Lock()
         self._keys: dict[str, SigningKey] = {}
         self._active_kid = ""
+        self._follow_seconds = follow_seconds
+        self._marker_seen: tuple[int, int] | None = None  # (mtime_ns, size) last loaded
+        self._next_look = 0.0
         self._load()
 
     def _load(self) -> None:
@@ -104,6 +112,26 @@ class FileKeyStore:
             self._active_kid = self._generate().kid
         else:
             self._active_kid = active
+        self._marker_seen = self._marker_state()
+
+    def _marker_state(self) -> tuple[int, int] | None:
+        try:
+            found = (self._folder / "ACTIVE").stat()
+        except FileNotFoundError:
+            return None
+        return (found.st_mtime_ns, found.st_size)
+
+    def _follow(self, *, now: bool = False) -> None:
+        """Reload the folder if ``ACTIVE`` changed since it was loaded (another process
+        rotated); looked at every ``follow_seconds`` at most, unless ``now``."""
+        clock = time.monotonic()
+        if not now and clock < self._next_look:
+            return
+        self._next_look = clock + self._follow_seconds
+        if self._marker_state() != self._marker_seen:
+            with self._lock:
+                if self._marker_state() != self._marker_seen:
+                    self._load()
 
     def _generate(self) -> SigningKey:
         private = Ed25519PrivateKey.generate()
@@ -122,9 +150,12 @@ class FileKeyStore:
         return key
 
     def active(self) -> SigningKey:
+        self._follow()
         return self._keys[self._active_kid]
 
     def signing_key(self, kid: str) -> SigningKey:
+        if kid not in self._keys:
+            self._follow(now=True)  # perhaps made by another process a moment ago
         try:
             return self._keys[kid]
         except KeyError:
@@ -135,9 +166,11 @@ class FileKeyStore:
         with self._lock:
             key = self._generate()
             self._active_kid = key.kid
+            self._marker_seen = self._marker_state()
             return key
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
+        self._follow(now=True)
         return {"keys": [public_jwk(k.public_key) for k in self._keys.values()]}
 
     def public_key(self, kid: str) -> Ed25519PublicKey:
