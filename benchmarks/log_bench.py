@@ -142,7 +142,7 @@ def bench_writes_and_sequencer(url: str, *, seconds: float, queued: int) -> dict
     sequencer integrating everything they queued; and the sequencer alone on a queue of
     ``queued`` entries. The log is checked afterwards: contiguous indexes, every receipt
     given its index, the root equal to the RFC 9162 definition."""
-    from casset_rights.log.pending import enqueue_in
+    from casset_rights.log_queue import enqueue_in
 
     ctx = multiprocessing.get_context("spawn")
     scratch = Scratch(url)

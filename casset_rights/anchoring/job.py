@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from sqlalchemy import Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,9 @@ from sqlalchemy.exc import IntegrityError
 from casset_rights.anchoring.chain import AnchorChain
 from casset_rights.anchoring.records import AnchorRecord, AnchorStatus
 from casset_rights.anchoring.tables import anchors
-from casset_rights.log.service import TransparencyLog
+
+if TYPE_CHECKING:  # the log hands itself in; anchoring does not import it
+    from casset_rights.log.service import TransparencyLog
 
 UNSETTLED: tuple[AnchorStatus, ...] = ("intent", "sent")
 

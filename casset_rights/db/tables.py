@@ -8,6 +8,7 @@ from casset_rights.idempotency import tables as _idempotency  # noqa: F401
 from casset_rights.licenses import tables as _licenses  # noqa: F401
 from casset_rights.lineage import tables as _lineage  # noqa: F401
 from casset_rights.log import tables as _log  # noqa: F401
+from casset_rights import log_queue as _log_queue  # noqa: F401
 from casset_rights.manifests import tables as _manifests  # noqa: F401
 from casset_rights.receipts import tables as _receipts  # noqa: F401
 

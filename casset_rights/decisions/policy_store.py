@@ -19,8 +19,7 @@ from casset_rights.canonical import canonical_bytes, content_hash
 from casset_rights.db.engine import writing
 from casset_rights.decisions.tables import policies, policy_versions
 from casset_rights.errors import Conflict, NotFound
-from casset_rights.log.pending import enqueue_in
-from casset_rights.log.service import LeafInput
+from casset_rights.log_queue import LeafInput, enqueue_in
 from casset_rights.policy import Policy, load_policy, serialize
 
 POLICY_SUFFIXES = (".yaml", ".yml", ".json")

@@ -15,7 +15,6 @@ in one query and never rebuild the tree.
 """
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -30,27 +29,17 @@ from casset_rights.db.engine import writing
 from casset_rights.errors import InvalidInput, NotFound
 from casset_rights.log import merkle
 from casset_rights.log.checkpoint import Checkpoint, sign_checkpoint, verifier_key
-from casset_rights.log.tables import log_checkpoints, log_leaves, log_nodes, log_pending
+from casset_rights.log.tables import log_checkpoints, log_leaves, log_nodes
+from casset_rights.log_queue import LeafInput, check_entry, log_pending
 
 LogIndex = NewType("LogIndex", int)
 
 # pg_advisory_xact_lock key: the first 8 bytes of SHA-256("casset_rights.log"), signed.
 ADVISORY_LOCK_KEY = 0x62FA_17DE_7C2D_DBA2
-_KIND = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _LEAF_COLUMNS = ("idx", "leaf_hash", "kind", "ref", "data", "created_at")
 _NODE_COLUMNS = ("pos", "hash")
 _SIZE_SQL = f"SELECT max(idx) FROM {log_leaves.name}"
 _LAST_LEAF_SQL = f"SELECT idx, leaf_hash FROM {log_leaves.name} ORDER BY idx DESC LIMIT 1"
-
-
-class LeafInput(msgspec.Struct, frozen=True):
-    """What to append: ``data`` are the leaf bytes (hashed as ``SHA-256(0x00 || data)``);
-    ``kind`` (``receipt``, ``manifest``, ``policy``…) and ``ref`` (a receipt's jti, a
-    manifest's hash) are stored beside them for look-ups and are not hashed."""
-
-    kind: str
-    ref: str
-    data: bytes
 
 
 class LogEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -364,17 +353,6 @@ class TransparencyLog:
         if not 0 <= tree_size <= size:
             raise InvalidInput(f"the log has {size} leaves, not {tree_size}")
         return tree_size
-
-
-def check_entry(entry: LeafInput) -> None:
-    """Raises InvalidInput unless ``entry`` has a short lowercase kind, a ref of 1 to 256
-    characters and bytes for data."""
-    if not _KIND.fullmatch(entry.kind):
-        raise InvalidInput(f"a leaf kind is a short lowercase word, got {entry.kind!r}")
-    if not 0 < len(entry.ref) <= 256:
-        raise InvalidInput("a leaf ref is 1 to 256 characters")
-    if not isinstance(entry.data, bytes | bytearray):
-        raise InvalidInput("leaf data must be bytes")
 
 
 def _last_leaf(conn: Connection) -> tuple[int, bytes | None]:

@@ -54,17 +54,3 @@ log_checkpoints = Table(
 )
 
 Index("ix_log_checkpoints_tree_size", log_checkpoints.c.tree_size)
-
-# Entries written with their records and not yet in the log. Writers only insert here,
-# in the transaction of the record they log (a receipt, a manifest or policy version);
-# the one sequencer (log/sequencer.py) moves them into ``log_leaves`` in batches and
-# deletes them in the same transaction. ``seq`` orders them roughly by arrival.
-log_pending = Table(
-    "log_pending",
-    metadata,
-    Column("seq", RowKey, primary_key=True, autoincrement=True),
-    Column("kind", String(32), nullable=False),
-    Column("ref", String(256), nullable=False),
-    Column("data", LargeBinary, nullable=False),
-    Column("created_at_ms", BigInteger, nullable=False),
-)

@@ -23,8 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from casset_rights.canonical import HASH_PREFIX
 from casset_rights.db.engine import writing
 from casset_rights.errors import Conflict, InvalidInput, NotFound, StaleVersion, UnknownResource
-from casset_rights.log.pending import enqueue_in
-from casset_rights.log.service import LeafInput
+from casset_rights.log_queue import LeafInput, enqueue_in
 from casset_rights.manifests.hashing import manifest_bytes
 from casset_rights.manifests.ids import hook_id, is_segment, track_id
 from casset_rights.resources import parse_resource

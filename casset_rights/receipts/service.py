@@ -29,8 +29,7 @@ from sqlalchemy import Connection, Engine, select
 
 from casset_rights.db.bulk import execute, insert_rows
 from casset_rights.errors import NotFound
-from casset_rights.log.pending import enqueue_in
-from casset_rights.log.service import LeafInput
+from casset_rights.log_queue import LeafInput, enqueue_in
 from casset_rights.log.tables import log_leaves
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey

@@ -22,7 +22,8 @@ from casset_rights.licenses.tables import (
 )
 from casset_rights.lineage import ParentLink
 from casset_rights.lineage.tables import lineage_edges, lineage_proposals
-from casset_rights.log.tables import log_leaves, log_pending
+from casset_rights.log.tables import log_leaves
+from casset_rights.log_queue import log_pending
 from casset_rights.receipts.tables import receipts
 from casset_rights.services import Services
 

@@ -21,7 +21,7 @@ from casset_rights.errors import (
 from casset_rights.manifests import (
     CatalogService, StoredVersion, load_catalog_directory, manifest_hash, validate_manifest,
 )
-from casset_rights.log.tables import log_pending
+from casset_rights.log_queue import log_pending
 from casset_rights.manifests import catalog as catalog_module
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"
