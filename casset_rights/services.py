@@ -24,9 +24,9 @@ from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
 from casset_rights.jobs.queue import JobQueue, open_queue
 from casset_rights.jobs.registry import job_function
-from casset_rights.licenses import LicenseDesk, LicenseService
+from casset_rights.licenses import HeldGrants, LicenseDesk, LicenseService
 from casset_rights.licenses.wiring import open_licensing
-from casset_rights.lineage import LineageProposals, LineageService
+from casset_rights.lineage import LineageIndex, LineageProposals, LineageService
 from casset_rights.log.keeper import LogKeeper, open_log
 from casset_rights.log.sequencer import Sequencer
 from casset_rights.log.service import TransparencyLog
@@ -122,13 +122,16 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                            batch_wait_ms=settings.receipt_batch_wait_ms)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)
-    index = RightsIndex(catalog=catalog, policies=policies)
-    decisions = DecisionService(index=index, issuer=issuer)
+    held = HeldGrants(engine)
+    graph = LineageIndex(engine)
+    index = RightsIndex(catalog=catalog, policies=policies, followers=(held, graph),
+                        engine=engine)
+    decisions = DecisionService(index=index, issuer=issuer, grants=held, lineage=graph)
     auth = open_auth(settings, engine=engine, keys=keys)
     log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts)
     licenses, license_desk, lineage, lineage_proposals = open_licensing(
         settings, engine=engine, index=index, decisions=decisions, issuer=issuer,
-        receipts=receipts, keys=keys)
+        receipts=receipts, keys=keys, held=held, graph=graph)
     # The jobs run in this process (embedded default) get these services as context.
     context: dict[str, Any] = {}
     jobs = open_queue(settings.queue_url, functions=job_function, context=context,

@@ -6,16 +6,23 @@ policy chain with dictionary look-ups only. The index rebuilds itself when the c
 or the policies changed: at once after a write in this process, and within
 ``refresh_seconds`` after a write in another process (a background thread compares the
 stored generations).
+
+The index also keeps its *followers* fresh (held licenses, the lineage graph: see
+``decisions.changes``): on SQLite the same thread compares their generations; on
+PostgreSQL a ``ChangeListener`` applies the notifications every write sends, and
+rebuilds the index itself when a notification names a release or policy version.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 
 import msgspec
+from sqlalchemy import Engine
 
+from casset_rights.decisions.changes import ChangeListener, Follower
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.errors import NotFound, UnknownResource
 from casset_rights.manifests.catalog import CatalogService
@@ -53,22 +60,36 @@ class _Snapshot(msgspec.Struct, frozen=True):
     generation: tuple[int, int]
 
 
+_INDEX_TABLES = frozenset({"release_versions", "policy_versions"})
+
+
 class RightsIndex:
     def __init__(self, *, catalog: CatalogService, policies: PolicyStore,
+                 followers: Sequence[Follower] = (), engine: Engine | None = None,
                  refresh_seconds: float = 1.0) -> None:
+        """``engine`` is where ``followers`` read (its dialect chooses how they are kept
+        fresh); without followers it may be left out."""
         self._catalog = catalog
         self._policies = policies
+        self._followers = tuple(followers)
+        self._engine = engine
+        self._notified = engine is not None and engine.dialect.name == "postgresql"
+        self._followed: dict[Follower, Hashable] = {}
         self._refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._snapshot = _Snapshot(releases={}, policies={}, generation=(-1, -1))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: ChangeListener | None = None
 
     # -- building -----------------------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> bool:
-        """Rebuild when the stored generations moved (or always with ``force``).
-        Returns whether a rebuild happened."""
+        """Rebuild when the stored generations moved (or always with ``force``), and
+        reload the followers whose generation moved (all of them with ``force``; on
+        PostgreSQL only then: notifications keep them fresh). Returns whether the index
+        itself was rebuilt."""
+        self._refresh_followers(force=force)
         generation = (self._catalog.generation(), self._policies.generation())
         if not force and generation == self._snapshot.generation:
             return False
@@ -82,6 +103,31 @@ class RightsIndex:
                                        generation=generation)
         logger.info("rights index: %d releases, %d policies", len(releases), len(compiled))
         return True
+
+    def _refresh_followers(self, *, force: bool) -> None:
+        if not self._followers or (self._notified and not force):
+            return
+        assert self._engine is not None
+        for follower in self._followers:
+            with self._engine.connect() as conn:
+                generation = follower.generation(conn)
+            if force or self._followed.get(follower) != generation:
+                follower.reload()
+                self._followed[follower] = generation
+
+    def _changed(self, table: str, key: str) -> None:
+        """A notification (PostgreSQL): rebuild what it names."""
+        if table in _INDEX_TABLES:
+            self.refresh()
+            return
+        for follower in self._followers:
+            if table in follower.tables:
+                follower.reload_key(table, key)
+
+    def _reconnected(self) -> None:
+        for follower in self._followers:
+            follower.reload()
+        self.refresh()
 
     def _release_entries(self) -> Iterable[ReleaseEntry]:
         names: dict[str, str] = {}
@@ -113,13 +159,25 @@ class RightsIndex:
         return f"artist:{artist}" if applies_to == "artist" else applies_to
 
     def start(self) -> None:
-        """Watch for writes from other processes."""
+        """Watch for writes from other processes (and, on PostgreSQL, listen for them)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="rights-index", daemon=True)
             self._thread.start()
+        if self._notified and self._listener is None:
+            assert self._engine is not None
+            self._listener = ChangeListener(self._engine, on_change=self._changed,
+                                            on_connected=self._reconnected)
+            self._listener.start()
+
+    def listening(self, timeout: float) -> bool:
+        """Whether notifications are being heard (waits up to ``timeout`` seconds for
+        the listener to connect; True at once where none is needed)."""
+        return self._listener is None or self._listener.connected.wait(timeout)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._listener is not None:
+            self._listener.stop()
 
     def _watch(self) -> None:
         while not self._stop.wait(self._refresh_seconds):
