@@ -1,0 +1,141 @@
+"""Decisions read memory only, kept fresh across processes (SQLite and PostgreSQL).
+
+Two service containers on one database stand for two API processes: each has its own
+engine, rights index, held licenses and lineage graph. What one writes, the other's
+decisions see within a second (SQLite: the generation check; PostgreSQL: the change
+notifications). A decision, once warm, sends no SQL statement at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete, event
+from test_licenses_support import NIGHTGLASS, agent
+
+from casset_rights.config import settings_from_env
+from casset_rights.db.engine import make_engine, search_path_of
+from casset_rights.lineage import ParentLink
+from casset_rights.lineage.tables import lineage_edges
+from casset_rights.policy import build_request
+from casset_rights.services import Services, open_services
+
+MIDNIGHT = "release:midnight-tapes"
+CHORUS = "hook:midnight-tapes/1/chorus"
+INTRO = "hook:glass-hours/1/intro"
+FUN = {"purpose": "non-commercial"}
+MAKER = agent("maker")
+WITHIN = 1.0  # seconds: how soon another process must see a write
+
+
+def _same_database(engine: Engine) -> Engine:
+    """A second engine on the fixture's database (another process would open its own)."""
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, search_path=search_path_of(engine))
+
+
+@pytest.fixture
+def other(services: Services, tmp_path: Path) -> Iterator[Services]:
+    """A second container on the same database, both watching for the other's writes."""
+    settings = settings_from_env({}, data_dir=tmp_path / "other", load_examples=False,
+                                 issuer="http://rights.test")
+    second = open_services(settings, engine=_same_database(services.engine), migrate=False)
+    second.index.refresh(force=True)
+    for container in (services, second):
+        container.index.start()
+        assert container.index.listening(10.0)
+    yield second
+    for container in (services, second):
+        container.index.stop()
+    second.close()
+
+
+def _seen_within(check: Callable[[], bool], seconds: float) -> float:
+    """How long ``check`` took to become true; fails past ``seconds`` (with slack for
+    a busy machine: the reload itself after the second of waiting)."""
+    start = time.monotonic()
+    while not check():
+        elapsed = time.monotonic() - start
+        assert elapsed < seconds + 0.5, f"not seen after {elapsed:.2f} s"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def test_a_grant_and_a_revocation_reach_the_other_process_within_a_second(
+        services: Services, other: Services) -> None:
+    caller = agent("bot-elsewhere")
+    asked = build_request("ai-input", MIDNIGHT, principal=caller)
+
+    def there() -> str:
+        return other.decisions.decide_request(asked).decision.decision
+
+    assert there() == "license_required"
+    quote = services.licenses.quote(caller, resource=MIDNIGHT, route="grounding")
+    grant = services.licenses.obtain(caller, quote.id).grant
+    assert grant is not None
+    _seen_within(lambda: there() == "permit", WITHIN)
+    services.license_desk.revoke(NIGHTGLASS, grant.id, reason="ended")
+    _seen_within(lambda: there() == "license_required", WITHIN)
+
+
+def test_an_edge_added_and_one_withdrawn_reach_the_other_process_within_a_second(
+        services: Services, other: Services) -> None:
+    def there() -> str:
+        return other.decisions.decide(principal=agent("someone"), action="sample",
+                                      resource=INTRO, context=FUN).decision.decision
+
+    assert there() == "permit"  # glass-hours is no derivative
+    services.lineage.register(MAKER, child=INTRO, parents=[
+        ParentLink(resource=CHORUS, relationship="remix")], context=FUN)
+    _seen_within(lambda: there() == "deny", WITHIN)  # the chorus may not be sampled
+    # However an edge goes away (its row is deleted here), it leaves the ancestors.
+    with services.engine.begin() as conn:
+        conn.execute(delete(lineage_edges).where(lineage_edges.c.child == INTRO))
+    _seen_within(lambda: there() == "permit", WITHIN)
+    assert other.decisions.evaluate(build_request(
+        "sample", INTRO, principal=agent("someone"), context=FUN))[0].reasons[0].rule \
+        != f"ancestor:{CHORUS}"
+
+
+def test_a_warm_decision_sends_no_sql(services: Services) -> None:
+    """A licensee holding a grant, and a derivative with ancestors: after the first
+    decisions (warm-up), deciding sends no statement to the database."""
+    bot = agent("bot-warm")
+    quote = services.licenses.quote(bot, resource=MIDNIGHT, route="grounding")
+    grant = services.licenses.obtain(bot, quote.id).grant
+    assert grant is not None
+    services.lineage.register(MAKER, child=INTRO, parents=[
+        ParentLink(resource=CHORUS, relationship="remix")], context=FUN)
+    asks = [build_request("ai-input", CHORUS, principal=bot),
+            build_request("sample", INTRO, principal=agent("someone"), context=FUN),
+            build_request("sample", INTRO, principal=bot, context=FUN)]
+    for asked in asks:  # warm-up
+        services.decisions.decide_request(asked, signed=False)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(services.engine, "before_cursor_execute", count)
+    try:
+        answers = [services.decisions.decide_request(asked, signed=False).decision
+                   for asked in asks]
+        grid = services.decisions.grid(principal=bot, resource=INTRO, context=FUN,
+                                       signed=False)
+    finally:
+        event.remove(services.engine, "before_cursor_execute", count)
+    assert statements == []
+    assert answers[0].decision == "permit" and answers[0].reasons[0].rule == f"grant:{grant.id}"
+    assert answers[1].decision == "deny"
+    assert answers[1].reasons[0].rule == f"ancestor:{CHORUS}"
+    assert grid.decisions["sample"].decision == "deny"
+    # The counter does count: a read of the catalog is one statement at least.
+    event.listen(services.engine, "before_cursor_execute", count)
+    try:
+        services.catalog.head("midnight-tapes")
+    finally:
+        event.remove(services.engine, "before_cursor_execute", count)
+    assert statements
