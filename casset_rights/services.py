@@ -19,6 +19,7 @@ from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
 from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import upgrade
+from casset_rights.decisions.catalog_view import CatalogView
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
@@ -50,6 +51,7 @@ class Services:
     catalog: CatalogService
     policies: PolicyStore
     index: RightsIndex
+    catalog_view: CatalogView
     decisions: DecisionService
     auth: AuthService
     limiter: RateLimiter
@@ -138,7 +140,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                       name=settings.queue_name)
     services = Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
-                    index=index, decisions=decisions, auth=auth,
+                    index=index, catalog_view=CatalogView(catalog=catalog, index=index),
+                    decisions=decisions, auth=auth,
                     limiter=rate_limiter(settings), licenses=licenses,
                     license_desk=license_desk, lineage=lineage,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
