@@ -23,7 +23,8 @@ The semantics, in order:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -66,9 +67,16 @@ class HeldGrant(msgspec.Struct, frozen=True, kw_only=True):
                 and (self.expires_at_ms is None or at_ms < self.expires_at_ms))
 
     def covers(self, request: Request, at_ms: int) -> bool:
-        return (request.action in self.scopes and self.resource.contains(request.resource)
+        """Whether it covers ``request`` at ``at_ms``, its resource known to contain
+        the request's (``Holdings`` files it under its resource id)."""
+        return (request.action in self.scopes
                 and (self.territory is None or request.context.territory in self.territory)
                 and self.in_force(at_ms))
+
+
+# One licensee's grants by the id of the resource each is on (``release:R``, ...).
+Holdings = Mapping[str, Sequence[HeldGrant]]
+NO_HOLDINGS: Holdings = {}
 
 
 class Ancestor(msgspec.Struct, frozen=True):
@@ -81,7 +89,7 @@ class Ancestor(msgspec.Struct, frozen=True):
 
 
 class GrantSource(Protocol):
-    def held_by(self, principal: Principal) -> Sequence[HeldGrant]:
+    def held_by(self, principal: Principal) -> Holdings:
         """Every license ``principal`` holds (in force or not), from memory."""
         ...
 
@@ -93,7 +101,7 @@ class AncestorSource(Protocol):
         ...
 
 
-def decide(resolved: Resolved, request: Request, *, grants: Sequence[HeldGrant] = (),
+def decide(resolved: Resolved, request: Request, *, grants: Holdings = NO_HOLDINGS,
            ancestors: Sequence[Ancestor] = (), at_ms: int) -> Decision:
     """The decision on ``request`` (its ``title`` and ``artist_name`` filled in) under
     ``resolved``'s chain, the asker's ``grants`` and the resource's ``ancestors``
@@ -106,30 +114,34 @@ def decide(resolved: Resolved, request: Request, *, grants: Sequence[HeldGrant] 
                          for a in ancestors])
 
 
-def _ancestor_decision(ancestor: Ancestor, request: Request, grants: Sequence[HeldGrant],
+def _ancestor_decision(ancestor: Ancestor, request: Request, grants: Holdings,
                        at_ms: int) -> Decision:
     resolved = ancestor.resolved
     if resolved is None:
         return Decision(decision="deny", reasons=(Reason(rule="ancestor-unknown",
                                                          effect="deny"),))
-    release = resolved.release
-    ref = ancestor.node
-    asked = msgspec.structs.replace(
-        request, resource=ref, title=release.titles.get(ref.path, release.title),
-        artist_name=release.artist_name)
+    asked = msgspec.structs.replace(request, resource=ancestor.node, title=resolved.title,
+                                    artist_name=resolved.release.artist_name)
     return _with_grants(authorize(resolved.chain, asked), asked, resolved, grants, at_ms)
 
 
 def _with_grants(decision: Decision, request: Request, resolved: Resolved,
-                 grants: Sequence[HeldGrant], at_ms: int) -> Decision:
+                 grants: Holdings, at_ms: int) -> Decision:
     if not grants or decision.decision == "permit" or _denied_by_a_rule(decision):
         return decision
-    covering = [g for g in grants if g.covers(request, at_ms)]
+    covering = [g for key in enclosing_ids(request.resource) for g in grants.get(key, ())
+                if g.covers(request, at_ms)]
     if not covering:
         return decision
     covering.sort(key=lambda g: (g.granted_at_ms, g.id))
     return permit_by_grants(covering, request=request, resolved=resolved,
                             errors=decision.errors)
+
+
+@functools.lru_cache(maxsize=65536)
+def enclosing_ids(ref: ResourceRef) -> tuple[str, ...]:
+    """The ids of the release, track and hook ``ref`` lies in (itself included)."""
+    return tuple(r.id for r in ref.ancestors())
 
 
 def _denied_by_a_rule(decision: Decision) -> bool:

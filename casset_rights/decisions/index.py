@@ -47,17 +47,25 @@ class ReleaseEntry(msgspec.Struct, frozen=True):
 
 
 class Resolved(msgspec.Struct, frozen=True):
-    """A resource that exists, with the release it belongs to and its policy chain."""
+    """A resource that exists, with the release it belongs to and its policy chain;
+    ``title`` is the title attribution uses for it."""
 
     ref: ResourceRef
     release: ReleaseEntry
     chain: tuple[CompiledPolicy, ...]
+    title: str = ""
+
+
+_REMEMBERED = 200_000  # resolved resources kept per snapshot before starting again
 
 
 class _Snapshot(msgspec.Struct, frozen=True):
     releases: dict[str, ReleaseEntry]
     policies: dict[str, CompiledPolicy]
     generation: tuple[int, int]
+    # What ``resolve`` answered, by resource (a snapshot never changes, so neither do
+    # these; a new snapshot starts empty).
+    resolved: dict[ResourceRef, Resolved] = {}
 
 
 _INDEX_TABLES = frozenset({"release_versions", "policy_versions"})
@@ -192,6 +200,16 @@ class RightsIndex:
         """The resource's release and policy chain (artist, release, track, hook).
         Raises UnknownResource when the release, track or hook does not exist."""
         snap = self._snapshot
+        found = snap.resolved.get(ref)
+        if found is None:
+            found = self._resolve(snap, ref)
+            if len(snap.resolved) >= _REMEMBERED:
+                snap.resolved.clear()
+            snap.resolved[ref] = found
+        return found
+
+    @staticmethod
+    def _resolve(snap: _Snapshot, ref: ResourceRef) -> Resolved:
         release = snap.releases.get(ref.release_id)
         if release is None:
             raise UnknownResource(f"no release {ref.release_id!r}")
@@ -211,7 +229,8 @@ class RightsIndex:
         # release (possible through files) is passed over rather than trusted.
         chain = tuple(policies[k] for k in keys
                       if k in policies and policies[k].artist == release.artist_id)
-        return Resolved(ref=ref, release=release, chain=chain)
+        return Resolved(ref=ref, release=release, chain=chain,
+                        title=release.titles.get(ref.path, release.title))
 
     def release(self, release_id: str) -> ReleaseEntry:
         entry = self._snapshot.releases.get(release_id)

@@ -19,7 +19,7 @@ import msgspec
 
 from casset_rights.canonical import content_hash
 from casset_rights.decisions.decide import (
-    TRAVELLING, Ancestor, AncestorSource, GrantSource, at_ms_of, decide,
+    NO_HOLDINGS, TRAVELLING, Ancestor, AncestorSource, GrantSource, at_ms_of, decide,
 )
 from casset_rights.decisions.index import Resolved, RightsIndex
 from casset_rights.errors import UnknownResource
@@ -77,10 +77,10 @@ class DecisionService:
         index = self._index
         resolved = index.resolve(request.resource)
         release = resolved.release
-        request = msgspec.structs.replace(
-            request, title=release.titles.get(request.resource.path, release.title),
-            artist_name=release.artist_name)
-        grants = () if self._grants is None else self._grants.held_by(request.principal)
+        request = msgspec.structs.replace(request, title=resolved.title,
+                                          artist_name=release.artist_name)
+        grants = NO_HOLDINGS if self._grants is None else self._grants.held_by(
+            request.principal)
         ancestors: tuple[Ancestor, ...] = ()
         if self._lineage is not None and request.action in TRAVELLING:
             ancestors = tuple(Ancestor(ref, depth, _resolved_or_none(index, ref))

@@ -16,13 +16,13 @@ milliseconds on PostgreSQL (the ``license_grants`` trigger's notification).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, Engine, func, select
 
-from casset_rights.decisions.decide import HeldGrant
+from casset_rights.decisions.decide import NO_HOLDINGS, HeldGrant, Holdings
 from casset_rights.licenses.models import licensee_key
 from casset_rights.licenses.tables import license_grants
 from casset_rights.policy import LicenseRoute
@@ -43,18 +43,16 @@ class HeldGrants:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._by_licensee: dict[str, tuple[HeldGrant, ...]] = {}
+        self._by_licensee: dict[str, Holdings] = {}
         self._lock = threading.Lock()
 
     # -- the request path -----------------------------------------------------------
 
-    def held_by(self, principal: Principal) -> Sequence[HeldGrant]:
-        """The principal's grants, in force or not (none for the public)."""
+    def held_by(self, principal: Principal) -> Holdings:
+        """The principal's grants by resource id, in force or not (none for the
+        public)."""
         key = licensee_key(principal)
-        return () if key is None else self._by_licensee.get(key, ())
-
-    def of(self, licensee: str) -> tuple[HeldGrant, ...]:
-        return self._by_licensee.get(licensee, ())
+        return NO_HOLDINGS if key is None else self._by_licensee.get(key, NO_HOLDINGS)
 
     # -- freshness ------------------------------------------------------------------
 
@@ -67,14 +65,14 @@ class HeldGrants:
             grouped: dict[str, list[HeldGrant]] = {}
             for row in conn.execute(select(*_COLUMNS)):
                 grouped.setdefault(row[0], []).append(_held(row))
-            self._by_licensee = {k: _ordered(v) for k, v in grouped.items()}
+            self._by_licensee = {k: _holdings(v) for k, v in grouped.items()}
 
     def reload_key(self, table: str, key: str) -> None:
         """Reload one licensee's grants (``key`` is the licensee, ``client:<id>`` or
         ``artist:<id>``)."""
         with self._lock, self._engine.connect() as conn:
-            grants = _ordered(_held(row) for row in
-                              conn.execute(select(*_COLUMNS).where(_g.licensee == key)))
+            grants = _holdings(_held(row) for row in
+                               conn.execute(select(*_COLUMNS).where(_g.licensee == key)))
             # One key replaced in place (readers take no lock: a dict item is set or
             # popped atomically); writers are serialised by the lock.
             if grants:
@@ -83,8 +81,12 @@ class HeldGrants:
                 self._by_licensee.pop(key, None)
 
 
-def _ordered(grants: Iterable[HeldGrant]) -> tuple[HeldGrant, ...]:
-    return tuple(sorted(grants, key=lambda g: (g.granted_at_ms, g.id)))
+def _holdings(grants: Iterable[HeldGrant]) -> Holdings:
+    by_resource: dict[str, list[HeldGrant]] = {}
+    for grant in grants:
+        by_resource.setdefault(grant.resource.id, []).append(grant)
+    return {key: tuple(sorted(found, key=lambda g: (g.granted_at_ms, g.id)))
+            for key, found in by_resource.items()}
 
 
 def _held(row: Any) -> HeldGrant:
