@@ -91,7 +91,7 @@ class LineageIndex:
 
     # -- freshness ------------------------------------------------------------------
 
-    def generation(self, conn: Connection) -> tuple[int, int]:
+    def generation(self, conn: Connection) -> tuple[int, ...]:
         return graph.edges_generation(conn)
 
     def reload(self) -> None:
