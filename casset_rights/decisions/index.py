@@ -69,6 +69,7 @@ class _Snapshot(msgspec.Struct, frozen=True):
 
 
 _INDEX_TABLES = frozenset({"release_versions", "policy_versions"})
+_NEVER = object()  # the generation of a follower not loaded yet
 
 
 class RightsIndex:
@@ -95,8 +96,8 @@ class RightsIndex:
     def refresh(self, *, force: bool = False) -> bool:
         """Rebuild when the stored generations moved (or always with ``force``), and
         reload the followers whose generation moved (all of them with ``force``; on
-        PostgreSQL only then: notifications keep them fresh). Returns whether the index
-        itself was rebuilt."""
+        PostgreSQL only then or the first time: notifications keep them fresh). Returns
+        whether the index itself was rebuilt."""
         self._refresh_followers(force=force)
         generation = (self._catalog.generation(), self._policies.generation())
         if not force and generation == self._snapshot.generation:
@@ -113,13 +114,13 @@ class RightsIndex:
         return True
 
     def _refresh_followers(self, *, force: bool) -> None:
-        if not self._followers or (self._notified and not force):
-            return
-        assert self._engine is not None
         for follower in self._followers:
+            if self._notified and not force and follower in self._followed:
+                continue  # loaded once: notifications keep it fresh
+            assert self._engine is not None
             with self._engine.connect() as conn:
                 generation = follower.generation(conn)
-            if force or self._followed.get(follower) != generation:
+            if force or self._followed.get(follower, _NEVER) != generation:
                 follower.reload()
                 self._followed[follower] = generation
 
