@@ -74,8 +74,11 @@ class ChangeListener:
                                             daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening and close the connection (waits up to ``timeout`` seconds)."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _connect(self):  # type: ignore[no-untyped-def]
         import psycopg

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from litestar.testing import TestClient
-from sqlalchemy import event
 
 from casset_rights.api.catalog import matches
 from casset_rights.services import Services
@@ -48,23 +47,6 @@ def test_matching_follows_rfc_9110() -> None:
     assert matches('"a"', b'"a"') and matches('W/"a"', b'"a"') and matches("*", b'"a"')
     assert matches('"b", "a"', b'"a"')
     assert not matches('"b"', b'"a"') and not matches(None, b'"a"') and not matches("", b'"a"')
-
-
-def test_reads_come_from_memory_once_read(client: TestClient, services: Services) -> None:
-    for path in READS:
-        assert client.get(path).status_code == 200
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(services.engine, "before_cursor_execute", count)
-    try:
-        for path in READS:
-            assert client.get(path).status_code == 200
-    finally:
-        event.remove(services.engine, "before_cursor_execute", count)
-    assert statements == []
 
 
 def test_a_new_version_moves_the_head_and_its_etag(client: TestClient,

@@ -8,6 +8,7 @@ notifications). A decision, once warm, sends no SQL statement at all.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,6 +101,41 @@ def test_an_edge_added_and_one_withdrawn_reach_the_other_process_within_a_second
         != f"ancestor:{CHORUS}"
 
 
+class Statements:
+    """The SQL statements this thread sends on ``engine`` while counting (background
+    threads, such as a watch thread, are not this thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sent: list[str] = []
+        self._thread = threading.get_ident()
+
+    def _count(self, _conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if threading.get_ident() == self._thread:
+            self.sent.append(statement)
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self.sent
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def test_catalog_reads_come_from_memory_once_read(services: Services) -> None:
+    view = services.catalog_view
+    reads = [lambda: view.head("midnight-tapes"), lambda: view.version("midnight-tapes", 1),
+             lambda: view.history("midnight-tapes"), lambda: view.track("midnight-tapes", "1"),
+             lambda: view.hook("midnight-tapes", "1", "chorus")]
+    first = [read() for read in reads]
+    with Statements(services.engine) as sent:
+        again = [read() for read in reads]
+    assert sent == [] and again == first
+    with Statements(services.engine) as sent:
+        services.catalog.head("midnight-tapes")
+    assert sent  # the counter counts
+
+
 def test_a_warm_decision_sends_no_sql(services: Services) -> None:
     """A licensee holding a grant, and a derivative with ancestors: after the first
     decisions (warm-up), deciding sends no statement to the database."""
@@ -114,28 +150,13 @@ def test_a_warm_decision_sends_no_sql(services: Services) -> None:
             build_request("sample", INTRO, principal=bot, context=FUN)]
     for asked in asks:  # warm-up
         services.decisions.decide_request(asked, signed=False)
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(services.engine, "before_cursor_execute", count)
-    try:
+    with Statements(services.engine) as statements:
         answers = [services.decisions.decide_request(asked, signed=False).decision
                    for asked in asks]
         grid = services.decisions.grid(principal=bot, resource=INTRO, context=FUN,
                                        signed=False)
-    finally:
-        event.remove(services.engine, "before_cursor_execute", count)
     assert statements == []
     assert answers[0].decision == "permit" and answers[0].reasons[0].rule == f"grant:{grant.id}"
     assert answers[1].decision == "deny"
     assert answers[1].reasons[0].rule == f"ancestor:{CHORUS}"
     assert grid.decisions["sample"].decision == "deny"
-    # The counter does count: a read of the catalog is one statement at least.
-    event.listen(services.engine, "before_cursor_execute", count)
-    try:
-        services.catalog.head("midnight-tapes")
-    finally:
-        event.remove(services.engine, "before_cursor_execute", count)
-    assert statements
