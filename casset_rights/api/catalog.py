@@ -6,12 +6,11 @@ hash, and answers ``304 Not Modified`` to an ``If-None-Match`` that names it. A 
 version never changes (``Cache-Control: public, max-age=31536000, immutable``); a head,
 its history, tracks and hooks change when a new version is stored (``no-cache``: keep
 it, revalidate before use). Encoded answers are kept by ETag, so a repeated read is a
-dictionary look-up.
+dictionary look-up (``CatalogView.remembered``).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -27,7 +26,6 @@ from casset_rights.manifests.records import HookRecord, TrackRecord, VersionInfo
 
 IMMUTABLE = b"public, max-age=31536000, immutable"
 REVALIDATE = b"public, no-cache"
-_ENCODED_LIMIT = 4096
 
 
 class VersionBody(msgspec.Struct):
@@ -73,24 +71,6 @@ class CachedAnswer:
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
-class _Encoded:
-    """Encoded answers by ETag (an ETag names one representation, so it never goes
-    stale), the least recently stored forgotten first."""
-
-    def __init__(self, limit: int = _ENCODED_LIMIT) -> None:
-        self._limit = limit
-        self._bodies: OrderedDict[bytes, bytes] = OrderedDict()
-
-    def get(self, etag: bytes, encode: Callable[[], bytes]) -> bytes:
-        body = self._bodies.get(etag)
-        if body is None:
-            body = self._bodies[etag] = encode()
-            if len(self._bodies) > self._limit:
-                self._bodies.popitem(last=False)
-        return body
-
-
-_encoded = _Encoded()
 _encode = msgspec.json.encode
 
 
@@ -112,7 +92,7 @@ def answer(request: Request[Any, Any, Any], etag: str, cache_control: bytes,
     tag = f'"{etag}"'.encode("latin-1")
     if matches(request.headers.get("if-none-match"), tag):
         return CachedAnswer(304, [(b"etag", tag), (b"cache-control", cache_control)], b"")
-    body = _encoded.get(tag, encode)
+    body = services_of(request).catalog_view.remembered(tag, encode)
     return CachedAnswer(200, [(b"content-type", b"application/json"),
                               (b"content-length", str(len(body)).encode()),
                               (b"etag", tag), (b"cache-control", cache_control)], body)

@@ -7,13 +7,15 @@ hooks are read from its manifest. So a read of a release, a version, a track or 
 goes to the database only the first time that version is asked for.
 
 Every answer carries the hash of the manifest version it comes from (``manifest_hash``),
-which the HTTP layer uses as a strong validator.
+which the HTTP layer uses as a strong validator, and keeps its encoded answers here by
+that validator (``remembered``).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import msgspec
 from msgspec import UNSET
@@ -43,7 +45,20 @@ class CatalogView:
         self._limit = limit
         self._versions: OrderedDict[tuple[str, int], StoredVersion] = OrderedDict()
         self._histories: dict[str, tuple[VersionInfo, ...]] = {}
+        self._encoded: OrderedDict[bytes, bytes] = OrderedDict()
         self._lock = threading.Lock()
+
+    def remembered(self, key: bytes, make: Callable[[], bytes]) -> bytes:
+        """``make()``, kept under ``key`` (a validator that names one representation,
+        so what it names never changes), the least recently stored forgotten first."""
+        found = self._encoded.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                self._encoded[key] = found
+                while len(self._encoded) > self._limit:
+                    self._encoded.popitem(last=False)
+        return found
 
     def head(self, release_id: str) -> StoredVersion:
         """The head version. Raises UnknownResource for a release the index does not know."""
