@@ -101,6 +101,7 @@ class Services:
         }
 
     def close(self) -> None:
+        self.index.stop()
         self.sequencer.stop()
         self.jobs.close()
         self.writer.close()

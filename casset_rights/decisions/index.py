@@ -183,10 +183,14 @@ class RightsIndex:
         the listener to connect; True at once where none is needed)."""
         return self._listener is None or self._listener.connected.wait(timeout)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop watching; waits up to ``timeout`` seconds for each thread to let go of
+        its connection."""
         self._stop.set()
         if self._listener is not None:
-            self._listener.stop()
+            self._listener.stop(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _watch(self) -> None:
         while not self._stop.wait(self._refresh_seconds):
