@@ -261,18 +261,12 @@ def insert_edges(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
 # -- whole-graph reads (the in-memory lineage index) -----------------------------------
 
 
-def _in_force(e: Any) -> list[Any]:
-    """The condition that an edge is in force: not withdrawn, where edges can be
-    (a withdrawn edge keeps its row, with ``withdrawn_at_ms`` set)."""
-    return [e.c.withdrawn_at_ms.is_(None)] if "withdrawn_at_ms" in e.c else []
-
-
 def child_parent_pairs(conn: Connection, child_release: str | None = None) -> Iterator[
         tuple[str, str, str]]:
     """``(child_release, child, parent)`` of every edge in force, or of those whose
     child lies in ``child_release`` (``release:R``)."""
     e = lineage_edges
-    query = select(e.c.child_release, e.c.child, e.c.parent).where(*_in_force(e))
+    query = select(e.c.child_release, e.c.child, e.c.parent).where(in_force(e))
     if child_release is not None:
         query = query.where(e.c.child_release == child_release)
     for row in conn.execute(query):
@@ -285,7 +279,6 @@ def edges_generation(conn: Connection) -> tuple[int, ...]:
     newest registration time (an edge removed and another added between two looks
     still moves it)."""
     e = lineage_edges
-    counted = [func.count(), func.max(e.c.registered_at_ms)]
-    if "withdrawn_at_ms" in e.c:
-        counted.append(func.count(e.c.withdrawn_at_ms))
-    return tuple(int(v or 0) for v in conn.execute(select(*counted)).one())
+    found = conn.execute(select(func.count(), func.count(e.c.withdrawn_at_ms),
+                                func.max(e.c.registered_at_ms))).one()
+    return tuple(int(v or 0) for v in found)

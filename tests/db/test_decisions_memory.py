@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, event
 from test_licenses_support import NIGHTGLASS, agent
+from test_lineage import declare, owner_of
 
 from casset_rights.config import settings_from_env
 from casset_rights.db.engine import make_engine, search_path_of
@@ -89,10 +90,16 @@ def test_an_edge_added_and_one_withdrawn_reach_the_other_process_within_a_second
                                       resource=INTRO, context=FUN).decision.decision
 
     assert there() == "permit"  # glass-hours is no derivative
-    services.lineage.register(MAKER, child=INTRO, parents=[
+    declare(services, MAKER, child=INTRO, parents=[
         ParentLink(resource=CHORUS, relationship="remix")], context=FUN)
     _seen_within(lambda: there() == "deny", WITHIN)  # the chorus may not be sampled
-    # However an edge goes away (its row is deleted here), it leaves the ancestors.
+    services.lineage.withdraw(owner_of(services, INTRO), child=INTRO, parent=CHORUS,
+                              relationship="remix", reason="not a remix after all")
+    _seen_within(lambda: there() == "permit", WITHIN)  # a withdrawn edge no longer counts
+    # However else an edge goes away (its row deleted), it leaves the ancestors too.
+    declare(services, MAKER, child=INTRO, parents=[
+        ParentLink(resource=CHORUS, relationship="stem")], context=FUN)
+    _seen_within(lambda: there() == "deny", WITHIN)
     with services.engine.begin() as conn:
         conn.execute(delete(lineage_edges).where(lineage_edges.c.child == INTRO))
     _seen_within(lambda: there() == "permit", WITHIN)
@@ -143,7 +150,7 @@ def test_a_warm_decision_sends_no_sql(services: Services) -> None:
     quote = services.licenses.quote(bot, resource=MIDNIGHT, route="grounding")
     grant = services.licenses.obtain(bot, quote.id).grant
     assert grant is not None
-    services.lineage.register(MAKER, child=INTRO, parents=[
+    declare(services, MAKER, child=INTRO, parents=[
         ParentLink(resource=CHORUS, relationship="remix")], context=FUN)
     asks = [build_request("ai-input", CHORUS, principal=bot),
             build_request("sample", INTRO, principal=agent("someone"), context=FUN),
