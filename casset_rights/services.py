@@ -19,14 +19,15 @@ from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
 from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import upgrade
+from casset_rights.decisions.catalog_view import CatalogView
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
 from casset_rights.jobs.queue import JobQueue, open_queue
 from casset_rights.jobs.registry import job_function
-from casset_rights.licenses import LicenseDesk, LicenseService
+from casset_rights.licenses import HeldGrants, LicenseDesk, LicenseService
 from casset_rights.licenses.wiring import open_licensing
-from casset_rights.lineage import LineageProposals, LineageService
+from casset_rights.lineage import LineageIndex, LineageProposals, LineageService
 from casset_rights.log.keeper import LogKeeper, open_log
 from casset_rights.log.sequencer import Sequencer
 from casset_rights.log.service import TransparencyLog
@@ -50,6 +51,7 @@ class Services:
     catalog: CatalogService
     policies: PolicyStore
     index: RightsIndex
+    catalog_view: CatalogView
     decisions: DecisionService
     auth: AuthService
     limiter: RateLimiter
@@ -99,6 +101,7 @@ class Services:
         }
 
     def close(self) -> None:
+        self.index.stop()
         self.sequencer.stop()
         self.jobs.close()
         self.writer.close()
@@ -122,20 +125,24 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                            batch_wait_ms=settings.receipt_batch_wait_ms)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)
-    index = RightsIndex(catalog=catalog, policies=policies)
-    decisions = DecisionService(index=index, issuer=issuer)
+    held = HeldGrants(engine)
+    graph = LineageIndex(engine)
+    index = RightsIndex(catalog=catalog, policies=policies, followers=(held, graph),
+                        engine=engine)
+    decisions = DecisionService(index=index, issuer=issuer, grants=held, lineage=graph)
     auth = open_auth(settings, engine=engine, keys=keys)
     log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts)
     licenses, license_desk, lineage, lineage_proposals = open_licensing(
         settings, engine=engine, index=index, decisions=decisions, issuer=issuer,
-        receipts=receipts, keys=keys)
+        receipts=receipts, keys=keys, held=held, graph=graph)
     # The jobs run in this process (embedded default) get these services as context.
     context: dict[str, Any] = {}
     jobs = open_queue(settings.queue_url, functions=job_function, context=context,
                       name=settings.queue_name)
     services = Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
-                    index=index, decisions=decisions, auth=auth,
+                    index=index, catalog_view=CatalogView(catalog=catalog, index=index),
+                    decisions=decisions, auth=auth,
                     limiter=rate_limiter(settings), licenses=licenses,
                     license_desk=license_desk, lineage=lineage,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,

@@ -128,7 +128,8 @@ def new_version(release_id: FromPath[str], data: JSONBody[dict[str, Any]],
 def store_version(services: Services, data: dict[str, Any]) -> Response[dict[str, Any]]:
     stored = services.catalog.put_version(data)
     services.index.refresh()
-    return Response(version_body(stored), status_code=201 if stored.created else 200)
+    return Response(msgspec.json.decode(msgspec.json.encode(version_body(stored))),
+                    status_code=201 if stored.created else 200)
 
 
 class PolicyWriteController(Controller):

@@ -6,16 +6,23 @@ policy chain with dictionary look-ups only. The index rebuilds itself when the c
 or the policies changed: at once after a write in this process, and within
 ``refresh_seconds`` after a write in another process (a background thread compares the
 stored generations).
+
+The index also keeps its *followers* fresh (held licenses, the lineage graph: see
+``decisions.changes``): on SQLite the same thread compares their generations; on
+PostgreSQL a ``ChangeListener`` applies the notifications every write sends, and
+rebuilds the index itself when a notification names a release or policy version.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 
 import msgspec
+from sqlalchemy import Engine
 
+from casset_rights.decisions.changes import ChangeListener, Follower
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.errors import NotFound, UnknownResource
 from casset_rights.manifests.catalog import CatalogService
@@ -40,35 +47,58 @@ class ReleaseEntry(msgspec.Struct, frozen=True):
 
 
 class Resolved(msgspec.Struct, frozen=True):
-    """A resource that exists, with the release it belongs to and its policy chain."""
+    """A resource that exists, with the release it belongs to and its policy chain;
+    ``title`` is the title attribution uses for it."""
 
     ref: ResourceRef
     release: ReleaseEntry
     chain: tuple[CompiledPolicy, ...]
+    title: str = ""
+
+
+_REMEMBERED = 200_000  # resolved resources kept per snapshot before starting again
 
 
 class _Snapshot(msgspec.Struct, frozen=True):
     releases: dict[str, ReleaseEntry]
     policies: dict[str, CompiledPolicy]
     generation: tuple[int, int]
+    # What ``resolve`` answered, by resource (a snapshot never changes, so neither do
+    # these; a new snapshot starts empty).
+    resolved: dict[ResourceRef, Resolved] = {}
+
+
+_INDEX_TABLES = frozenset({"release_versions", "policy_versions"})
+_NEVER = object()  # the generation of a follower not loaded yet
 
 
 class RightsIndex:
     def __init__(self, *, catalog: CatalogService, policies: PolicyStore,
+                 followers: Sequence[Follower] = (), engine: Engine | None = None,
                  refresh_seconds: float = 1.0) -> None:
+        """``engine`` is where ``followers`` read (its dialect chooses how they are kept
+        fresh); without followers it may be left out."""
         self._catalog = catalog
         self._policies = policies
+        self._followers = tuple(followers)
+        self._engine = engine
+        self._notified = engine is not None and engine.dialect.name == "postgresql"
+        self._followed: dict[Follower, Hashable] = {}
         self._refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._snapshot = _Snapshot(releases={}, policies={}, generation=(-1, -1))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: ChangeListener | None = None
 
     # -- building -----------------------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> bool:
-        """Rebuild when the stored generations moved (or always with ``force``).
-        Returns whether a rebuild happened."""
+        """Rebuild when the stored generations moved (or always with ``force``), and
+        reload the followers whose generation moved (all of them with ``force``; on
+        PostgreSQL only then or the first time: notifications keep them fresh). Returns
+        whether the index itself was rebuilt."""
+        self._refresh_followers(force=force)
         generation = (self._catalog.generation(), self._policies.generation())
         if not force and generation == self._snapshot.generation:
             return False
@@ -82,6 +112,31 @@ class RightsIndex:
                                        generation=generation)
         logger.info("rights index: %d releases, %d policies", len(releases), len(compiled))
         return True
+
+    def _refresh_followers(self, *, force: bool) -> None:
+        for follower in self._followers:
+            if self._notified and not force and follower in self._followed:
+                continue  # loaded once: notifications keep it fresh
+            assert self._engine is not None
+            with self._engine.connect() as conn:
+                generation = follower.generation(conn)
+            if force or self._followed.get(follower, _NEVER) != generation:
+                follower.reload()
+                self._followed[follower] = generation
+
+    def _changed(self, table: str, key: str) -> None:
+        """A notification (PostgreSQL): rebuild what it names."""
+        if table in _INDEX_TABLES:
+            self.refresh()
+            return
+        for follower in self._followers:
+            if table in follower.tables:
+                follower.reload_key(table, key)
+
+    def _reconnected(self) -> None:
+        for follower in self._followers:
+            follower.reload()
+        self.refresh()
 
     def _release_entries(self) -> Iterable[ReleaseEntry]:
         names: dict[str, str] = {}
@@ -113,13 +168,29 @@ class RightsIndex:
         return f"artist:{artist}" if applies_to == "artist" else applies_to
 
     def start(self) -> None:
-        """Watch for writes from other processes."""
+        """Watch for writes from other processes (and, on PostgreSQL, listen for them)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="rights-index", daemon=True)
             self._thread.start()
+        if self._notified and self._listener is None:
+            assert self._engine is not None
+            self._listener = ChangeListener(self._engine, on_change=self._changed,
+                                            on_connected=self._reconnected)
+            self._listener.start()
 
-    def stop(self) -> None:
+    def listening(self, timeout: float) -> bool:
+        """Whether notifications are being heard (waits up to ``timeout`` seconds for
+        the listener to connect; True at once where none is needed)."""
+        return self._listener is None or self._listener.connected.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop watching; waits up to ``timeout`` seconds for each thread to let go of
+        its connection."""
         self._stop.set()
+        if self._listener is not None:
+            self._listener.stop(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _watch(self) -> None:
         while not self._stop.wait(self._refresh_seconds):
@@ -134,6 +205,16 @@ class RightsIndex:
         """The resource's release and policy chain (artist, release, track, hook).
         Raises UnknownResource when the release, track or hook does not exist."""
         snap = self._snapshot
+        found = snap.resolved.get(ref)
+        if found is None:
+            found = self._resolve(snap, ref)
+            if len(snap.resolved) >= _REMEMBERED:
+                snap.resolved.clear()
+            snap.resolved[ref] = found
+        return found
+
+    @staticmethod
+    def _resolve(snap: _Snapshot, ref: ResourceRef) -> Resolved:
         release = snap.releases.get(ref.release_id)
         if release is None:
             raise UnknownResource(f"no release {ref.release_id!r}")
@@ -153,7 +234,8 @@ class RightsIndex:
         # release (possible through files) is passed over rather than trusted.
         chain = tuple(policies[k] for k in keys
                       if k in policies and policies[k].artist == release.artist_id)
-        return Resolved(ref=ref, release=release, chain=chain)
+        return Resolved(ref=ref, release=release, chain=chain,
+                        title=release.titles.get(ref.path, release.title))
 
     def release(self, release_id: str) -> ReleaseEntry:
         entry = self._snapshot.releases.get(release_id)

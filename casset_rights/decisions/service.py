@@ -1,31 +1,31 @@
 """The decision service: one decision, or the whole rights grid, each with a receipt.
 
-Resolving the resource and its policy chain is a look-up in the in-memory index; the
-policy engine decides; refiners (grants a principal holds, the policies of a
-derivative's ancestors) may then change the answer; the answer is signed as a receipt.
-Storing the receipt is the caller's step (``ReceiptWriter``), so the request path can
-wait for a group commit without holding a thread.
+A decision reads memory only: the resource and its policy chain from the rights index,
+the licenses the asker holds (``GrantSource``), the resource's ancestors and their
+chains (``AncestorSource``, then the index); ``decide`` is then one pure call with all of
+them passed in. The answer is drafted (or signed) as a receipt; storing it is the
+caller's step (``ReceiptWriter``), so the request path can wait for a group commit
+without holding a thread.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
 from casset_rights.canonical import content_hash
+from casset_rights.decisions.decide import (
+    NO_HOLDINGS, TRAVELLING, Ancestor, AncestorSource, GrantSource, at_ms_of, decide,
+)
 from casset_rights.decisions.index import Resolved, RightsIndex
-from casset_rights.policy import SCOPES, Decision, Request, authorize, build_request
+from casset_rights.errors import UnknownResource
+from casset_rights.policy import SCOPES, Decision, Request, build_request
 from casset_rights.principal import Principal
 from casset_rights.receipts.service import Receipt, ReceiptIssuer
-
-# A refiner sees the request, where it resolved, and the decision so far, and returns
-# the decision to answer (licensing adds held grants; lineage adds ancestors' policies).
-# One that may read the database also has ``reads_database(request) -> bool``, so
-# callers on an event loop know when deciding would block it.
-Refiner = Callable[[Request, Resolved, Decision], Decision]
 
 
 class DecisionOutcome(msgspec.Struct, frozen=True):
@@ -61,26 +61,34 @@ def _hash_of_hashes(hashes: tuple[str, ...]) -> str:
 
 class DecisionService:
     def __init__(self, *, index: RightsIndex, issuer: ReceiptIssuer,
-                 refiners: Sequence[Refiner] = ()) -> None:
+                 grants: GrantSource | None = None, lineage: AncestorSource | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``grants`` and ``lineage`` answer from memory (``HeldGrants``,
+        ``LineageIndex``); without them no license and no ancestor counts."""
         self._index = index
         self._issuer = issuer
-        self._refiners: list[Refiner] = list(refiners)
-
-    def add_refiner(self, refiner: Refiner) -> None:
-        self._refiners.append(refiner)
+        self._grants = grants
+        self._lineage = lineage
+        self._clock = clock
 
     def evaluate(self, request: Request) -> tuple[Decision, Resolved]:
-        """Decide without a receipt (used by dry runs and by other services).
-        Raises UnknownResource for a resource that does not exist."""
-        resolved = self._index.resolve(request.resource)
+        """Decide without a receipt (used by dry runs and by other services), from
+        memory. Raises UnknownResource for a resource that does not exist."""
+        index = self._index
+        resolved = index.resolve(request.resource)
         release = resolved.release
-        request = msgspec.structs.replace(
-            request, title=release.titles.get(request.resource.path, release.title),
-            artist_name=release.artist_name)
-        decision = authorize(resolved.chain, request)
-        for refine in self._refiners:
-            decision = refine(request, resolved, decision)
-        return decision, resolved
+        request = msgspec.structs.replace(request, title=resolved.title,
+                                          artist_name=release.artist_name)
+        grants = NO_HOLDINGS if self._grants is None else self._grants.held_by(
+            request.principal)
+        ancestors: tuple[Ancestor, ...] = ()
+        if self._lineage is not None and request.action in TRAVELLING:
+            ancestors = tuple(Ancestor(ref, depth, _resolved_or_none(index, ref))
+                              for ref, depth in self._lineage.ancestors(request.resource))
+        at_ms = at_ms_of(request.context.at, int(self._clock() * 1000)) \
+            if grants else 0
+        return decide(resolved, request, grants=grants, ancestors=ancestors,
+                      at_ms=at_ms), resolved
 
     def decide(self, *, principal: Principal, action: str, resource: str,
                context: Mapping[str, Any] | None = None) -> DecisionOutcome:
@@ -91,12 +99,6 @@ class DecisionService:
         """
         return self.decide_request(
             build_request(action, resource, principal=principal, context=context))
-
-    def reads_database(self, request: Request) -> bool:
-        """Whether deciding ``request`` may read the database (a refiner says so); when
-        not, it is a few microseconds of work in memory."""
-        return any(getattr(refine, "reads_database", _always)(request)
-                   for refine in self._refiners)
 
     def decide_request(self, request: Request, *, signed: bool = True) -> DecisionOutcome:
         """``decide`` for a request already built (``policy.build_request``). With
@@ -148,8 +150,11 @@ class DecisionService:
                            manifest_hash=resolved.release.manifest_hash, receipt=receipt)
 
 
-def _always(_request: Request) -> bool:
-    return True
+def _resolved_or_none(index: RightsIndex, ref: Any) -> Resolved | None:
+    try:
+        return index.resolve(ref)
+    except UnknownResource:
+        return None
 
 
 def _chain(resolved: Resolved) -> tuple[dict[str, str], ...]:

@@ -1,6 +1,11 @@
 """Policy versions as artists wrote them, and the head version of each policy."""
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Column, Connection, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
+    event,
+)
 
 from casset_rights.db.metadata import metadata
 
@@ -26,3 +31,57 @@ policy_versions = Table(
     Column("document", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+
+# -- change notifications (PostgreSQL) ---------------------------------------------------
+# Every write to a table an in-memory read model follows sends, in the writing
+# transaction itself, ``NOTIFY casset_changes`` with "<schema> <table> <key>" (the
+# database's own trigger, so no write path can forget it, and a rolled-back write sends
+# nothing). ``decisions.changes.ChangeListener`` applies them in every process. SQLite
+# has no NOTIFY: there the rights index compares stored generations instead.
+CHANGE_CHANNEL = "casset_changes"
+# table -> the column naming what changed (what a follower reloads).
+FOLLOWED_TABLES: dict[str, str] = {
+    "license_grants": "licensee",
+    "lineage_edges": "child_release",
+    "release_versions": "release_id",
+    "policy_versions": "policy_id",
+}
+CHANGE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION casset_notify_change() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    PERFORM pg_notify('{CHANGE_CHANNEL}', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' '
+                      || coalesce(to_jsonb(OLD) ->> TG_ARGV[0], ''));
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    PERFORM pg_notify('{CHANGE_CHANNEL}', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' '
+                      || coalesce(to_jsonb(NEW) ->> TG_ARGV[0], ''));
+  END IF;
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
+def change_triggers(tables: dict[str, str] = FOLLOWED_TABLES) -> list[str]:
+    """The statements that make each of ``tables`` (name -> key column) notify its
+    changes (PostgreSQL)."""
+    out = [CHANGE_FUNCTION]
+    for table, column in tables.items():
+        out.append(f"DROP TRIGGER IF EXISTS {table}_changes ON {table}")
+        out.append(f"CREATE TRIGGER {table}_changes AFTER INSERT OR UPDATE OR DELETE "
+                   f"ON {table} FOR EACH ROW EXECUTE FUNCTION casset_notify_change('{column}')")
+    return out
+
+
+def drop_change_triggers(tables: dict[str, str] = FOLLOWED_TABLES) -> list[str]:
+    return [*(f"DROP TRIGGER IF EXISTS {table}_changes ON {table}" for table in tables),
+            "DROP FUNCTION IF EXISTS casset_notify_change()"]
+
+
+@event.listens_for(metadata, "after_create")
+def _create_change_triggers(target: Any, connection: Connection, **_kw: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        for statement in change_triggers():
+            connection.exec_driver_sql(statement)

@@ -5,7 +5,8 @@
   through ``Payments``; ``NoPayments`` by default).
 * ``LicenseDesk``: artists approve, refuse and revoke; licensees and artists list and
   read; anyone introspects a license token.
-* ``HeldGrants``: the decision refiner that permits what a held license covers.
+* ``HeldGrants``: every licensee's grants in memory, so a decision counts the licenses
+  the asker holds without reading the database (``decisions.decide``).
 * License tokens (``casset-license+jws``) are checked offline with
   ``verify_license_token`` and live with ``LicenseDesk.introspect``.
 

@@ -69,9 +69,11 @@ class LicenseService:
                  payments: Payments | None = None,
                  quote_ttl_seconds: int = QUOTE_TTL_SECONDS,
                  clock: Callable[[], float] = time.time,
-                 on_granted: Callable[[Grant], None] | None = None) -> None:
+                 on_grants_changed: Callable[[str], None] | None = None) -> None:
+        """``on_grants_changed(licensee)`` hears, once committed, of every grant written
+        or revoked (the in-memory held licenses read that licensee's again)."""
         self._engine = engine
-        self._on_granted = on_granted
+        self._on_grants_changed = on_grants_changed
         self._index = index
         self._issuer = issuer
         self._receipts = receipts
@@ -97,6 +99,11 @@ class LicenseService:
         vouches for: both commit or neither does. Called last in the transaction, so the
         log's lock (taken as the receipt is logged) is held only until the commit."""
         self._receipts.store_in(conn, [receipt])
+
+    def grants_changed(self, licensee: str) -> None:
+        """A grant of ``licensee`` was written or revoked (and committed)."""
+        if self._on_grants_changed is not None:
+            self._on_grants_changed(licensee)
 
     # -- quotes -----------------------------------------------------------------------
 
@@ -254,8 +261,7 @@ class LicenseService:
             if in_transaction is not None:
                 in_transaction(conn, grant)
             self.store_receipt_in(conn, receipt)
-        if self._on_granted is not None:
-            self._on_granted(grant)
+        self.grants_changed(grant.licensee)
         return grant
 
     def _new_grant(self, quote: Quote, *, request_id: str | None,

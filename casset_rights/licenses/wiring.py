@@ -1,8 +1,8 @@
-"""Building licensing and lineage from settings, and plugging them into decisions.
+"""Building licensing and lineage from settings.
 
-``open_licensing`` is what ``open_services`` calls: it chooses the payment provider,
-builds the services, and registers the decision refiners in their order (held grants
-first, then ancestors, whose own decisions count held grants too).
+``open_licensing`` is what ``open_services`` calls: it chooses the payment provider and
+builds the services; their writes tell the in-memory read models decisions use
+(``HeldGrants``, ``LineageIndex``) once committed, so the next decision here sees them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from casset_rights.licenses.held import HeldGrants
 from casset_rights.licenses.payments import NoPayments, Payments
 from casset_rights.licenses.service import LicenseService
 from casset_rights.lineage.proposals import LineageProposals
-from casset_rights.lineage.refiner import LineageRefiner
+from casset_rights.lineage.refiner import LineageIndex
 from casset_rights.lineage.service import LineageService
 from casset_rights.receipts.keys import KeyStore
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
@@ -32,21 +32,19 @@ def payments_from_settings(settings: Settings) -> Payments:
 
 def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
                    decisions: DecisionService, issuer: ReceiptIssuer,
-                   receipts: ReceiptStore,
-                   keys: KeyStore) -> tuple[LicenseService, LicenseDesk, LineageService,
-                                            LineageProposals]:
+                   receipts: ReceiptStore, keys: KeyStore, held: HeldGrants,
+                   graph: LineageIndex) -> tuple[LicenseService, LicenseDesk,
+                                                 LineageService, LineageProposals]:
     issuer_url = settings.resolved_issuer
-    held = HeldGrants(engine)
     licenses = LicenseService(engine=engine, index=index, issuer=issuer, receipts=receipts,
                               keys=keys, issuer_url=issuer_url,
                               payments=payments_from_settings(settings),
                               quote_ttl_seconds=settings.license_quote_ttl_seconds,
-                              on_granted=lambda grant: held.forget(grant.licensee))
+                              on_grants_changed=lambda licensee: held.reload_key(
+                                  "license_grants", licensee))
     desk = LicenseDesk(licenses, keys=keys, issuer_url=issuer_url)
-    decisions.add_refiner(held)
-    ancestors = LineageRefiner(engine, index, base_refiners=[held])
-    decisions.add_refiner(ancestors)
     lineage = LineageService(engine=engine, index=index, decisions=decisions, issuer=issuer,
-                             receipts=receipts, on_registered=ancestors.forget)
+                             receipts=receipts, on_registered=lambda release: graph.reload_key(
+                                 "lineage_edges", release))
     proposals = LineageProposals(lineage, engine=engine, issuer=issuer, receipts=receipts)
     return licenses, desk, lineage, proposals

@@ -5,8 +5,8 @@
   withdraws edges (kept as history); read ancestors or descendants with an attribution
   chain and a royalty split.
 * ``LineageProposals``: anyone else proposes edges; the owner accepts or declines.
-* ``LineageRefiner``: the decision refiner that makes a derivative only as free as its
-  ancestors, for the scopes that travel.
+* ``LineageIndex``: every edge in force, in memory, so a decision on a derivative knows
+  its ancestors without reading the database (``decisions.decide`` asks their policies).
 * ``royalty_split``: exact integer splits by compounding shares and largest remainder.
 
 The graph is an edge table walked by recursive CTEs on SQLite and PostgreSQL
@@ -18,13 +18,13 @@ from casset_rights.lineage.models import (
     LineageView, ParentLink, Registration, Relationship, Royalties,
 )
 from casset_rights.lineage.proposals import LineageProposals, Proposal
-from casset_rights.lineage.refiner import LineageRefiner
+from casset_rights.lineage.refiner import LineageIndex
 from casset_rights.lineage.royalties import Share, largest_remainder, royalty_split
 from casset_rights.lineage.service import LineageService
 from casset_rights.lineage.view import Node
 
 __all__ = [
-    "RELATIONSHIPS", "RELATIONSHIP_SCOPES", "Edge", "LineageProposals", "LineageRefiner",
+    "RELATIONSHIPS", "RELATIONSHIP_SCOPES", "Edge", "LineageIndex", "LineageProposals",
     "LineageService", "LineageView", "Node", "ParentLink", "Proposal", "Registration",
     "Relationship", "Royalties", "Share",
     "largest_remainder", "royalty_split",

@@ -15,7 +15,7 @@ withdrawn edge stays in the table as history (``history``), and nowhere else.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -256,3 +256,29 @@ def withdraw(conn: Connection, key: tuple[str, str, str], *, now_ms: int,
 def insert_edges(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     if rows:
         conn.execute(lineage_edges.insert(), list(rows))
+
+
+# -- whole-graph reads (the in-memory lineage index) -----------------------------------
+
+
+def child_parent_pairs(conn: Connection, child_release: str | None = None) -> Iterator[
+        tuple[str, str, str]]:
+    """``(child_release, child, parent)`` of every edge in force, or of those whose
+    child lies in ``child_release`` (``release:R``)."""
+    e = lineage_edges
+    query = select(e.c.child_release, e.c.child, e.c.parent).where(in_force(e))
+    if child_release is not None:
+        query = query.where(e.c.child_release == child_release)
+    for row in conn.execute(query):
+        yield row[0], row[1], row[2]
+
+
+def edges_generation(conn: Connection) -> tuple[int, ...]:
+    """A value that moves with every edge added, withdrawn or removed: how many rows
+    there are, how many were withdrawn (both only grow while rows are kept), and the
+    newest registration time (an edge removed and another added between two looks
+    still moves it)."""
+    e = lineage_edges
+    found = conn.execute(select(func.count(), func.count(e.c.withdrawn_at_ms),
+                                func.max(e.c.registered_at_ms))).one()
+    return tuple(int(v or 0) for v in found)

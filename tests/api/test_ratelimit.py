@@ -135,3 +135,28 @@ def _mint(oauth: Any, new: Any) -> str:
     minted = server.token_issuer.mint(client_id=c.client_id, subject=c.client_id,
                                       kind=c.kind, scope=scope, attributes=c.attributes)
     return minted.token
+
+
+def test_limits_fail_open_when_redis_is_unreachable(tmp_path: Path, engine: Any) -> None:
+    """With Redis gone (nothing listens at its address), requests are let through
+    rather than refused: the public limit of 3 does not stop the fourth."""
+    import socket
+
+    from casset_rights.app import create_app
+    from casset_rights.services import open_services
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = _settings(tmp_path, redis_url=f"redis://127.0.0.1:{port}/0",
+                         load_examples=False)
+    services = open_services(settings, engine=engine, migrate=False)
+    try:
+        with TestClient(create_app(settings, services=services),
+                        base_url="http://rights.test") as client:
+            answers = [client.get("/.well-known/casset-rights") for _ in range(5)]
+    finally:
+        services.close()
+    assert [a.status_code for a in answers] == [200] * 5
+    assert all(int(a.headers["ratelimit"].split("r=")[1].split(";")[0]) == 3
+               for a in answers)  # a full bucket: nothing was counted

@@ -234,11 +234,7 @@ def test_an_ancestor_needing_a_license_adds_its_routes(services: Services) -> No
     assert [r.name for r in mine.license_routes] == ["derivative-license"]
 
 
-def test_a_new_derivative_counts_here_at_once_and_elsewhere_within_a_second(
-        services: Services) -> None:
-    from casset_rights.lineage import LineageRefiner, LineageService
-    from casset_rights.policy import Decision, build_request
-
+def test_a_new_derivative_counts_here_at_once(services: Services) -> None:
     fun = {"purpose": "non-commercial"}
     someone = agent("someone")
     intro = "hook:glass-hours/1/intro"
@@ -247,24 +243,6 @@ def test_a_new_derivative_counts_here_at_once_and_elsewhere_within_a_second(
         return services.decisions.decide(principal=someone, action="sample", resource=intro,
                                          context=fun).decision.decision
 
-    assert sample() == "permit"  # remembered: glass-hours has no edges
+    assert sample() == "permit"  # glass-hours has no edges
     declare(services, MAKER, child=intro, parents=[link(CHORUS)], context=fun)
-    assert sample() == "deny"  # this process forgot at once
-
-    # Another process: its refiner remembered "no edges" a moment before the write.
-    now = [1000.0]
-    elsewhere = LineageRefiner(services.engine, services.index, fresh_seconds=1.0,
-                               clock=lambda: now[0])
-    request = build_request("sample", "hook:river-engine/1/intro", principal=someone,
-                            context=fun)
-    resolved = services.index.resolve(request.resource)
-    permit = Decision(decision="permit")
-    assert elsewhere(request, resolved, permit) is permit
-    writer = LineageService(engine=services.engine, index=services.index,
-                            decisions=services.decisions, issuer=services.issuer,
-                            receipts=services.receipts)
-    writer.register(FERRYMEN, child="hook:river-engine/1/intro", parents=[link(CHORUS)],
-                    context=fun)
-    assert elsewhere(request, resolved, permit) is permit  # still fresh: not asked yet
-    now[0] += 1.5
-    assert elsewhere(request, resolved, permit).decision == "deny"
+    assert sample() == "deny"  # the chorus may not be sampled by an agent

@@ -1,8 +1,8 @@
-"""How a derivative's decision combines with its ancestors' (``lineage.refiner.combine``)."""
+"""How a derivative's decision combines with its ancestors' (``decisions.decide.combine``)."""
 
 from __future__ import annotations
 
-from casset_rights.lineage.refiner import combine
+from casset_rights.decisions.decide import combine
 from casset_rights.policy import Decision, LicenseRoute, Obligation, Reason
 
 PERMIT = Decision(decision="permit", reasons=(Reason(policy="own", rule="ok", effect="permit"),),

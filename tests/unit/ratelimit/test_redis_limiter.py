@@ -55,14 +55,20 @@ def test_concurrent_takes_are_atomic(prefix: str) -> None:
     assert asyncio.run(run()) == 10
 
 
-def test_an_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
-    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", prefix="x:")
+def test_concurrent_takes_on_one_loop_share_round_trips_and_stay_exact(prefix: str) -> None:
+    """Checks waiting together go in one pipelined round trip; each still gets its own
+    bucket's exact answer, in order."""
+    quota = Quota(capacity=5, per_minute=1)
 
-    async def run() -> bool:
+    async def run() -> list[tuple[str, bool]]:
+        limiter = RedisRateLimiter(REDIS_URL, prefix=prefix)
         try:
-            return (await limiter.take("k", Quota(capacity=1, per_minute=1))).allowed
+            keys = [f"k{i % 3}" for i in range(21)]
+            verdicts = await asyncio.gather(*(limiter.take(k, quota) for k in keys))
         finally:
             await limiter.aclose()
+        return [(k, v.allowed) for k, v in zip(keys, verdicts)]
 
-    assert asyncio.run(run()) is True
-    assert "Redis unavailable" in caplog.text
+    answers = asyncio.run(run())
+    for key in ("k0", "k1", "k2"):
+        assert [allowed for k, allowed in answers if k == key] == [True] * 5 + [False] * 2

@@ -1,0 +1,121 @@
+"""CPU per rate-limit check against a real Redis: the service's ``RedisRateLimiter``.
+
+Times N checks (``RedisRateLimiter.take``) on one event loop, one at a time and with
+``--concurrency`` in flight (as a busy server has them), and reports the process's CPU
+time per check (``time.process_time``: this process only, not Redis's) and the wall
+time. With the ``limits`` library installed it measures its asyncio moving window on the
+same Redis, for comparison. Keys live under a prefix of their own and expire.
+
+Run from the repository root (Redis db 7 here; any empty db will do)::
+
+    .venv/bin/python benchmarks/ratelimit_bench.py --redis redis://127.0.0.1:6379/7
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from _machine import cpu_model, load_average  # noqa: E402
+from casset_rights.ratelimit import Quota, RedisRateLimiter  # noqa: E402
+
+QUOTA = Quota(capacity=1_000_000, per_minute=60_000_000)  # never refuses: every check counts
+KEYS = 64  # callers, round robin
+
+
+async def measure(check: Callable[[str], Awaitable[object]], n: int,
+                  concurrency: int) -> tuple[float, float]:
+    """CPU µs and wall µs per check, for ``n`` checks with ``concurrency`` in flight."""
+    keys = [f"caller-{i}" for i in range(KEYS)]
+    for key in keys:  # connections made, scripts loaded
+        await check(key)
+    cpu, wall = time.process_time(), time.perf_counter()
+    if concurrency == 1:
+        for i in range(n):
+            await check(keys[i % KEYS])
+    else:
+        for start in range(0, n, concurrency):
+            await asyncio.gather(*(check(keys[i % KEYS])
+                                   for i in range(start, min(n, start + concurrency))))
+    return ((time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6)
+
+
+def limits_check(url: str, prefix: str) -> tuple[Callable[[str], Awaitable[object]], object]:
+    from limits import parse
+    from limits.aio.storage import RedisStorage
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    storage = RedisStorage("async+" + url, key_prefix=prefix, implementation="redispy")
+    limiter = MovingWindowRateLimiter(storage)
+    item = parse("1000000/minute")
+
+    async def check(key: str) -> object:
+        return await limiter.hit(item, key)
+
+    return check, storage
+
+
+async def run(args: argparse.Namespace) -> list[tuple[str, int, list[float], list[float]]]:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    ours = RedisRateLimiter(args.redis, prefix=prefix)
+
+    async def ours_check(key: str) -> object:
+        return await ours.take(key, QUOTA)
+
+    engines: list[tuple[str, Callable[[str], Awaitable[object]]]] = [
+        ("RedisRateLimiter.take", ours_check)]
+    storage = None
+    try:
+        check, storage = limits_check(args.redis, prefix)
+        engines.append(("limits MovingWindowRateLimiter.hit", check))
+    except ImportError:
+        print("limits is not installed: measuring the service's limiter only",
+              file=sys.stderr)
+    rows = []
+    for concurrency in (1, args.concurrency):
+        for name, check in engines:
+            cpu, wall = [], []
+            for _ in range(args.repeats):
+                c, w = await measure(check, args.checks, concurrency)
+                cpu.append(c)
+                wall.append(w)
+            rows.append((name, concurrency, cpu, wall))
+    await ours.aclose()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--checks", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    before = load_average()
+    rows = asyncio.run(run(args))
+    print(f"machine: {cpu_model()}, Python {sys.version.split()[0]}; load average "
+          f"{before} before, {load_average()} after; {args.checks} checks a run, "
+          f"median of {args.repeats}")
+    print()
+    print("| limiter | in flight | CPU µs / check | wall µs / check |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, concurrency, cpu, wall in rows:
+        print(f"| {name} | {concurrency} | {statistics.median(cpu):.0f} "
+              f"| {statistics.median(wall):.0f} |")
+    print(f"\nreproduce: .venv/bin/python benchmarks/ratelimit_bench.py --redis {args.redis} "
+          f"--checks {args.checks} --concurrency {args.concurrency} --repeats {args.repeats}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Decisions read memory only, kept fresh across processes (SQLite and PostgreSQL).
+
+Two service containers on one database stand for two API processes: each has its own
+engine, rights index, held licenses and lineage graph. What one writes, the other's
+decisions see within a second (SQLite: the generation check; PostgreSQL: the change
+notifications). A decision, once warm, sends no SQL statement at all.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, delete, event
+from test_licenses_support import NIGHTGLASS, agent
+from test_lineage import declare, owner_of
+
+from casset_rights.config import settings_from_env
+from casset_rights.db.engine import make_engine, search_path_of
+from casset_rights.lineage import ParentLink
+from casset_rights.lineage.tables import lineage_edges
+from casset_rights.policy import build_request
+from casset_rights.services import Services, open_services
+
+MIDNIGHT = "release:midnight-tapes"
+CHORUS = "hook:midnight-tapes/1/chorus"
+INTRO = "hook:glass-hours/1/intro"
+FUN = {"purpose": "non-commercial"}
+MAKER = agent("maker")
+WITHIN = 1.0  # seconds: how soon another process must see a write
+
+
+def _same_database(engine: Engine) -> Engine:
+    """A second engine on the fixture's database (another process would open its own)."""
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, search_path=search_path_of(engine))
+
+
+@pytest.fixture
+def other(services: Services, tmp_path: Path) -> Iterator[Services]:
+    """A second container on the same database, both watching for the other's writes."""
+    settings = settings_from_env({}, data_dir=tmp_path / "other", load_examples=False,
+                                 issuer="http://rights.test")
+    second = open_services(settings, engine=_same_database(services.engine), migrate=False)
+    second.index.refresh(force=True)
+    for container in (services, second):
+        container.index.start()
+        assert container.index.listening(10.0)
+    yield second
+    for container in (services, second):
+        container.index.stop()
+    second.close()
+
+
+def _seen_within(check: Callable[[], bool], seconds: float) -> float:
+    """How long ``check`` took to become true; fails past ``seconds`` (with slack for
+    a busy machine: the reload itself after the second of waiting)."""
+    start = time.monotonic()
+    while not check():
+        elapsed = time.monotonic() - start
+        assert elapsed < seconds + 0.5, f"not seen after {elapsed:.2f} s"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def test_a_grant_and_a_revocation_reach_the_other_process_within_a_second(
+        services: Services, other: Services) -> None:
+    caller = agent("bot-elsewhere")
+    asked = build_request("ai-input", MIDNIGHT, principal=caller)
+
+    def there() -> str:
+        return other.decisions.decide_request(asked).decision.decision
+
+    assert there() == "license_required"
+    quote = services.licenses.quote(caller, resource=MIDNIGHT, route="grounding")
+    grant = services.licenses.obtain(caller, quote.id).grant
+    assert grant is not None
+    _seen_within(lambda: there() == "permit", WITHIN)
+    services.license_desk.revoke(NIGHTGLASS, grant.id, reason="ended")
+    _seen_within(lambda: there() == "license_required", WITHIN)
+
+
+def test_an_edge_added_and_one_withdrawn_reach_the_other_process_within_a_second(
+        services: Services, other: Services) -> None:
+    def there() -> str:
+        return other.decisions.decide(principal=agent("someone"), action="sample",
+                                      resource=INTRO, context=FUN).decision.decision
+
+    assert there() == "permit"  # glass-hours is no derivative
+    declare(services, MAKER, child=INTRO, parents=[
+        ParentLink(resource=CHORUS, relationship="remix")], context=FUN)
+    _seen_within(lambda: there() == "deny", WITHIN)  # the chorus may not be sampled
+    services.lineage.withdraw(owner_of(services, INTRO), child=INTRO, parent=CHORUS,
+                              relationship="remix", reason="not a remix after all")
+    _seen_within(lambda: there() == "permit", WITHIN)  # a withdrawn edge no longer counts
+    # However else an edge goes away (its row deleted), it leaves the ancestors too.
+    declare(services, MAKER, child=INTRO, parents=[
+        ParentLink(resource=CHORUS, relationship="stem")], context=FUN)
+    _seen_within(lambda: there() == "deny", WITHIN)
+    with services.engine.begin() as conn:
+        conn.execute(delete(lineage_edges).where(lineage_edges.c.child == INTRO))
+    _seen_within(lambda: there() == "permit", WITHIN)
+    assert other.decisions.evaluate(build_request(
+        "sample", INTRO, principal=agent("someone"), context=FUN))[0].reasons[0].rule \
+        != f"ancestor:{CHORUS}"
+
+
+class Statements:
+    """The SQL statements this thread sends on ``engine`` while counting (background
+    threads, such as a watch thread, are not this thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sent: list[str] = []
+        self._thread = threading.get_ident()
+
+    def _count(self, _conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if threading.get_ident() == self._thread:
+            self.sent.append(statement)
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self.sent
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def test_catalog_reads_come_from_memory_once_read(services: Services) -> None:
+    view = services.catalog_view
+    reads = [lambda: view.head("midnight-tapes"), lambda: view.version("midnight-tapes", 1),
+             lambda: view.history("midnight-tapes"), lambda: view.track("midnight-tapes", "1"),
+             lambda: view.hook("midnight-tapes", "1", "chorus")]
+    first = [read() for read in reads]
+    with Statements(services.engine) as sent:
+        again = [read() for read in reads]
+    assert sent == [] and again == first
+    with Statements(services.engine) as sent:
+        services.catalog.head("midnight-tapes")
+    assert sent  # the counter counts
+
+
+def test_a_warm_decision_sends_no_sql(services: Services) -> None:
+    """A licensee holding a grant, and a derivative with ancestors: after the first
+    decisions (warm-up), deciding sends no statement to the database."""
+    bot = agent("bot-warm")
+    quote = services.licenses.quote(bot, resource=MIDNIGHT, route="grounding")
+    grant = services.licenses.obtain(bot, quote.id).grant
+    assert grant is not None
+    declare(services, MAKER, child=INTRO, parents=[
+        ParentLink(resource=CHORUS, relationship="remix")], context=FUN)
+    asks = [build_request("ai-input", CHORUS, principal=bot),
+            build_request("sample", INTRO, principal=agent("someone"), context=FUN),
+            build_request("sample", INTRO, principal=bot, context=FUN)]
+    for asked in asks:  # warm-up
+        services.decisions.decide_request(asked, signed=False)
+    with Statements(services.engine) as statements:
+        answers = [services.decisions.decide_request(asked, signed=False).decision
+                   for asked in asks]
+        grid = services.decisions.grid(principal=bot, resource=INTRO, context=FUN,
+                                       signed=False)
+    assert statements == []
+    assert answers[0].decision == "permit" and answers[0].reasons[0].rule == f"grant:{grant.id}"
+    assert answers[1].decision == "deny"
+    assert answers[1].reasons[0].rule == f"ancestor:{CHORUS}"
+    assert grid.decisions["sample"].decision == "deny"
