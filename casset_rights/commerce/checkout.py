@@ -336,12 +336,12 @@ class Checkout:
             return f"{record.id} was settled already"
         return f"{record.id} {status}: {why}"
 
-    def expire_holds(self) -> int:
-        """Cancel the intents of payments held past their time and give their slots
-        back; an intent that turns out to have succeeded is settled instead. Returns
-        how many holds ended."""
+    def expire_holds(self, *, as_of_ms: int | None = None) -> int:
+        """Cancel the intents of payments held past their time (now, or ``as_of_ms``)
+        and give their slots back; an intent that turns out to have succeeded is settled
+        instead. Returns how many holds ended."""
         with self._engine.connect() as conn:
-            due = money.expired_holds(conn, now_ms=self.now_ms())
+            due = money.expired_holds(conn, now_ms=as_of_ms or self.now_ms())
         ended = 0
         for record in due:
             if record.intent_id is None:
