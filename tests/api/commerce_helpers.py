@@ -3,12 +3,14 @@ paying as a payer would (the real SDK against localstripe)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import stripe
 from litestar.testing import TestClient
-from stripe_double.server import Delivery, StripeDouble
+from stripe_double.server import Delivery, StripeDouble, local_stripe
 
 from casset_rights.config import Settings, settings_from_env
 
@@ -26,6 +28,19 @@ def stripe_settings(tmp_path: Path, double: StripeDouble, **extra: Any) -> Setti
                              issuer="http://rights.test", stripe_secret_key="sk_test_casset",
                              stripe_webhook_secret=double.webhook_secret,
                              stripe_api_base=double.url, **extra)
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[StripeDouble]:
+    """localstripe and the double, once per test module (import it with ``settings``)."""
+    with local_stripe() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(tmp_path: Path, double: StripeDouble) -> Settings:
+    """The service's settings, with Stripe at the local double."""
+    return stripe_settings(tmp_path, double)
 
 
 def payer_sdk(double: StripeDouble) -> stripe.StripeClient:

@@ -3,29 +3,16 @@ tests/stripe_double): quote, payment, the payer confirms, Stripe's webhook, lice
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from commerce_helpers import (
-    COMMERCIAL, HOOK, auth, deliver, onboard, open_payment, pay, quote_remix, stripe_settings,
+from commerce_helpers import (  # double, settings: the fixtures
+    COMMERCIAL, HOOK, auth, deliver, double, onboard, open_payment, pay, quote_remix,
+    settings,
 )
-from stripe_double.server import StripeDouble, local_stripe
+from stripe_double.server import StripeDouble
 
-from casset_rights.config import Settings
 from casset_rights.receipts.verify import verify_receipt
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[StripeDouble]:
-    with local_stripe() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(tmp_path: Path, double: StripeDouble) -> Settings:
-    return stripe_settings(tmp_path, double)
 
 
 def test_a_partner_pays_for_a_paid_license_and_holds_it_once_stripe_says_so(

@@ -3,33 +3,19 @@ disputes and Connect updates, each with its receipt; and the ledger balancing.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from commerce_helpers import (
-    COMMERCIAL, HOOK, auth, deliver, onboard, open_payment, pay, payer_sdk, quote_remix,
-    stripe_settings,
+from commerce_helpers import (  # double, settings: the fixtures
+    COMMERCIAL, HOOK, auth, deliver, double, onboard, open_payment, pay, payer_sdk,
+    quote_remix, settings,
 )
 from sqlalchemy import func, select
-from stripe_double.server import Delivery, StripeDouble, local_stripe
+from stripe_double.server import Delivery, StripeDouble
 
 from casset_rights.commerce import ledger
 from casset_rights.commerce.tables import ledger_entries, stripe_events
-from casset_rights.config import Settings
 from casset_rights.receipts.tables import receipts
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[StripeDouble]:
-    with local_stripe() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(tmp_path: Path, double: StripeDouble) -> Settings:
-    return stripe_settings(tmp_path, double)
 
 
 def paid_license(oauth: Any, double: StripeDouble, client_id: str) -> tuple[str, dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,11 @@ import pytest
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
-from commerce_helpers import pay, stripe_settings  # noqa: E402
-from stripe_double.server import StripeDouble, local_stripe  # noqa: E402
+from commerce_helpers import double, pay, settings  # noqa: E402,F401 (fixtures)
+from stripe_double.server import StripeDouble  # noqa: E402
 from test_licenses_support import agent, put_policy  # noqa: E402
 
 from casset_rights.commerce.tables import payments  # noqa: E402
-from casset_rights.config import Settings  # noqa: E402
 from casset_rights.licenses import store  # noqa: E402
 from casset_rights.licenses.errors import LicenseCapReached  # noqa: E402
 from casset_rights.licenses.tables import license_grants  # noqa: E402
@@ -45,17 +43,6 @@ routes:
     cap: 10
     obligations: [attribute]
 """
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[StripeDouble]:
-    with local_stripe() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(tmp_path: Path, double: StripeDouble) -> Settings:
-    return stripe_settings(tmp_path, double)
 
 
 def onboarded(services: Any, double: StripeDouble) -> None:
