@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from casset_rights.commerce import ledger
 from casset_rights.commerce import store as money
@@ -285,6 +286,10 @@ class Checkout:
             else:
                 self._grant(record, intent, in_transaction)
         except _Settled:
+            return f"{record.id} was settled already"
+        except IntegrityError:
+            # The webhook and the payer's confirm raced: the other wrote the quote's
+            # grant first (one grant per quote), so this one acts no more.
             return f"{record.id} was settled already"
         self._payouts.pay_shares(record.id)
         return f"{record.id} succeeded"

@@ -19,7 +19,7 @@ from commerce_helpers import double, pay, settings  # noqa: E402,F401 (fixtures)
 from stripe_double.server import StripeDouble  # noqa: E402
 from test_licenses_support import agent, put_policy  # noqa: E402
 
-from casset_rights.commerce.tables import payments  # noqa: E402
+from casset_rights.commerce.tables import ledger_entries, payments  # noqa: E402
 from casset_rights.licenses import store  # noqa: E402
 from casset_rights.licenses.errors import LicenseCapReached  # noqa: E402
 from casset_rights.licenses.tables import license_grants  # noqa: E402
@@ -119,3 +119,34 @@ def test_a_failed_payment_and_an_expired_hold_give_their_slots_back(
     assert intent.status == "canceled"
     assert checkout.get(second, taken.id).status == "canceled"
     assert checkout.open_for_quote(third, quote(third).id).status == "open"
+
+
+@pytest.mark.postgres
+def test_the_webhook_and_the_payers_confirm_racing_grant_once(services: Any,
+                                                              double: StripeDouble) -> None:
+    put_policy(services, PAID_TEN)
+    onboarded(services, double)
+    commerce = services.commerce
+    buyer = agent("racer")
+    quote = services.licenses.quote(buyer, resource="release:glass-hours",
+                                    route="grounding-ten")
+    payment = commerce.checkout.open_for_quote(buyer, quote.id)
+    assert pay(double, payment.intent_id) == "succeeded"
+    delivery = double.wait_for("payment_intent.succeeded", payment.intent_id)
+    start = threading.Barrier(6)
+
+    def webhook(_: int) -> str:
+        start.wait(timeout=30)
+        return commerce.webhooks.receive(delivery.payload, delivery.signature).outcome
+
+    def confirm(_: int) -> str:
+        start.wait(timeout=30)
+        return commerce.checkout.confirm(buyer, payment.id).status
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        hooks = [pool.submit(webhook, n) for n in range(3)]
+        confirms = [pool.submit(confirm, n) for n in range(3)]
+        outcomes = [f.result() for f in hooks] + [f.result() for f in confirms]
+    assert outcomes[3:] == ["succeeded"] * 3
+    assert count(services, license_grants) == 1
+    assert count(services, ledger_entries) == 3  # the charge's entries, once

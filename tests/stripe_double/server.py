@@ -50,6 +50,15 @@ CONNECT_FIELDS = ("transfer_data[destination]", "transfer_data[amount]",
                   "application_fee_amount", "transfer_group", "description", "on_behalf_of")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client closing its kept-alive connection
+        super().handle_error(request, client_address)
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
@@ -98,8 +107,7 @@ class StripeDouble:
             def do_DELETE(self) -> None:
                 double._handle(self, "DELETE")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

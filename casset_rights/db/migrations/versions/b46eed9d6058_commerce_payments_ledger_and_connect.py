@@ -43,7 +43,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entries'))
     )
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_artist_at', ['artist_id', 'at_ms', 'id'], unique=False)
+        batch_op.create_index('ix_ledger_artist_at', ['artist_id', 'at_ms', 'id'], unique=False,
+                              postgresql_include=['amount', 'currency', 'kind'])
         batch_op.create_index('ix_ledger_payment', ['payment_id'], unique=False)
 
     op.create_table('payment_transfers',
