@@ -248,7 +248,10 @@ class ArtistMoneyController(Controller):
                   to: Annotated[datetime | None, QueryParameter()] = None,
                   format: StatementFormat = "json",
                   limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000,
-                  ) -> Response[Any]:
+                  ) -> Response[StatementOut]:
+        """JSON (the schema here), or CSV with ``format=csv`` or ``Accept: text/csv``:
+        one row per line, columns at, payment_id, movement, account, kind, amount,
+        currency, reference."""
         commerce_of(services)
         require_artist(principal, artist_id)
         now = services.licenses.now_ms()
@@ -262,7 +265,8 @@ class ArtistMoneyController(Controller):
                                      limit=limit)
         wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
         if wants_csv:
-            return Response(statement_csv(found), media_type="text/csv; charset=utf-8")
+            return Response(statement_csv(found),  # type: ignore[arg-type]
+                            media_type="text/csv; charset=utf-8")
         return Response(statement_out(found))
 
 
