@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from casset_rights.api.deps import PrincipalDep, ServicesDep
@@ -192,8 +193,6 @@ class PaymentController(Controller):
         commerce = commerce_of(services)
         payload = await request.body()
         signature = request.headers.get("stripe-signature")
-        from litestar.concurrency import sync_to_thread
-
         outcome = await sync_to_thread(commerce.webhooks.receive, payload, signature)
         return WebhookOut(received=True, event_id=outcome.event_id, type=outcome.type,
                           duplicate=outcome.duplicate, outcome=outcome.outcome)
@@ -252,17 +251,13 @@ class ArtistMoneyController(Controller):
         """JSON (the schema here), or CSV with ``format=csv`` or ``Accept: text/csv``:
         one row per line, columns at, payment_id, movement, account, kind, amount,
         currency, reference."""
-        commerce_of(services)
         require_artist(principal, artist_id)
         now = services.licenses.now_ms()
         from_ms, to_ms = _ms(from_, 0), _ms(to, now + 1)
         if to_ms <= from_ms:
             raise InvalidInput("to must be after from")
-        from casset_rights.commerce import ledger
-
-        with services.engine.connect() as conn:
-            found = ledger.statement(conn, artist_id, from_ms=from_ms, to_ms=to_ms,
-                                     limit=limit)
+        found = commerce_of(services).payouts.statement(artist_id, from_ms=from_ms,
+                                                        to_ms=to_ms, limit=limit)
         wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
         if wants_csv:
             return Response(statement_csv(found),  # type: ignore[arg-type]

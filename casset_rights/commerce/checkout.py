@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -364,6 +365,4 @@ class Checkout:
 
 
 def _replace(record: PaymentRecord, **changes: Any) -> PaymentRecord:
-    import msgspec
-
     return msgspec.structs.replace(record, **changes)

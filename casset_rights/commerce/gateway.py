@@ -87,9 +87,7 @@ class StripeGateway:
         return IntentState(id=obj.id, status=obj.status, amount=int(obj.amount),
                            currency=obj.currency, client_secret=obj.client_secret,
                            charge_id=_id(getattr(obj, "latest_charge", None)),
-                           metadata=dict((obj.metadata or {}).to_dict()
-                                         if hasattr(obj.metadata, "to_dict")
-                                         else obj.metadata or {}),
+                           metadata=obj.metadata.to_dict() if obj.metadata else {},
                            last_error=_error_code(getattr(obj, "last_payment_error", None)))
 
     def create_intent(self, *, amount: int, currency: str, metadata: dict[str, str],

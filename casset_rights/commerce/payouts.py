@@ -26,7 +26,7 @@ from casset_rights.commerce import ledger
 from casset_rights.commerce import store as money
 from casset_rights.commerce.errors import PaymentProviderError
 from casset_rights.commerce.gateway import PaymentGateway
-from casset_rights.commerce.models import ConnectAccount, PaymentRecord
+from casset_rights.commerce.models import ConnectAccount, PaymentRecord, Statement
 from casset_rights.commerce.receipts import MoneyReceipts
 from casset_rights.licenses.store import writing
 
@@ -90,6 +90,13 @@ class Payouts:
         return (f"account {account_id} of {known.artist_id}: charges "
                 f"{'on' if now.charges_enabled else 'off'}, payouts "
                 f"{'on' if now.payouts_enabled else 'off'}; {paid} held shares paid")
+
+    def statement(self, artist_id: str, *, from_ms: int, to_ms: int,
+                  limit: int) -> Statement:
+        """The artist's ledger between two times (``ledger.statement``)."""
+        with self._engine.connect() as conn:
+            return ledger.statement(conn, artist_id, from_ms=from_ms, to_ms=to_ms,
+                                    limit=limit)
 
     # -- upstream shares ----------------------------------------------------------------
 

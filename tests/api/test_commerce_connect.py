@@ -9,8 +9,7 @@ import io
 import uuid
 from typing import Any
 
-import pytest
-from commerce_helpers import (  # double, settings: the fixtures
+from commerce_helpers import (  # noqa: F401 (double and settings are fixtures)
     auth, deliver, double, onboard, pay, payer_sdk, settings,
 )
 from stripe_double.server import StripeDouble

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from commerce_helpers import (  # double, settings: the fixtures
+from commerce_helpers import (  # noqa: F401 (double and settings are fixtures)
     COMMERCIAL, HOOK, auth, deliver, double, onboard, open_payment, pay, payer_sdk,
     quote_remix, settings,
 )
