@@ -172,7 +172,8 @@ class StripeGateway:
             raise WebhookSignatureInvalid(f"the Stripe-Signature does not verify: "
                                           f"{exc.user_message or 'no matching signature'}") \
                 from None
-        except ValueError:
+        except (ValueError, AttributeError, TypeError, KeyError):
+            # Verified, but not an event object (the SDK builds one from any JSON).
             raise WebhookInvalid("the webhook body is not a JSON Stripe event") from None
         body = event.to_dict()
         if not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
