@@ -3,8 +3,8 @@
 ``flow``: the real services (examples loaded, SQLite in a temporary folder, or
 PostgreSQL with ``--database-url``) with Stripe pointed at localstripe behind the test
 double (tests/stripe_double), through the real ``stripe`` SDK. ``--buyers`` concurrent
-payers (threads) each run, for ``--seconds``: quote the paid ``remix-license`` of
-Midnight Tapes, open the payment (a PaymentIntent), pay it as the payer (set the card,
+payers (threads) each run, for ``--seconds``: quote a paid route of Glass Hours
+(``BENCH_POLICY``: 15.00 USD, no cap), open the payment (a PaymentIntent), pay it as the payer (set the card,
 confirm), then hand the service the signed ``payment_intent.succeeded`` webhook, which
 verifies it, grants the license and writes the ledger. localstripe itself delivers that
 event a fixed second after the payment (an ``asyncio.sleep(1)`` in its code); the
@@ -42,7 +42,23 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _machine import cpu_model, load_average  # noqa: E402
 
-HOOK = "hook:midnight-tapes/1/chorus"
+RELEASE = "release:glass-hours"
+# A paid route without a cap (the examples' paid routes are capped at 100).
+BENCH_POLICY = """\
+policy: nightglass-glass-hours-bench
+artist: nightglass
+applies_to: release:glass-hours
+rules:
+  - id: grounding-paid
+    route: grounding-paid
+    for: [ai-input]
+    to: [agent, partner]
+routes:
+  grounding-paid:
+    type: paid
+    price: { amount: 1500, currency: usd }
+    term_days: 30
+"""
 
 
 def _services(data_dir: Path, database_url: str | None, double: Any) -> Any:
@@ -83,6 +99,8 @@ def flow(args: argparse.Namespace) -> None:
     with local_stripe() as double, tempfile.TemporaryDirectory() as tmp:
         services = _services(Path(tmp), args.database_url, double)
         commerce = services.commerce
+        services.policies.put(BENCH_POLICY, source_name="bench.yaml")
+        services.index.refresh(force=True)
         account = commerce.payouts.onboard("nightglass", principal={"kind": "artist"},
                                            refresh_url="https://x.example/r",
                                            return_url="https://x.example/d")
@@ -97,8 +115,7 @@ def flow(args: argparse.Namespace) -> None:
         def one(n: int, i: int) -> None:
             started = time.perf_counter()
             who = Principal(kind="agent", client_id=f"bench-{n}-{i}")
-            quote = services.licenses.quote(who, resource=HOOK, route="remix-license",
-                                            context={"purpose": "commercial"})
+            quote = services.licenses.quote(who, resource=RELEASE, route="grounding-paid")
             payment = commerce.checkout.open_for_quote(who, quote.id)
             payer.v1.payment_intents.update(payment.intent_id,
                                             {"payment_method": "pm_card_visa"})
