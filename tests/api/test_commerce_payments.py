@@ -9,8 +9,10 @@ from commerce_helpers import (  # noqa: F401 (double and settings are fixtures)
     COMMERCIAL, HOOK, auth, deliver, double, onboard, open_payment, pay, quote_remix,
     settings,
 )
+from sqlalchemy import update
 from stripe_double.server import StripeDouble
 
+from casset_rights.licenses.tables import license_quotes
 from casset_rights.receipts.verify import verify_receipt
 
 
@@ -107,3 +109,34 @@ def test_a_paid_quote_cannot_be_obtained_without_paying(oauth: Any,
     assert answer.status_code == 402
     assert answer.json()["code"] == "payment_required"
     assert "/v1/payments" in answer.json()["detail"]
+
+
+def test_bad_quotes_are_refused_with_stable_codes_before_stripe_is_asked(
+        oauth: Any, double: StripeDouble, services: Any) -> None:
+    http = oauth.http
+    onboard(http, double, oauth.token(oauth.artist("nightglass")))
+    token = oauth.token(oauth.agent(client_id="bad-quotes"))
+    intents_before = double.requests.count(("POST", "/v1/payment_intents"))
+
+    def pay_for(quote_id: str) -> Any:
+        return http.post("/v1/payments", headers=auth(token), json={"quote_id": quote_id})
+
+    free = http.post("/v1/licenses/quotes", headers=auth(token), json={
+        "resource": "release:midnight-tapes", "route": "grounding"}).json()
+    answer = pay_for(free["id"])
+    assert (answer.status_code, answer.json()["code"]) == (422, "route_not_paid")
+    assert http.post("/v1/licenses", headers=auth(token),
+                     json={"quote_id": free["id"]}).status_code == 201
+    answer = pay_for(free["id"])
+    assert (answer.status_code, answer.json()["code"]) == (409, "quote_used")
+    stale = quote_remix(http, token)
+    with services.engine.begin() as conn:  # the quote's fifteen minutes have passed
+        conn.execute(update(license_quotes).where(license_quotes.c.id == stale["id"])
+                     .values(expires_at_ms=1))
+    answer = pay_for(stale["id"])
+    assert (answer.status_code, answer.json()["code"]) == (422, "quote_expired")
+    answer = pay_for("no-such-quote")
+    assert (answer.status_code, answer.json()["code"]) == (404, "unknown_quote")
+    answer = http.post("/v1/payments", headers=auth(token), json={"quote": "x"})
+    assert answer.status_code in (400, 422)
+    assert double.requests.count(("POST", "/v1/payment_intents")) == intents_before
