@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from casset_rights.anchoring.service import AnchorService
-from casset_rights.commerce.wiring import Commerce, open_commerce
 from casset_rights.auth.service import AuthService, open_auth
+from casset_rights.commerce.wiring import Commerce, open_commerce
 from casset_rights.config import Settings
 from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import upgrade
