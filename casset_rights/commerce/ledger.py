@@ -23,11 +23,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from casset_rights.commerce.models import LedgerLine, PaymentRecord, Statement
-from casset_rights.commerce.tables import ledger_entries
+from casset_rights.commerce.tables import ledger_days, ledger_entries
 
 MAX_LINES = 10_000
+DAY_MS = 86_400_000
 
 
 class Entry(dict[str, Any]):
@@ -105,6 +107,30 @@ def write(conn: Connection, entries: Sequence[Entry]) -> None:
     if unbalanced:
         raise ValueError(f"ledger movements do not balance: {unbalanced}")
     conn.execute(insert(ledger_entries), list(entries))
+    _add_to_days(conn, entries)
+
+
+def _add_to_days(conn: Connection, entries: Sequence[Entry]) -> None:
+    """Add the artists' entries to their days' sums (``ledger_days``), in this
+    transaction."""
+    sums: dict[tuple[str, int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for e in entries:
+        if e["artist_id"] is not None:
+            key = (e["artist_id"], e["at_ms"] // DAY_MS, e["currency"], e["kind"])
+            sums[key][0] += e["amount"]
+            sums[key][1] += 1
+    if not sums:
+        return
+    dialect: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    values = [{"artist_id": artist, "day": day, "currency": currency, "kind": kind,
+               "total": total, "entries": count}
+              for (artist, day, currency, kind), (total, count) in sorted(sums.items())]
+    for i in range(0, len(values), 4000):  # one statement per 4,000 days (bind limits)
+        statement = dialect(ledger_days).values(values[i:i + 4000])
+        conn.execute(statement.on_conflict_do_update(
+            index_elements=["artist_id", "day", "currency", "kind"],
+            set_={"total": ledger_days.c.total + statement.excluded.total,
+                  "entries": ledger_days.c.entries + statement.excluded.entries}))
 
 
 def payment_balance(conn: Connection, payment_id: str) -> int:
@@ -118,18 +144,15 @@ def statement(conn: Connection, artist_id: str, *, from_ms: int, to_ms: int,
               limit: int = 1000) -> Statement:
     """The artist's entries with ``from_ms <= at_ms < to_ms``: opening and closing
     balances and totals by kind (per currency), and the first ``limit`` lines in time
-    order. Three index range reads on ``(artist_id, at_ms)``."""
+    order. The sums read whole days from ``ledger_days`` and entries only for the
+    partial days at the edges; the lines are one index range read."""
     c = ledger_entries.c
     mine = c.artist_id == artist_id
-    opening = _by_currency(conn.execute(
-        select(c.currency, func.sum(c.amount)).where(mine, c.at_ms < from_ms)
-        .group_by(c.currency)))
+    opening = _sums(conn, artist_id, None, from_ms)
     totals: dict[str, dict[str, int]] = defaultdict(dict)
-    for currency, kind, total in conn.execute(
-            select(c.currency, c.kind, func.sum(c.amount))
-            .where(mine, c.at_ms >= from_ms, c.at_ms < to_ms)
-            .group_by(c.currency, c.kind)):
-        totals[currency][kind] = int(total)
+    for (currency, kind), total in _sums(conn, artist_id, from_ms, to_ms,
+                                         by_kind=True).items():
+        totals[currency][kind] = total
     limit = max(1, min(limit, MAX_LINES))
     rows = conn.execute(select(c.at_ms, c.payment_id, c.movement, c.account, c.kind,
                                c.amount, c.currency, c.reference)
@@ -138,13 +161,45 @@ def statement(conn: Connection, artist_id: str, *, from_ms: int, to_ms: int,
     lines = tuple(LedgerLine(at_ms=r[0], payment_id=r[1], movement=r[2], account=r[3],
                              kind=r[4], amount=r[5], currency=r[6], reference=r[7])
                   for r in rows[:limit])
-    closing = dict(opening)
+    closing = {currency: total for (currency, _), total in opening.items()}
+    opening_by_currency = dict(closing)
     for currency, kinds in totals.items():
         closing[currency] = closing.get(currency, 0) + sum(kinds.values())
-    return Statement(artist_id=artist_id, from_ms=from_ms, to_ms=to_ms, opening=opening,
+    return Statement(artist_id=artist_id, from_ms=from_ms, to_ms=to_ms,
+                     opening=opening_by_currency,
                      closing=closing, totals=dict(totals), lines=lines,
                      truncated=len(rows) > limit)
 
 
-def _by_currency(rows: Iterable[Any]) -> dict[str, int]:
-    return {currency: int(total) for currency, total in rows}
+def _sums(conn: Connection, artist_id: str, from_ms: int | None, to_ms: int, *,
+          by_kind: bool = False) -> dict[tuple[str, str], int]:
+    """The artist's entries with ``from_ms <= at_ms < to_ms`` (no lower bound for None)
+    summed by currency (and kind): whole days from ``ledger_days``, the partial days at
+    either edge from the entries themselves."""
+    first_day = 0 if from_ms is None else -(-from_ms // DAY_MS)  # the first whole day
+    end_day = to_ms // DAY_MS  # days before this one end by to_ms
+    edges: list[tuple[int, int]] = []
+    if first_day >= end_day:  # no whole day inside: the entries alone
+        edges.append((from_ms or 0, to_ms))
+        days: list[Any] = []
+    else:
+        if from_ms is not None:
+            edges.append((from_ms, first_day * DAY_MS))
+        edges.append((end_day * DAY_MS, to_ms))
+        d = ledger_days.c
+        days = list(conn.execute(
+            select(d.currency, d.kind, func.sum(d.total))
+            .where(d.artist_id == artist_id, d.day >= first_day, d.day < end_day)
+            .group_by(d.currency, d.kind)))
+    c = ledger_entries.c
+    rows = list(days)
+    for lo, hi in edges:
+        if lo < hi:
+            rows.extend(conn.execute(
+                select(c.currency, c.kind, func.sum(c.amount))
+                .where(c.artist_id == artist_id, c.at_ms >= lo, c.at_ms < hi)
+                .group_by(c.currency, c.kind)))
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for currency, kind, total in rows:
+        out[(currency, kind if by_kind else "")] += int(total)
+    return {key: total for key, total in out.items() if total or by_kind}

@@ -7,7 +7,7 @@ events racing, cannot both act.
 """
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Index, Integer, String, Table, Text,
+    BigInteger, Boolean, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text,
 )
 
 from casset_rights.db.metadata import metadata
@@ -107,3 +107,19 @@ ledger_entries = Table(
 Index("ix_ledger_artist_at", ledger_entries.c.artist_id, ledger_entries.c.at_ms,
       ledger_entries.c.id, postgresql_include=["amount", "currency", "kind"])
 Index("ix_ledger_payment", ledger_entries.c.payment_id)
+
+# Per artist, currency, kind and UTC day: the sum of the artist's entries, kept in the
+# entries' own transaction (``ledger.write``). A statement sums whole days here and reads
+# entries only for the partial days at its edges, so its cost does not grow with the
+# artist's history.
+ledger_days = Table(
+    "ledger_days",
+    metadata,
+    Column("artist_id", String(64), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("day", Integer, nullable=False),  # days since 1970-01-01 (UTC)
+    Column("total", BigInteger, nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    PrimaryKeyConstraint("artist_id", "day", "currency", "kind"),
+)

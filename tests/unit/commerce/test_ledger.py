@@ -89,3 +89,38 @@ def test_amounts_and_currencies_are_checked() -> None:
         check_charge(29, "gbp")
     with pytest.raises(UnknownCurrency):
         check_charge(5000, "xyz")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(times=st.lists(st.tuples(st.integers(0, 20 * 86_400_000), st.integers(-999, 999),
+                                st.sampled_from(["transfer", "refund"])),
+                      min_size=1, max_size=40),
+       bounds=st.tuples(st.integers(0, 21 * 86_400_000), st.integers(0, 21 * 86_400_000)))
+def test_a_statements_sums_match_its_entries(db: Engine, times: list[tuple[int, int, str]],
+                                             bounds: tuple[int, int]) -> None:
+    """Whole days come from the day sums, the edges from the entries: together they
+    equal the entries summed one by one, for any range."""
+    artist = f"artist-{next(counter)}"
+    p = payment(next(counter), 1000, 0, [1])
+    with db.begin() as conn:
+        for n, (at, amount, kind) in enumerate(times):
+            movement = f"m{n}"
+            ledger.write(conn, [
+                ledger.entry(p, movement, f"artist:{artist}:paid", amount, kind, at_ms=at,
+                             reference=None, artist_id=artist),
+                ledger.entry(p, movement, "platform:fees", -amount, kind, at_ms=at,
+                             reference=None)])
+    lo, hi = min(bounds), max(bounds) + 1
+    with db.connect() as conn:
+        found = ledger.statement(conn, artist, from_ms=lo, to_ms=hi, limit=10_000)
+    before = sum(a for t, a, _ in times if t < lo)
+    inside: dict[str, int] = {}
+    for t, a, k in times:
+        if lo <= t < hi:
+            inside[k] = inside.get(k, 0) + a
+    assert found.opening.get("usd", 0) == before
+    assert found.totals.get("usd", {}) == inside
+    assert found.closing.get("usd", 0) == before + sum(inside.values())
+    assert sorted(x.amount for x in found.lines) == sorted(a for t, a, _ in times
+                                                            if lo <= t < hi)

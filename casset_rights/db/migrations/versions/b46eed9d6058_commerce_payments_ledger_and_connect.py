@@ -47,6 +47,15 @@ def upgrade() -> None:
                               postgresql_include=['amount', 'currency', 'kind'])
         batch_op.create_index('ix_ledger_payment', ['payment_id'], unique=False)
 
+    op.create_table('ledger_days',
+    sa.Column('artist_id', sa.String(length=64), nullable=False),
+    sa.Column('currency', sa.String(length=8), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('entries', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('artist_id', 'day', 'currency', 'kind', name=op.f('pk_ledger_days'))
+    )
     op.create_table('payment_transfers',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('payment_id', sa.String(length=64), nullable=False),
@@ -124,4 +133,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ledger_artist_at')
 
     op.drop_table('ledger_entries')
+    op.drop_table('ledger_days')
     op.drop_table('connect_accounts')
