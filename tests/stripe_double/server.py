@@ -145,7 +145,7 @@ class StripeDouble:
             self.inbox.append(delivery)
             self._inbox_changed.notify_all()
 
-    def wait_for(self, type_: str, object_id: str, *, timeout: float = 10) -> Delivery:
+    def wait_for(self, type_: str, object_id: str, *, timeout: float = 30) -> Delivery:
         """The first delivery of ``type_`` about ``object_id`` (waiting for it)."""
         deadline = time.monotonic() + timeout
         with self._inbox_changed:
