@@ -19,6 +19,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from casset_rights.api.body import reads
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.licenses import license_body
 from casset_rights.api.security import needs
@@ -176,7 +177,7 @@ class PaymentController(Controller):
         return payment_out(commerce_of(services).checkout.get(principal, payment_id))
 
     @post("/{payment_id:str}/confirm", summary="Check the payment with Stripe and act on it",
-          opt=REQUEST, status_code=200, sync_to_thread=True)
+          opt={**REQUEST, **reads("json")}, status_code=200, sync_to_thread=True)
     def confirm(self, payment_id: FromPath[str], services: ServicesDep,
                 principal: PrincipalDep) -> PaymentOut:
         record = commerce_of(services).checkout.confirm(principal, payment_id)
@@ -186,8 +187,10 @@ class PaymentController(Controller):
             grant = license_body(found, principal, now_ms=services.licenses.now_ms())
         return payment_out(record, license=grant)
 
-    @post("/webhooks/stripe", summary="Stripe's webhook (signed events)", opt=OPEN,
-          status_code=200)
+    # The body is read (and held to the JSON limits) before the handler; the handler
+    # verifies the signature over the exact bytes received.
+    @post("/webhooks/stripe", summary="Stripe's webhook (signed events)",
+          opt={**OPEN, **reads("json")}, status_code=200)
     async def stripe_webhook(self, request: Request[Any, Any, Any],
                              services: ServicesDep) -> WebhookOut:
         commerce = commerce_of(services)

@@ -15,7 +15,8 @@ def test_without_stripe_keys_payment_routes_answer_501_and_the_rest_works(oauth:
         assert answer.status_code == 501, answer.text
         assert answer.json()["code"] == "payments_not_configured"
         assert "Stripe" in answer.json()["detail"]
-    webhook = http.post("/v1/payments/webhooks/stripe", content=b"{}")
+    webhook = http.post("/v1/payments/webhooks/stripe", content=b"{}",
+                        headers={"Content-Type": "application/json"})
     assert webhook.status_code == 501
     quote = http.post("/v1/licenses/quotes", headers=headers, json={
         "resource": "hook:midnight-tapes/1/chorus", "route": "remix-license",

@@ -74,7 +74,8 @@ def test_a_forged_signature_changes_nothing(oauth: Any, double: StripeDouble,
     assert answer.json()["code"] == "webhook_signature_invalid"
     tampered = Delivery(real.payload.replace(b"succeeded", b"succeedex"), real.signature)
     assert deliver(http, tampered).json()["code"] == "webhook_signature_invalid"
-    missing = http.post("/v1/payments/webhooks/stripe", content=real.payload)
+    missing = http.post("/v1/payments/webhooks/stripe", content=real.payload,
+                        headers={"Content-Type": "application/json"})
     assert missing.status_code == 400
     assert count(services, stripe_events) == events_before
     assert http.get(f"/v1/payments/{payment['id']}", headers=auth(token)).json()[
@@ -83,11 +84,16 @@ def test_a_forged_signature_changes_nothing(oauth: Any, double: StripeDouble,
 
 def test_a_signed_body_that_is_not_an_event_is_refused(oauth: Any,
                                                        double: StripeDouble) -> None:
-    body = b"not json at all"
-    answer = oauth.http.post(
-        "/v1/payments/webhooks/stripe", content=body,
-        headers={"Stripe-Signature": double.sign(body)})
-    assert answer.status_code == 400 and answer.json()["code"] == "webhook_invalid"
+    json_type = {"Content-Type": "application/json"}
+    for body, status, code in [(b"not json at all", 400, "invalid_request"),
+                               (b"[1, 2]", 400, "webhook_invalid"),
+                               (b'{"object": "event"}', 400, "webhook_invalid")]:
+        answer = oauth.http.post("/v1/payments/webhooks/stripe", content=body,
+                                 headers={**json_type, "Stripe-Signature": double.sign(body)})
+        assert (answer.status_code, answer.json()["code"]) == (status, code), body
+    as_text = oauth.http.post("/v1/payments/webhooks/stripe", content=b"{}",
+                              headers={"Content-Type": "text/plain"})
+    assert as_text.json()["code"] == "unsupported_media_type"
 
 
 def test_an_unknown_payments_webhook_is_recorded_and_answered_200(
