@@ -1,7 +1,7 @@
 """commerce: payments, Stripe events, Connect accounts, transfers and the ledger
 
 Revision ID: b46eed9d6058
-Revises: d2b7e4f1a9c8
+Revises: e2a9d4c7b1f0
 Create Date: 2026-12-06 20:29:00.258601
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'b46eed9d6058'
-down_revision: str | None = 'd2b7e4f1a9c8'
+down_revision: str | None = 'e2a9d4c7b1f0'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
