@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
 from casset_rights.api.catalog import CatalogController
+from casset_rights.api.commerce import ArtistMoneyController, PaymentController
 from casset_rights.api.decisions import DecisionController
 from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
@@ -55,9 +56,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         # queue, ``casset-rights worker`` processes do it (jobs/registry.py).
         if not settings.queue_url:
             container.sequencer.start()
+        if container.commerce is not None:
+            container.commerce.start()  # payment holds expire on time
 
     async def on_shutdown() -> None:
         container.sequencer.stop()
+        if container.commerce is not None:
+            container.commerce.stop()
         container.index.stop()
         await container.limiter.aclose()
         if owned:
@@ -67,6 +72,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         route_handlers=[DiscoveryController, OAuthController, PolicyWriteController,
                         # Licenses and lineage: each route declares its OAuth scope.
                         LicenseController, LineageController, LineageOwnerController,
+                        # Payments, support, unlocks, Connect, statements, Stripe webhooks.
+                        PaymentController, ArtistMoneyController,
                         # Reads: open to the public; a token must hold rights:read.
                         Router(path="/", opt=needs(RIGHTS_READ),
                                route_handlers=[CatalogController, DecisionController,

@@ -102,9 +102,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Licenses: how long a quote stays good.
     license_quote_ttl_seconds: int = 900
     # Payments: absent keys mean paid routes answer that payments are not configured.
-    stripe_api_key: str | None = None
+    # ``stripe_api_base`` points the SDK at another server (a local one in tests).
+    stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
+    # The platform's fee on every payment, in basis points (1000 = 10 %).
+    platform_fee_bps: int = 1000
+    # How long a payment holds its cap slot before its intent is canceled.
+    payment_hold_seconds: int = 1800
 
     @property
     def body_limits(self) -> InputLimits:

@@ -187,6 +187,12 @@ class PaymentsNotConfigured(CassetError):
     code = "payments_not_configured"
 
 
+class PaymentRequired(CassetError):
+    """A paid route is bought through a payment (``POST /v1/payments``), not directly."""
+
+    code = "payment_required"
+
+
 class ReceiptInvalid(CassetError):
     """A receipt or signed object failed verification; ``detail`` says exactly why."""
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.auth.service import AuthService, open_auth
+from casset_rights.commerce.wiring import Commerce, open_commerce
 from casset_rights.config import Settings
 from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import upgrade
@@ -65,6 +66,8 @@ class Services:
     sequencer: Sequencer
     jobs: JobQueue
     extras: dict[str, Any] = field(default_factory=dict)
+    # Payments through Stripe; None without Stripe keys (payment routes answer 501).
+    commerce: Commerce | None = None
 
     def describe(self) -> dict[str, Any]:
         """The service metadata published at ``/.well-known/casset-rights``."""
@@ -139,6 +142,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     context: dict[str, Any] = {}
     jobs = open_queue(settings.queue_url, functions=job_function, context=context,
                       name=settings.queue_name)
+    commerce = open_commerce(settings, engine=engine, licenses=licenses, issuer=issuer,
+                             receipts=receipts)
     services = Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
                     index=index, catalog_view=CatalogView(catalog=catalog, index=index),
@@ -147,7 +152,7 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     license_desk=license_desk, lineage=lineage,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
-                    sequencer=log_keeper.sequencer, jobs=jobs)
+                    sequencer=log_keeper.sequencer, jobs=jobs, commerce=commerce)
     context["services"] = services
     return services
 

@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DataError, OperationalError
 
 from casset_rights import errors as e
+from casset_rights.commerce import errors as commerce_errors
 
 logger = logging.getLogger("casset_rights.api")
 
@@ -34,6 +35,11 @@ STATUS: dict[type[e.CassetError], int] = {
     e.Forbidden: 403,
     e.RateLimited: 429,
     e.PaymentsNotConfigured: 501,
+    e.PaymentRequired: 402,
+    # Stripe's webhook contract: a delivery that does not verify is a 400.
+    commerce_errors.WebhookSignatureInvalid: 400,
+    commerce_errors.WebhookInvalid: 400,
+    commerce_errors.PaymentProviderError: 502,
     e.ReceiptInvalid: 422,
     e.ServiceUnavailable: 503,
     e.UnsupportedMediaType: 415,
@@ -42,6 +48,7 @@ STATUS: dict[type[e.CassetError], int] = {
 TITLES: dict[int, str] = {
     400: "Bad request",
     401: "Unauthenticated",
+    402: "Payment required",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
@@ -51,6 +58,7 @@ TITLES: dict[int, str] = {
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal server error",
+    502: "Bad gateway",
     501: "Not configured",
     503: "Service unavailable",
 }

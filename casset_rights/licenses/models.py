@@ -15,7 +15,7 @@ from casset_rights.policy import LicenseRoute
 from casset_rights.principal import Principal
 
 RequestStatus = Literal["pending", "approved", "refused"]
-GrantStatus = Literal["active", "revoked", "expired"]
+GrantStatus = Literal["active", "revoked", "expired", "suspended"]
 
 QUOTE_TTL_SECONDS = 15 * 60
 
@@ -66,7 +66,8 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
 class Grant(msgspec.Struct, frozen=True, kw_only=True):
     """A license: the stored record behind a license token.
 
-    ``status`` is the stored status (``active`` or ``revoked``); ``status_at`` gives the
+    ``status`` is the stored status (``active``, ``revoked``, or ``suspended`` while its
+    payment is disputed: ``revoked_at_ms`` then says since when); ``status_at`` gives the
     status at any time, expiry included.
     """
 
@@ -81,7 +82,7 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True):
     route: LicenseRoute
     manifest_hash: str
     payment_id: str | None
-    status: Literal["active", "revoked"]
+    status: Literal["active", "revoked", "suspended"]
     granted_at_ms: int
     expires_at_ms: int | None
     revoked_at_ms: int | None
@@ -96,14 +97,14 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True):
         if at_ms < self.granted_at_ms:
             return False, "not_yet_valid"
         if self.revoked_at_ms is not None and at_ms >= self.revoked_at_ms:
-            return False, "revoked"
+            return False, "suspended" if self.status == "suspended" else "revoked"
         if self.expires_at_ms is not None and at_ms >= self.expires_at_ms:
             return False, "expired"
         return True, "active"
 
     def current_status(self, now_ms: int) -> GrantStatus:
-        if self.status == "revoked":
-            return "revoked"
+        if self.status in ("revoked", "suspended"):
+            return self.status
         if self.expires_at_ms is not None and now_ms >= self.expires_at_ms:
             return "expired"
         return "active"

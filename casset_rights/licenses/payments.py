@@ -3,9 +3,9 @@
 A payment provider collects the quoted price from the licensee before a paid grant is
 written. The grant's slot under the route's cap is reserved first, so a buyer is never
 charged for a license a concurrent buyer took; a refund covers a grant that could not be
-stored after the payment. The production provider (Stripe)
-belongs to the commerce package; until it exists ``NoPayments`` answers every paid route
-with ``payments_not_configured``.
+stored after the payment. With Stripe configured, ``PaidThroughCheckout`` sends the
+payer to the commerce package's payments; without it ``NoPayments`` answers every paid
+route with ``payments_not_configured``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Protocol
 
 import msgspec
 
-from casset_rights.errors import PaymentsNotConfigured
+from casset_rights.errors import PaymentRequired, PaymentsNotConfigured
 from casset_rights.policy import Money
 from casset_rights.principal import Principal
 
@@ -66,6 +66,25 @@ class NoPayments:
 
     def refund(self, payment: Payment, *, reason: str) -> None:
         raise PaymentsNotConfigured("payments are not configured on this service")
+
+
+class PaidThroughCheckout:
+    """Paid routes when Stripe is configured: they are paid for with a PaymentIntent the
+    payer confirms (``casset_rights.commerce``), so a direct ``obtain`` of a paid quote
+    answers ``payment_required`` (402) naming the way (nothing is reserved or charged)."""
+
+    name = "stripe"
+    configured = True
+
+    def collect(self, *, quote_id: str, amount: Money, payer: Principal,
+                description: str) -> Payment:
+        raise PaymentRequired(
+            f"{description} costs {format_money(amount)}: open a payment with POST "
+            f"/v1/payments {{\"quote_id\": \"{quote_id}\"}}, confirm its PaymentIntent "
+            "with Stripe, and the license is granted when the payment succeeds")
+
+    def refund(self, payment: Payment, *, reason: str) -> None:
+        """Never called: ``collect`` collects nothing."""
 
 
 def format_money(money: Money) -> str:

@@ -14,7 +14,7 @@ from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.service import DecisionService
 from casset_rights.licenses.desk import LicenseDesk
 from casset_rights.licenses.held import HeldGrants
-from casset_rights.licenses.payments import NoPayments, Payments
+from casset_rights.licenses.payments import NoPayments, PaidThroughCheckout, Payments
 from casset_rights.licenses.service import LicenseService
 from casset_rights.lineage.proposals import LineageProposals
 from casset_rights.lineage.refiner import LineageIndex
@@ -24,9 +24,11 @@ from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
 
 def payments_from_settings(settings: Settings) -> Payments:
-    """The payment provider for paid routes. Only the embedded default exists until the
-    commerce package brings Stripe; with no provider, paid routes answer 501
-    ``payments_not_configured``."""
+    """The payment provider for paid routes: Stripe when its key is set (paid routes are
+    then bought through ``POST /v1/payments``); otherwise none, and paid routes answer
+    501 ``payments_not_configured``."""
+    if settings.stripe_secret_key:
+        return PaidThroughCheckout()
     return NoPayments()
 
 

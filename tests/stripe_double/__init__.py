@@ -1,0 +1,1 @@
+"""Local Stripe for the tests: localstripe, fronted by a small double (see server.py)."""
