@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from casset_rights.anchoring.service import AnchorService
+from casset_rights.audio import AudioService, open_audio
 from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
 from casset_rights.db.engine import make_engine
@@ -62,6 +63,7 @@ class Services:
     log_keeper: LogKeeper
     sequencer: Sequencer
     jobs: JobQueue
+    audio: AudioService
     extras: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -91,6 +93,10 @@ class Services:
                 "derivatives": f"{base}/v1/derivatives",
                 "derivative_proposals": f"{base}/v1/derivatives/proposals",
                 "lineage": f"{base}/v1/lineage/{{resource}}",
+                "previews": f"{base}/v1/previews",
+                "track_audio": f"{base}/v1/tracks/{{release}}/{{track}}/audio",
+                "track_analysis": f"{base}/v1/tracks/{{release}}/{{track}}/analysis",
+                "c2pa_trust_anchor": f"{base}/.well-known/c2pa-trust-anchor.pem",
             },
             "license_token_format": {"type": "JWS compact", "alg": "EdDSA",
                                      "typ": "casset-license+jws"},
@@ -99,6 +105,7 @@ class Services:
         }
 
     def close(self) -> None:
+        self.audio.close()
         self.sequencer.stop()
         self.jobs.close()
         self.writer.close()
@@ -133,6 +140,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     context: dict[str, Any] = {}
     jobs = open_queue(settings.queue_url, functions=job_function, context=context,
                       name=settings.queue_name)
+    audio = open_audio(settings, engine=engine, catalog=catalog, index=index,
+                       decisions=decisions)
     services = Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
                     index=index, decisions=decisions, auth=auth,
@@ -140,7 +149,7 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     license_desk=license_desk, lineage=lineage,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
-                    sequencer=log_keeper.sequencer, jobs=jobs)
+                    sequencer=log_keeper.sequencer, jobs=jobs, audio=audio)
     context["services"] = services
     return services
 
