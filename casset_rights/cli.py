@@ -1,7 +1,7 @@
 """The command line: ``casset-rights COMMAND``.
 
 serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, anchor,
-keys rotate. Settings come from ``CASSET_*`` variables, like the service's.
+keys rotate, audio analyse. Settings come from ``CASSET_*`` variables, like the service's.
 
 Every command that keeps data says on stderr which data folder it uses and why
 (``config.data_dir_choice``: ``CASSET_DATA_DIR``, else the checkout's ``data`` when run
@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from casset_rights.audio.commands import add_audio_commands, add_preview_verification
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
@@ -241,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # verify BUNDLE (or a bare receipt, handled by cmd_verify) and anchor
     add_log_commands(sub, verify_receipt=cmd_verify)
+    add_preview_verification(sub)  # verify PREVIEW_FILE: C2PA and the receipt inside
+    add_audio_commands(sub)
 
     add_client_commands(sub)
 

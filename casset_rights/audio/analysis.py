@@ -34,7 +34,8 @@ def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None)
     frames, channels = samples.shape
     duration = frames / rate
     mono = samples.mean(axis=1) if channels > 1 else samples[:, 0]
-    y = librosa.resample(mono, orig_sr=rate, target_sr=ANALYSIS_RATE) \
+    # soxr's quick quality: beats and onsets need no more, at a fifth of the time.
+    y = librosa.resample(mono, orig_sr=rate, target_sr=ANALYSIS_RATE, res_type="soxr_qq") \
         if rate != ANALYSIS_RATE else mono
     report(0.25)
     envelope = librosa.onset.onset_strength(y=y, sr=ANALYSIS_RATE, hop_length=HOP)
@@ -70,22 +71,13 @@ def loudness_and_true_peak(samples: np.ndarray, rate: int) -> tuple[float | None
     """Integrated loudness (LUFS) and true peak (dBTP); None for silence (or audio too
     short to gate)."""
     import numpy as np
-    import pyloudnorm
-    from scipy.signal import resample_poly
 
-    loudness: float | None = None
-    if samples.shape[0] >= int(0.4 * rate):
-        measured = float(pyloudnorm.Meter(rate).integrated_loudness(samples))
-        loudness = round(measured, 2) if np.isfinite(measured) else None
-    # True peak: 4x oversampling (BS.1770-4 annex 2), in blocks to bound the memory.
-    peak = 0.0
-    block = rate * 10
-    for start in range(0, samples.shape[0], block):
-        part = samples[start:start + block]
-        if part.shape[0] > 1:
-            peak = max(peak, float(np.max(np.abs(resample_poly(part, 4, 1, axis=0)))))
-    true_peak = round(20 * float(np.log10(peak)), 2) if peak > 0 else None
-    return loudness, true_peak
+    from casset_rights.audio.loudness import integrated_loudness, true_peak
+
+    loudness = integrated_loudness(samples, rate)
+    peak = true_peak(samples)
+    return (round(loudness, 2) if loudness is not None else None,
+            round(20 * float(np.log10(peak)), 2) if peak > 0 else None)
 
 
 def waveform_peaks(mono: np.ndarray, points: int = WAVEFORM_POINTS) -> dict[str, Any]:

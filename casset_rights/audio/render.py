@@ -105,15 +105,11 @@ def normalise(samples: np.ndarray, rate: int, *, target_lufs: float) \
     under -1 dBFS. Silence (and windows under 0.4 s, too short to gate) keep their
     level. Returns the samples, the measured loudness and the gain applied in dB."""
     import numpy as np
-    import pyloudnorm
 
-    loudness: float | None = None
-    gain = 1.0
-    if samples.shape[0] >= int(0.4 * rate):
-        measured = float(pyloudnorm.Meter(rate).integrated_loudness(samples))
-        if np.isfinite(measured):
-            loudness = measured
-            gain = 10 ** ((target_lufs - measured) / 20)
+    from casset_rights.audio.loudness import integrated_loudness
+
+    loudness = integrated_loudness(samples, rate)
+    gain = 1.0 if loudness is None else 10 ** ((target_lufs - loudness) / 20)
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
     if peak * gain > PEAK_CEILING and peak > 0:
         gain = PEAK_CEILING / peak

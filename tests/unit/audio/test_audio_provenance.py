@@ -106,3 +106,29 @@ def test_the_local_leaf_has_the_key_usages_c2pa_requires(tmp_path: Path) -> None
     assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     # Made once: a second start reads the same identity.
     assert local_identity(tmp_path / "c2pa", organisation="x") == identity
+
+
+def test_the_verify_command_prints_each_step_and_names_the_failing_one(
+        audio: dict[str, bytes], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from casset_rights.cli import main
+
+    data, identity, jwks = signed(tmp_path, audio["m4a"], "audio/mp4")
+    preview, anchor, keys = tmp_path / "p.m4a", tmp_path / "root.pem", tmp_path / "jwks.json"
+    preview.write_bytes(data)
+    anchor.write_bytes(identity.anchor_pem)
+    keys.write_text(json.dumps(jwks))
+    args = ["verify", str(preview), "--trust", str(anchor), "--jwks", str(keys)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "\u2713 c2pa-trust" in out and "\u2713 receipt-binding" in out
+    assert f"verified: a preview of {RESOURCE}" in out
+    flipped = bytearray(data)
+    flipped[-300] ^= 0x01
+    preview.write_bytes(bytes(flipped))
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "\u2717 c2pa-integrity" in out and "the c2pa-integrity step failed" in out
+    assert main(["verify", str(preview), "--jwks", str(keys)]) == 1  # no --trust
+    assert "--trust" in capsys.readouterr().err
