@@ -125,6 +125,8 @@ def answers(host: str, port: int) -> bool:
 
 def serve(args: list[str]) -> None:
     ensure_environment("test,bench,audio")
+    # librosa's numba code, compiled once into a folder that outlives the process.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
     os.execv(str(BIN / "casset-rights"), [str(BIN / "casset-rights"), "serve", "--demo", *args])
 
 

@@ -129,9 +129,10 @@ def prepare_anchoring(app: Litestar) -> None:
 
 def start_audio_workers(app: Litestar) -> None:
     """Start the audio analysis workers (``audio_analysis_workers``; spawned processes
-    that warm librosa up while the server starts serving). In-process apps (tests, the
-    CLI) leave analysis jobs queued for ``casset-rights audio analyse`` or a queue."""
-    app.state["services"].audio.pool.start()
+    that warm librosa up while the server starts serving) and ready the preview path
+    (``AudioService.start``). In-process apps (tests, the CLI) leave analysis jobs
+    queued for ``casset-rights audio analyse`` or a queue."""
+    app.state["services"].audio.start()
 
 
 # Young-generation collections come every this many container allocations (Python's

@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     services = _services(settings)
     if args.demo:
         load_examples(services)
+        store_demo_audio(services)
     services.close()
     os.environ.update(env)
     print(f"Casset Rights on http://{env['CASSET_HOST']}:{env['CASSET_PORT']} "
@@ -93,6 +94,19 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
           f"(data in {settings.data_dir.resolve()})", flush=True)
     run_worker(settings, concurrency=args.concurrency)
     return 0
+
+
+def store_demo_audio(services) -> None:  # type: ignore[no-untyped-def]
+    """The demo's synthesised audio for every example track (once; later starts find it
+    stored). Needs the ``audio`` extra, which ``tasks.py serve`` installs."""
+    from casset_rights.audio.demo import store_demo_audio as store
+
+    heads = [json.loads(v.document) for v in services.catalog.all_heads()]
+    print("demo audio: synthesising the example tracks not stored yet ...", flush=True)
+    try:
+        print(f"demo audio: {store(services.audio, heads)} tracks stored", flush=True)
+    except ModuleNotFoundError as exc:  # the audio extra is not installed
+        print(f"demo audio: skipped ({exc.name} is missing: pip install -e '.[audio]')")
 
 
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:

@@ -1,6 +1,7 @@
 """The analysis job, and the process pool that runs it off the request path.
 
-``analyse_track(deps, release, track, progress=...)`` is the job: a plain function, safe
+``analyse_track(deps, release, track, progress=...)`` is the job (``analyse_audio`` the
+same for audio named by its hash): a plain function, safe
 to run again (audio analysed already is answered from its row; a failed or interrupted
 one runs again). It records its state, progress and result in ``audio_analyses``, so
 any process can report on it. A job queue registers it as it is; until one exists, the
@@ -54,20 +55,26 @@ def analyse_track(deps: Any, release: str, track: str, *,
     AudioMissing (no audio uploaded); an unexpected error is recorded as
     ``internal_error`` and raised.
     """
+    if not isinstance(deps, AnalysisDeps):
+        deps = deps.audio.analysis_deps()
+    record = deps.catalog.track(f"{release}/{track}")
+    return analyse_audio(deps, record.audio_hash, progress=progress)
+
+
+def analyse_audio(deps: AnalysisDeps, content_hash: str, *,
+                  progress: Callable[[float], None] | None = None) -> AnalysisState:
+    """``analyse_track`` for stored audio named by its hash (what the pool runs: the
+    analysis belongs to the bytes). Raises AudioMissing when none is stored."""
     from casset_rights.audio.analysis import analyse
     from casset_rights.audio.decode import decode_all
     from casset_rights.audio.uploads import AUDIO
 
-    if not isinstance(deps, AnalysisDeps):
-        deps = deps.audio.analysis_deps()
-    record = deps.catalog.track(f"{release}/{track}")
-    audio = deps.records.audio(record.audio_hash)
+    audio = deps.records.audio(content_hash)
     if audio is None:
-        raise AudioMissing(f"no audio has been uploaded for track {record.id!r}")
-    known = deps.records.analysis(audio.content_hash)
+        raise AudioMissing(f"no audio {content_hash} has been uploaded")
+    known = deps.records.analysis(content_hash)
     if known is not None and known.state == "done":
         return known
-    content_hash = audio.content_hash
     deps.records.start_analysis(content_hash)
     last = [0.0]
 
@@ -142,9 +149,9 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _run(release: str, track: str) -> str:
+def _run(content_hash: str) -> str:
     assert _worker_deps is not None
-    return analyse_track(_worker_deps, release, track).state
+    return analyse_audio(_worker_deps, content_hash).state
 
 
 class AnalysisPool:
@@ -166,11 +173,12 @@ class AnalysisPool:
             initializer=_start_worker, initargs=(self._config, self._warm))
         return self._executor.submit(_ready)
 
-    def submit(self, release: str, track: str) -> concurrent.futures.Future[str] | None:
-        """Run the job in a worker; None (the job stays queued) when not started."""
+    def submit(self, content_hash: str) -> concurrent.futures.Future[str] | None:
+        """Analyse the stored audio in a worker; None (the job stays queued) when the
+        pool is not started."""
         if self._executor is None:
             return None
-        future = self._executor.submit(_run, release, track)
+        future = self._executor.submit(_run, content_hash)
         future.add_done_callback(_log_failure)
         return future
 

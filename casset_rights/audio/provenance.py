@@ -53,6 +53,11 @@ def training_mining_entries(decisions: Mapping[str, str], *, terms_url: str) \
     return entries
 
 
+def prepare() -> None:
+    """Load c2pa-rs (its library is large) before the first preview needs it."""
+    import c2pa  # noqa: F401
+
+
 def sign_preview(audio: bytes, *, mime: str, identity: SigningIdentity, title: str,
                  rights: Mapping[str, Any], training: Mapping[str, Any]) -> bytes:
     """``audio`` with a signed C2PA manifest embedded (``mime``: audio/mp4 or

@@ -108,6 +108,15 @@ class AudioRecords:
         assert state is not None
         return state
 
+    def pending_analyses(self) -> list[str]:
+        """The hashes of audio whose analysis is queued, or was running when its worker
+        stopped (a job is safe to run again)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(audio_analyses.c.content_hash).where(
+                audio_analyses.c.state.in_(("queued", "running")))
+                .order_by(audio_analyses.c.queued_at_ms)).all()
+        return [r.content_hash for r in rows]
+
     def analysis(self, content_hash: str) -> AnalysisState | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(audio_analyses).where(

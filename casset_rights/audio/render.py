@@ -52,6 +52,16 @@ class Rendered:
     gain_db: float
 
 
+def prepare() -> None:
+    """Import what rendering uses (numpy, PyAV, scipy's filters, soundfile): seconds
+    the first preview would otherwise wait."""
+    import av  # noqa: F401
+    import numpy  # noqa: F401
+    import pyloudnorm.iirfilter  # noqa: F401
+    import scipy.signal  # noqa: F401
+    import soundfile  # noqa: F401
+
+
 def check_window(start_ms: int, end_ms: int, *, duration_ms: int, max_seconds: float) -> None:
     """Raises WindowInvalid for a window of zero or negative length, one that starts or
     ends outside the track, or one longer than the preview limit."""

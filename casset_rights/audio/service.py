@@ -8,6 +8,8 @@ service starts without them.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ from casset_rights.decisions.service import DecisionService
 from casset_rights.errors import UnknownResource
 from casset_rights.manifests.catalog import CatalogService
 from casset_rights.manifests.records import TrackRecord
+
+logger = logging.getLogger("casset_rights.audio")
 
 
 @dataclass
@@ -81,8 +85,28 @@ class AudioService:
         track, audio = self.track_audio(release_id, track_id)
         state = self.records.queue_analysis(audio.content_hash)
         if state.state == "queued":
-            self.pool.submit(release_id, track_id)
+            self.pool.submit(audio.content_hash)
         return state
+
+    def start(self) -> None:
+        """A server's start: the analysis workers (warming up in their processes), every
+        job left queued or running handed to them, and this process's preview path made
+        ready (its libraries imported, the C2PA identity loaded or made), so the first
+        preview does not pay for it."""
+        missing = [m for m in ("numpy", "soundfile", "av", "librosa", "c2pa")
+                   if importlib.util.find_spec(m) is None]
+        if missing:
+            logger.warning("audio: %s not installed (pip install -e '.[audio]'): uploads, "
+                           "analysis and previews will fail", ", ".join(missing))
+            return
+        if self.pool.start() is not None:
+            for content_hash in self.records.pending_analyses():
+                self.pool.submit(content_hash)
+        from casset_rights.audio import provenance, render
+
+        render.prepare()
+        provenance.prepare()
+        self.signing_identity()
 
     def analysis(self, release_id: str, track_id: str) -> tuple[TrackRecord, AnalysisState]:
         """The analysis job of the track's audio. Raises UnknownResource, AudioMissing,

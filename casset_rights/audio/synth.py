@@ -23,28 +23,33 @@ CHORDS = ((220.0, 277.18, 329.63), (196.0, 246.94, 293.66), (174.61, 220.0, 261.
 def song(seconds: float, *, rate: int = 44100, bpm: float = 120.0, seed: int = 0,
          chorus: tuple[float, float] | None = None, channels: int = 2) -> np.ndarray:
     """``seconds`` of music as float32 ``(frames, channels)``; the ``chorus`` window
-    (seconds) is louder and busier, so analysis has a clear hook to find."""
+    (seconds) is louder and busier, so analysis has a clear hook to find. The music
+    repeats every eight bars (the chord cycle): one cycle of verse and one of chorus are
+    synthesised and laid end to end, so a long track costs no more than a short one."""
     import numpy as np
 
-    n = int(seconds * rate)
-    t = np.arange(n, dtype=np.float64) / rate
     beat = 60.0 / bpm
-    bar = 4 * beat
+    cycle_frames = int(round(8 * 4 * beat * rate))
+    n = int(seconds * rate)
+    t = np.arange(cycle_frames, dtype=np.float64) / rate
     rng = np.random.default_rng(seed)
-    out = np.zeros(n, dtype=np.float64)
-    chord_index = (t // (2 * bar)).astype(np.int64) % len(CHORDS)
+    verse = np.zeros(cycle_frames, dtype=np.float64)
+    chord_index = (t // (8 * beat)).astype(np.int64) % len(CHORDS)
     for voice in range(3):
         freqs = np.array([c[voice] for c in CHORDS])[chord_index] * (1 + 0.01 * (seed % 5))
-        out += 0.08 * np.sin(2 * np.pi * freqs * t)
+        verse += 0.08 * np.sin(2 * np.pi * freqs * t)
     # Kick on every beat, hat on every off-beat: short decaying bursts.
     phase = t % beat
-    out += 0.5 * np.sin(2 * np.pi * 55 * phase) * np.exp(-phase * 30)
+    verse += 0.5 * np.sin(2 * np.pi * 55 * phase) * np.exp(-phase * 30)
     off = (t + beat / 2) % beat
-    out += 0.05 * rng.standard_normal(n) * np.exp(-off * 80)
+    verse += 0.05 * rng.standard_normal(cycle_frames) * np.exp(-off * 80)
+    lead = 0.15 * np.sign(np.sin(2 * np.pi * 440 * t)) * (0.5 + 0.5 * np.sin(2 * np.pi * t / beat))
+    loud = verse * 1.8 + lead
+    index = np.arange(n) % cycle_frames
+    out = verse[index]
     if chorus is not None:
-        inside = (t >= chorus[0]) & (t < chorus[1])
-        lead = 0.15 * np.sign(np.sin(2 * np.pi * 440 * t)) * (0.5 + 0.5 * np.sin(2 * np.pi * t / beat))
-        out = np.where(inside, out * 1.8 + lead, out)
+        a, b = (min(max(int(x * rate), 0), n) for x in chorus)
+        out[a:b] = loud[index[a:b]]
     out *= 0.6 / max(float(np.max(np.abs(out))), 1e-9)
     stereo = [out * (1.0 - 0.1 * (c % 2)) for c in range(channels)]
     return np.stack(stereo, axis=1).astype(np.float32)

@@ -99,3 +99,40 @@ def test_audio_that_does_not_decode_fails_the_job_with_its_code(engine: Any,
     assert state.state == "failed" and state.error_code == "audio_corrupt"
     queued = deps.records.queue_analysis(digest)  # a failed job may be queued again
     assert queued.state == "queued" and queued.error_code is None
+
+
+def test_the_pool_runs_queued_jobs_in_a_warmed_worker_process(engine: Any, tmp_path: Path,
+                                                              settings: Any) -> None:
+    import os
+
+    from casset_rights.audio.analysis_jobs import AnalysisPool, JobConfig
+    from casset_rights.db.engine import search_path_of
+
+    deps, digest = stored(engine, tmp_path, encode_audio(song(20, seed=7), 44100, "flac"),
+                          "flac")
+    deps.records.queue_analysis(digest)
+    # The worker opens the same database and the same blob folder as this test.
+    config = JobConfig.from_settings(
+        msgspec_replace(settings, blob_dir=tmp_path / "blobs",
+                        numba_cache_dir=Path(os.environ.get("NUMBA_CACHE_DIR",
+                                                            tmp_path / "numba"))),
+        database_url=engine.url.render_as_string(hide_password=False),
+        search_path=search_path_of(engine))
+    pool = AnalysisPool(config, workers=1)
+    try:
+        assert pool.submit(digest) is None  # not started: the job stays queued
+        ready = pool.start()
+        assert ready is not None and ready.result(timeout=600) != os.getpid()
+        future = pool.submit(digest)
+        assert future is not None and future.result(timeout=600) == "done"
+    finally:
+        pool.close()
+    state = deps.records.analysis(digest)
+    assert state is not None and state.state == "done" and state.result is not None
+    assert deps.records.pending_analyses() == []
+
+
+def msgspec_replace(struct: Any, **changes: Any) -> Any:
+    import msgspec
+
+    return msgspec.structs.replace(struct, **changes)
