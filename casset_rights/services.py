@@ -140,8 +140,11 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     context: dict[str, Any] = {}
     jobs = open_queue(settings.queue_url, functions=job_function, context=context,
                       name=settings.queue_name)
+    # Analysis runs on a shared queue when there is one; otherwise in the audio
+    # service's own worker processes (the inline queue's threads would run librosa in
+    # the server process).
     audio = open_audio(settings, engine=engine, catalog=catalog, index=index,
-                       decisions=decisions)
+                       decisions=decisions, queue=jobs if settings.queue_url else None)
     services = Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
                     index=index, decisions=decisions, auth=auth,

@@ -104,6 +104,19 @@ def analyse_audio(deps: AnalysisDeps, content_hash: str, *,
     return state
 
 
+def analyse_track_job(context: dict[str, Any], *, content_hash: str) -> dict[str, Any]:
+    """The analysis as a job of the queue (``jobs.registry``: ``audio-analyse``): the
+    worker's ``services`` and ``progress`` from ``context``. Returns the state reached
+    (the result itself is in ``audio_analyses``)."""
+    settings = context["services"].settings
+    # Before librosa is first imported in this worker: numba's cache in its folder.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.resolved_numba_cache_dir))
+    state = analyse_audio(context["services"].audio.analysis_deps(), content_hash,
+                          progress=context.get("progress"))
+    return {"content_hash": content_hash, "state": state.state,
+            "error_code": state.error_code}
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """What a worker process needs to build its own ``AnalysisDeps`` (picklable)."""

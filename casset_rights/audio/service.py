@@ -31,6 +31,7 @@ from casset_rights.db.engine import search_path_of
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.service import DecisionService
 from casset_rights.errors import UnknownResource
+from casset_rights.jobs import JobQueue
 from casset_rights.manifests.catalog import CatalogService
 from casset_rights.manifests.records import TrackRecord
 
@@ -47,6 +48,9 @@ class AudioService:
     index: RightsIndex
     pool: AnalysisPool
     signing_identity: Callable[[], SigningIdentity]
+    # A job queue shared by worker machines (``CASSET_QUEUE_URL``): analysis goes there
+    # instead of to this process's pool.
+    queue: JobQueue | None = None
 
     @property
     def staging_dir(self) -> Path:
@@ -85,8 +89,15 @@ class AudioService:
         track, audio = self.track_audio(release_id, track_id)
         state = self.records.queue_analysis(audio.content_hash)
         if state.state == "queued":
-            self.pool.submit(audio.content_hash)
+            self.submit(audio.content_hash)
         return state
+
+    def submit(self, content_hash: str) -> None:
+        if self.queue is not None:
+            self.queue.enqueue("audio-analyse", key=f"audio-analyse:{content_hash}",
+                               content_hash=content_hash)
+        else:
+            self.pool.submit(content_hash)
 
     def start(self) -> None:
         """A server's start: the analysis workers (warming up in their processes), every
@@ -99,7 +110,7 @@ class AudioService:
             logger.warning("audio: %s not installed (pip install -e '.[audio]'): uploads, "
                            "analysis and previews will fail", ", ".join(missing))
             return
-        if self.pool.start() is not None:
+        if self.queue is None and self.pool.start() is not None:
             for content_hash in self.records.pending_analyses():
                 self.pool.submit(content_hash)
         from casset_rights.audio import provenance, render
@@ -156,9 +167,11 @@ def open_blobs(settings: Settings) -> BlobStore:
 
 
 def open_audio(settings: Settings, *, engine: Engine, catalog: CatalogService,
-               index: RightsIndex, decisions: DecisionService) -> AudioService:
+               index: RightsIndex, decisions: DecisionService,
+               queue: JobQueue | None = None) -> AudioService:
     """Build the audio service. Nothing heavy is imported or started here; the analysis
-    pool starts with ``AnalysisPool.start`` (the app's start-up)."""
+    pool starts with ``start`` (a server's start-up). With a ``queue`` (a real one, shared
+    by ``casset-rights worker`` processes) analysis jobs go there instead."""
     records = AudioRecords(engine)
     blobs = open_blobs(settings)
 
@@ -187,5 +200,6 @@ def open_audio(settings: Settings, *, engine: Engine, catalog: CatalogService,
         settings, database_url=engine.url.render_as_string(hide_password=False),
         search_path=search_path_of(engine)), workers=settings.audio_analysis_workers)
     service = AudioService(settings=settings, records=records, blobs=blobs, previews=previews,
-                           catalog=catalog, index=index, pool=pool, signing_identity=identity)
+                           catalog=catalog, index=index, pool=pool, signing_identity=identity,
+                           queue=queue)
     return service

@@ -25,6 +25,7 @@ def anchor_log(context: dict[str, Any]) -> dict[str, Any]:
 # not load its libraries into every process that merely enqueues).
 JOBS: dict[str, str] = {
     "anchor-log": "casset_rights.jobs.registry:anchor_log",
+    "audio-analyse": "casset_rights.audio.analysis_jobs:analyse_track_job",
 }
 
 

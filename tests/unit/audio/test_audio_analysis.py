@@ -136,3 +136,28 @@ def msgspec_replace(struct: Any, **changes: Any) -> Any:
     import msgspec
 
     return msgspec.structs.replace(struct, **changes)
+
+
+def test_the_queue_runs_the_analysis_job_by_name(services: Any) -> None:
+    import time
+
+    from casset_rights.audio.demo import demo_flac
+
+    head = services.catalog.head("salt-and-static")
+    manifest = __import__("json").loads(head.document)
+    track = services.catalog.track("salt-and-static/1")
+    with services.audio.staging() as staging:
+        staging.write(demo_flac("salt-and-static", manifest["tracks"][0]))
+        services.audio.store(staging, track=track, uploader="mara-quell")
+    job = services.jobs.enqueue("audio-analyse", key=f"audio-analyse:{track.audio_hash}",
+                                content_hash=track.audio_hash)
+    deadline = time.monotonic() + 600
+    while services.jobs.state(job).status in ("queued", "active"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    state = services.jobs.state(job)
+    assert state.status == "complete", state.error
+    assert state.result == {"content_hash": track.audio_hash, "state": "done",
+                            "error_code": None}
+    _, recorded = services.audio.analysis("salt-and-static", "1")
+    assert recorded.state == "done" and recorded.result["sample_rate"] == 22050
