@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ from casset_rights.principal import Principal
 from casset_rights.receipts.service import Receipt
 
 RENDERS = "renders"
+PREVIEW_MEMORY_BYTES = 64 * 1024 * 1024  # signed previews kept in memory for streaming
 PREVIEWS = "previews"
 ANALYST = Principal(kind="agent")  # whose ai-* decisions the CAWG assertion states
 
@@ -90,6 +93,7 @@ class PreviewService:
         self.render_settings = render
         self._limits = limits
         self._scratch = scratch
+        self._memory = BytesCache(PREVIEW_MEMORY_BYTES)
 
     def decide(self, principal: Principal, resource: str) -> DecisionOutcome:
         """The ``preview`` decision on a hook, its receipt a draft. Raises InvalidInput
@@ -210,14 +214,51 @@ class PreviewService:
     def _read(self, kind: str, key: str) -> bytes:
         return b"".join(self._blobs.open_range(kind, key))
 
-    def open_link(self, token: str, principal: Principal) -> tuple[LinkClaims, int]:
-        """The claims of a preview URL the caller may use, and the file's size. Raises
-        PreviewLinkInvalid (expired, tampered, another principal's) or AudioMissing."""
-        claims = self._links.open(token, principal=principal, now=time.time())
-        return claims, self._blobs.size(PREVIEWS, claims.blob)
+    def open_link(self, token: str, principal: Principal) -> LinkClaims:
+        """The claims of a preview URL the caller may use. Raises PreviewLinkInvalid
+        (expired, tampered, another principal's)."""
+        return self._links.open(token, principal=principal, now=time.time())
 
-    def read_preview(self, claims: LinkClaims, start: int, end: int) -> bytes:
-        return b"".join(self._blobs.open_range(PREVIEWS, claims.blob, start, end))
+    def cached_preview(self, blob: str) -> bytes | None:
+        """The signed preview's bytes if this process holds them (no I/O)."""
+        return self._memory.get(blob)
+
+    def load_preview(self, blob: str) -> bytes:
+        """The signed preview's bytes from the blob store, kept in memory for the next
+        request (a bounded cache: previews are about half a megabyte). Raises
+        AudioMissing."""
+        data = b"".join(self._blobs.open_range(PREVIEWS, blob))
+        self._memory.put(blob, data)
+        return data
+
+
+class BytesCache:
+    """A least-recently-used cache of byte strings, bounded by their total size."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is not None:
+                self._items.move_to_end(key)
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self._limit:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = data
+            self._size += len(data)
+            while self._size > self._limit:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
 
 
 def content_usage(ai: dict[str, str]) -> str:
