@@ -12,9 +12,9 @@ from ``NUMBA_CACHE_DIR`` before the first job arrives.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,39 +168,39 @@ def _run(content_hash: str) -> str:
 
 
 class AnalysisPool:
-    """Worker processes running ``analyse_track``, once started (servers start it);
-    with ``workers=0``, or before ``start``, jobs stay queued for the CLI or a queue."""
+    """Worker processes running ``analyse_audio``, once started (servers start it);
+    with ``workers=0``, or before ``start``, jobs stay queued for the CLI or a queue.
+    ``close`` stops the workers at once, a job in the middle included: its row stays
+    ``running`` and the next start hands it to a worker again."""
 
     def __init__(self, config: JobConfig, *, workers: int, warm: bool = True) -> None:
         self._config = config
         self._workers = workers
         self._warm = warm
-        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pool: multiprocessing.pool.Pool | None = None
 
-    def start(self) -> concurrent.futures.Future[int] | None:
-        """Start the workers and their warm-up; returns a future done when one is warm."""
-        if self._workers <= 0 or self._executor is not None:
+    def start(self) -> multiprocessing.pool.AsyncResult[int] | None:
+        """Start the workers and their warm-up; returns a result ready (with the
+        worker's pid) when one is warm."""
+        if self._workers <= 0 or self._pool is not None:
             return None
-        self._executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker, initargs=(self._config, self._warm))
-        return self._executor.submit(_ready)
+        self._pool = multiprocessing.get_context("spawn").Pool(
+            self._workers, initializer=_start_worker, initargs=(self._config, self._warm))
+        return self._pool.apply_async(_ready)
 
-    def submit(self, content_hash: str) -> concurrent.futures.Future[str] | None:
+    def submit(self, content_hash: str) -> multiprocessing.pool.AsyncResult[str] | None:
         """Analyse the stored audio in a worker; None (the job stays queued) when the
         pool is not started."""
-        if self._executor is None:
+        if self._pool is None:
             return None
-        future = self._executor.submit(_run, content_hash)
-        future.add_done_callback(_log_failure)
-        return future
+        return self._pool.apply_async(_run, (content_hash,), error_callback=_log_failure)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
 
-def _log_failure(future: concurrent.futures.Future[str]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("analysis job failed", exc_info=future.exception())
+def _log_failure(error: BaseException) -> None:
+    logger.error("analysis job failed", exc_info=error)

@@ -266,3 +266,15 @@ def test_previews_are_of_hooks_of_tracks_with_audio(oauth: Any) -> None:
     assert preview(oauth, "hook:glass-hours/1/nope").status_code == 404
     missing = preview(oauth, "hook:glass-hours/1/chorus")  # no audio uploaded
     assert missing.status_code == 404 and missing.json()["code"] == "audio_missing"
+
+
+def test_a_hook_beyond_the_uploaded_audio_is_a_window_problem(
+        oauth: Any, nightglass: dict[str, str]) -> None:
+    # The manifest says 60 s (the chorus at 10 - 25 s); the audio is 8 s long.
+    short = encode_audio(song(8, seed=8), RATE, "wav")
+    declare(oauth, nightglass, short, duration_ms=60000)
+    assert upload(oauth, nightglass, short).status_code == 201
+    answer = preview(oauth, "hook:glass-hours/1/chorus")
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "window_invalid"
+    assert "outside the track" in answer.json()["detail"]

@@ -122,9 +122,9 @@ def test_the_pool_runs_queued_jobs_in_a_warmed_worker_process(engine: Any, tmp_p
     try:
         assert pool.submit(digest) is None  # not started: the job stays queued
         ready = pool.start()
-        assert ready is not None and ready.result(timeout=600) != os.getpid()
+        assert ready is not None and ready.get(timeout=600) != os.getpid()
         future = pool.submit(digest)
-        assert future is not None and future.result(timeout=600) == "done"
+        assert future is not None and future.get(timeout=600) == "done"
     finally:
         pool.close()
     state = deps.records.analysis(digest)
