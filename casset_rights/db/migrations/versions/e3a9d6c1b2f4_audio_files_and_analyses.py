@@ -1,7 +1,7 @@
 """audio files, analyses and rendered previews
 
 Revision ID: e3a9d6c1b2f4
-Revises: d2b7e4f1a9c8
+Revises: e2a9d4c7b1f0
 Create Date: 2026-12-06 20:40:00.000000
 
 The stored audio blobs (content-addressed), the analysis job of each, and the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'e3a9d6c1b2f4'
-down_revision: str | None = 'd2b7e4f1a9c8'
+down_revision: str | None = 'e2a9d4c7b1f0'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
