@@ -124,12 +124,14 @@ def answers(host: str, port: int) -> bool:
 
 
 def serve(args: list[str]) -> None:
-    ensure_environment("test,bench")
+    ensure_environment("test,bench,audio")
+    # librosa's numba code, compiled once into a folder that outlives the process.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
     os.execv(str(BIN / "casset-rights"), [str(BIN / "casset-rights"), "serve", "--demo", *args])
 
 
 def test(args: list[str]) -> None:
-    ensure_environment("test,bench")
+    ensure_environment("test,bench,audio")
     env = dict(os.environ)
     if "CASSET_TEST_DATABASE_URL" not in env and answers("127.0.0.1", 5432):
         env["CASSET_TEST_DATABASE_URL"] = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

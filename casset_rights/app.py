@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy.exc import DataError, OperationalError
 
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
+from casset_rights.api.audio import AudioController
 from casset_rights.api.catalog import CatalogController
 from casset_rights.api.commerce import ArtistMoneyController, PaymentController
 from casset_rights.api.decisions import DecisionController
@@ -74,6 +75,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         LicenseController, LineageController, LineageOwnerController,
                         # Payments, support, unlocks, Connect, statements, Stripe webhooks.
                         PaymentController, ArtistMoneyController,
+                        # Audio: each route declares its OAuth scope (api/audio.py).
+                        AudioController,
                         # Reads: open to the public; a token must hold rights:read.
                         Router(path="/", opt=needs(RIGHTS_READ),
                                route_handlers=[CatalogController, DecisionController,
@@ -119,6 +122,7 @@ def app_from_environment() -> Litestar:
     # After the app's own start-up, before serving: the anchoring chain made now (its
     # modules then frozen with the rest), not by the first anchor under load.
     app.on_startup.append(prepare_anchoring)
+    app.on_startup.append(start_audio_workers)
     app.on_startup.append(tune_garbage_collector)
     return app
 
@@ -128,6 +132,14 @@ def prepare_anchoring(app: Litestar) -> None:
     which the first anchor, a minute into serving, took from the event loop (in the HTTP
     benchmark that round's p99 rose to 83 – 97 ms from about 24)."""
     app.state["services"].anchoring.prepare()
+
+
+def start_audio_workers(app: Litestar) -> None:
+    """Start the audio analysis workers (``audio_analysis_workers``; spawned processes
+    that warm librosa up while the server starts serving) and ready the preview path
+    (``AudioService.start``). In-process apps (tests, the CLI) leave analysis jobs
+    queued for ``casset-rights audio analyse`` or a queue."""
+    app.state["services"].audio.start()
 
 
 # Young-generation collections come every this many container allocations (Python's

@@ -1,7 +1,7 @@
 """The command line: ``casset-rights COMMAND``.
 
 serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, anchor,
-keys rotate. Settings come from ``CASSET_*`` variables, like the service's.
+keys rotate, audio analyse. Settings come from ``CASSET_*`` variables, like the service's.
 
 Every command that keeps data says on stderr which data folder it uses and why
 (``config.data_dir_choice``: ``CASSET_DATA_DIR``, else the checkout's ``data`` when run
@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from casset_rights.audio.commands import add_audio_commands, add_preview_verification
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
@@ -69,6 +70,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     services = _services(settings)
     if args.demo:
         load_examples(services)
+        store_demo_audio(services)
     services.close()
     os.environ.update(env)
     print(f"Casset Rights on http://{env['CASSET_HOST']}:{env['CASSET_PORT']} "
@@ -92,6 +94,19 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
           f"(data in {settings.data_dir.resolve()})", flush=True)
     run_worker(settings, concurrency=args.concurrency)
     return 0
+
+
+def store_demo_audio(services) -> None:  # type: ignore[no-untyped-def]
+    """The demo's synthesised audio for every example track (once; later starts find it
+    stored). Needs the ``audio`` extra, which ``tasks.py serve`` installs."""
+    from casset_rights.audio.demo import store_demo_audio as store
+
+    heads = [json.loads(v.document) for v in services.catalog.all_heads()]
+    print("demo audio: synthesising the example tracks not stored yet ...", flush=True)
+    try:
+        print(f"demo audio: {store(services.audio, heads)} tracks stored", flush=True)
+    except ModuleNotFoundError as exc:  # the audio extra is not installed
+        print(f"demo audio: skipped ({exc.name} is missing: pip install -e '.[audio]')")
 
 
 def cmd_db_upgrade(_: argparse.Namespace, settings: Settings) -> int:
@@ -241,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # verify BUNDLE (or a bare receipt, handled by cmd_verify) and anchor
     add_log_commands(sub, verify_receipt=cmd_verify)
+    add_preview_verification(sub)  # verify PREVIEW_FILE: C2PA and the receipt inside
+    add_audio_commands(sub)
 
     add_client_commands(sub)
 

@@ -110,6 +110,47 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     platform_fee_bps: int = 1000
     # How long a payment holds its cap slot before its intent is canceled.
     payment_hold_seconds: int = 1800
+    # -- Audio (casset_rights.audio): uploads, analysis, previews, C2PA -----------------
+    # Blobs (audio, rendered previews): a folder (``blob_dir``, default data/blobs) or an
+    # S3-compatible bucket.
+    blob_store: Literal["local", "s3"] = "local"
+    blob_dir: Path | None = None
+    s3_bucket: str = "casset-audio"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_prefix: str = ""
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    audio_max_upload_bytes: int = 200 * 1024 * 1024
+    # Previews: the hook window only, at most this long, faded, loudness-normalised.
+    preview_max_seconds: float = 30.0
+    preview_target_lufs: float = -14.0
+    preview_fade_ms: int = 400
+    preview_loop_crossfade_ms: int = 0  # > 0: a seamless loop (the end crossfades the start)
+    preview_format: Literal["m4a", "mp3"] = "m4a"
+    preview_bitrate: int = 128_000
+    preview_url_ttl_seconds: int = 900
+    # HMAC key of preview URLs; empty: generated on first start in data/keys.
+    preview_url_secret: str = ""
+    # C2PA: the signing certificate chain (leaf first, PEM) and its key; unset: a local CA
+    # and leaf made on first start in data/c2pa.
+    c2pa_cert_chain_file: Path | None = None
+    c2pa_key_file: Path | None = None
+    c2pa_trust_anchor_file: Path | None = None
+    # Analysis runs in worker processes of the audio service, warmed at start
+    # (librosa's numba compilation), with numba's cache in this folder (default
+    # data/cache/numba). 0 workers: analysis runs only when asked (CLI, job queue).
+    audio_analysis_workers: int = 1
+    numba_cache_dir: Path | None = None
+    # -- end of audio -------------------------------------------------------------
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def resolved_numba_cache_dir(self) -> Path:
+        return self.numba_cache_dir or self.data_dir / "cache" / "numba"
 
     @property
     def body_limits(self) -> InputLimits:

@@ -199,6 +199,24 @@ class ReceiptInvalid(CassetError):
     code = "receipt_invalid"
 
 
+class PayloadTooLarge(CassetError):
+    """A request body over a limit the settings set; nothing of it was kept."""
+
+    code = "payload_too_large"
+
+
+class RangeNotSatisfiable(CassetError):
+    """A ``Range`` header asking for bytes the file does not have (or several ranges)."""
+
+    code = "range_not_satisfiable"
+
+
+class LicenseRequired(CassetError):
+    """The action needs a license; the error's ``extensions`` carry the license routes."""
+
+    code = "license_required"
+
+
 class ServiceUnavailable(CassetError):
     """An outside system the answer depends on cannot be reached."""
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from casset_rights.anchoring.service import AnchorService
+from casset_rights.audio import AudioService, open_audio
 from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.commerce.wiring import Commerce, open_commerce
 from casset_rights.config import Settings
@@ -65,6 +66,7 @@ class Services:
     log_keeper: LogKeeper
     sequencer: Sequencer
     jobs: JobQueue
+    audio: AudioService
     extras: dict[str, Any] = field(default_factory=dict)
     # Payments through Stripe; None without Stripe keys (payment routes answer 501).
     commerce: Commerce | None = None
@@ -96,6 +98,10 @@ class Services:
                 "derivatives": f"{base}/v1/derivatives",
                 "derivative_proposals": f"{base}/v1/derivatives/proposals",
                 "lineage": f"{base}/v1/lineage/{{resource}}",
+                "previews": f"{base}/v1/previews",
+                "track_audio": f"{base}/v1/tracks/{{release}}/{{track}}/audio",
+                "track_analysis": f"{base}/v1/tracks/{{release}}/{{track}}/analysis",
+                "c2pa_trust_anchor": f"{base}/.well-known/c2pa-trust-anchor.pem",
             },
             "license_token_format": {"type": "JWS compact", "alg": "EdDSA",
                                      "typ": "casset-license+jws"},
@@ -105,6 +111,7 @@ class Services:
 
     def close(self) -> None:
         self.index.stop()
+        self.audio.close()
         self.sequencer.stop()
         self.jobs.close()
         self.writer.close()
@@ -144,6 +151,11 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                       name=settings.queue_name)
     commerce = open_commerce(settings, engine=engine, licenses=licenses, issuer=issuer,
                              receipts=receipts)
+    # Analysis runs on a shared queue when there is one; otherwise in the audio
+    # service's own worker processes (the inline queue's threads would run librosa in
+    # the server process).
+    audio = open_audio(settings, engine=engine, catalog=catalog, index=index,
+                       decisions=decisions, queue=jobs if settings.queue_url else None)
     services = Services(settings=settings, engine=engine, keys=keys, issuer=issuer,
                     receipts=receipts, writer=writer, catalog=catalog, policies=policies,
                     index=index, catalog_view=CatalogView(catalog=catalog, index=index),
@@ -152,7 +164,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     license_desk=license_desk, lineage=lineage,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
-                    sequencer=log_keeper.sequencer, jobs=jobs, commerce=commerce)
+                    sequencer=log_keeper.sequencer, jobs=jobs, commerce=commerce,
+                    audio=audio)
     context["services"] = services
     return services
 

@@ -9,6 +9,7 @@ logged with the request id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -43,6 +44,9 @@ STATUS: dict[type[e.CassetError], int] = {
     e.ReceiptInvalid: 422,
     e.ServiceUnavailable: 503,
     e.UnsupportedMediaType: 415,
+    e.PayloadTooLarge: 413,
+    e.LicenseRequired: 402,
+    e.RangeNotSatisfiable: 416,
 }
 
 TITLES: dict[int, str] = {
@@ -55,6 +59,7 @@ TITLES: dict[int, str] = {
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
+    416: "Range not satisfiable",
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal server error",
@@ -78,7 +83,7 @@ HTTP_CODES: dict[int, str] = {
 def problem(
     status: int, *, code: str, detail: str, errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None, request_id: str | None = None,
-    limit: int | None = None,
+    limit: int | None = None, extensions: Mapping[str, Any] | None = None,
 ) -> Response[bytes]:
     """An RFC 9457 problem response; ``limit`` (an extension member) is the value of the
     input limit a refused request went beyond."""
@@ -93,6 +98,10 @@ def problem(
         body["limit"] = limit
     if errors:
         body["errors"] = errors
+    # RFC 9457 extension members an error carries (a decision's license routes, the two
+    # hashes of a mismatch); never the five standard members.
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     if request_id:
         body["request_id"] = request_id
     return Response(
@@ -127,7 +136,8 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) ->
     errors = [msgspec.to_builtins(fe) for fe in exc.errors] or None
     limit = exc.limit if isinstance(exc, e.LimitExceeded) else None
     return problem(status, code=exc.code, detail=exc.detail, errors=errors, headers=headers,
-                   request_id=_request_id(request), limit=limit)
+                   request_id=_request_id(request), limit=limit,
+                   extensions=getattr(exc, "extensions", None))
 
 
 def rate_limit_headers(limit: int, remaining: int, reset: int, window: int) -> dict[str, str]:

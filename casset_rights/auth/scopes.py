@@ -15,6 +15,7 @@ LICENSES_REQUEST = "licenses:request"
 LICENSES_MANAGE = "licenses:manage"
 CATALOG_WRITE = "catalog:write"
 POLICIES_WRITE = "policies:write"
+AUDIO_WRITE = "audio:write"
 
 OAUTH_SCOPES: dict[str, str] = {
     RIGHTS_READ: "read releases, decisions, the rights grid and receipts",
@@ -22,6 +23,7 @@ OAUTH_SCOPES: dict[str, str] = {
     LICENSES_MANAGE: "see and manage the licenses you hold",
     CATALOG_WRITE: "publish new versions of the artist's releases",
     POLICIES_WRITE: "change and dry-run the artist's policies",
+    AUDIO_WRITE: "upload the audio of the artist's tracks and queue its analysis",
 }
 
 MACHINE_SCOPES = frozenset({RIGHTS_READ, LICENSES_REQUEST, LICENSES_MANAGE})

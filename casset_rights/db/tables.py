@@ -1,6 +1,7 @@
 """Imports every domain's tables so ``metadata`` knows them all (Alembic, create_all)."""
 
 from casset_rights.anchoring import tables as _anchoring  # noqa: F401
+from casset_rights.audio import tables as _audio  # noqa: F401
 from casset_rights.auth import tables as _auth  # noqa: F401
 from casset_rights.commerce import tables as _commerce  # noqa: F401
 from casset_rights.db.metadata import metadata

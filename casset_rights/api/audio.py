@@ -1,0 +1,197 @@
+"""Audio over HTTP: uploads, analysis, previews and their streaming.
+
+* ``PUT /v1/tracks/{R}/{T}/audio`` (artist, ``audio:write``): the body streams to a
+  staging file while hashed; checked and stored, or refused with nothing kept.
+* ``GET|POST /v1/tracks/{R}/{T}/analysis``: the analysis, or its job's state; POST
+  queues it (artist).
+* ``POST /v1/previews``: the ``preview`` decision and, on a permit, a signed URL.
+* ``GET /v1/previews/{token}``: the preview's bytes, with ``Range``, ``ETag`` and
+  private caching, to the principal the URL was issued to.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+import msgspec
+from litestar import Controller, Request, Response, get, post, put
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, JSONBody
+
+from casset_rights.api.artist_write import artist_of
+from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.security import needs
+from casset_rights.audio.errors import AudioTooLarge
+from casset_rights.audio.previews import PreviewAnswer
+from casset_rights.auth.scopes import AUDIO_WRITE, RIGHTS_READ
+from casset_rights.errors import RangeNotSatisfiable
+
+WRITE_AUDIO = needs(AUDIO_WRITE, anonymous=False)
+READ = needs(RIGHTS_READ)
+
+
+class StoredAudioAnswer(msgspec.Struct):
+    track: str
+    content_hash: str
+    format: str
+    media_type: str
+    size_bytes: int
+    sample_rate: int
+    channels: int
+    duration_ms: int
+    created: bool
+    analysis: str
+
+
+class AnalysisAnswer(msgspec.Struct):
+    """The analysis of a track's audio: ``state`` and ``progress`` while its job runs,
+    ``result`` once done, ``error`` once failed; ``hook_checks`` compares the track's
+    hooks with the analysed audio and the preview limit."""
+
+    track: str
+    content_hash: str
+    state: str
+    progress: float
+    attempts: int
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    hook_checks: list[dict[str, Any]] | None = None
+
+
+class PreviewRequestBody(msgspec.Struct, forbid_unknown_fields=True):
+    resource: Annotated[str, msgspec.Meta(max_length=256, description="hook:R/T/H")]
+
+
+class AudioController(Controller):
+    tags = ["audio"]
+
+    @put("/v1/tracks/{release_id:str}/{track_id:str}/audio", opt=WRITE_AUDIO,
+         summary="Upload a track's audio (WAV, FLAC, MP3, AAC/M4A, Ogg): its SHA-256 must "
+                 "be the manifest's audio.content_hash",
+         request_max_body_size=None, status_code=201)
+    async def upload(self, release_id: FromPath[str], track_id: FromPath[str],
+                     request: Request[Any, Any, Any], services: ServicesDep,
+                     principal: PrincipalDep) -> Response[StoredAudioAnswer]:
+        audio = services.audio
+        artist = artist_of(principal)
+        track = await anyio.to_thread.run_sync(audio.owned_track, release_id, track_id,
+                                               artist)
+        declared = request.headers.get("content-length")
+        limit = services.settings.audio_max_upload_bytes
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise AudioTooLarge(f"the audio is {declared} bytes; the limit is {limit}")
+        with audio.staging() as staging:
+            async for chunk in request.stream():
+                staging.write(chunk)
+            stored, created = await anyio.to_thread.run_sync(
+                lambda: audio.store(staging, track=track, uploader=artist))
+        state = await anyio.to_thread.run_sync(audio.records.analysis, stored.content_hash)
+        return Response(StoredAudioAnswer(
+            track=track.id, content_hash=stored.content_hash, format=stored.format,
+            media_type=stored.media_type, size_bytes=stored.size_bytes,
+            sample_rate=stored.sample_rate, channels=stored.channels,
+            duration_ms=stored.duration_ms, created=created,
+            analysis=state.state if state else "none"),
+            status_code=201 if created else 200)
+
+    @get("/v1/tracks/{release_id:str}/{track_id:str}/analysis", opt=READ,
+         summary="A track's audio analysis, or its job's state and progress",
+         sync_to_thread=True)
+    def analysis(self, release_id: FromPath[str], track_id: FromPath[str],
+                 services: ServicesDep) -> AnalysisAnswer:
+        return analysis_answer(services, release_id, track_id)
+
+    @post("/v1/tracks/{release_id:str}/{track_id:str}/analysis", opt=WRITE_AUDIO,
+          summary="Queue the analysis of a track's audio (again, after a failure)",
+          sync_to_thread=True, status_code=202)
+    def queue_analysis(self, release_id: FromPath[str], track_id: FromPath[str],
+                       services: ServicesDep, principal: PrincipalDep) -> AnalysisAnswer:
+        services.audio.owned_track(release_id, track_id, artist_of(principal))
+        services.audio.request_analysis(release_id, track_id)
+        return analysis_answer(services, release_id, track_id)
+
+    @post("/v1/previews", opt=READ, status_code=200,
+          summary="Ask for a preview of a hook: the preview decision and, on a permit, a "
+                  "signed, expiring URL",
+          responses={200: ResponseSpec(PreviewAnswer, description="permitted")})
+    async def request_preview(self, data: JSONBody[PreviewRequestBody],
+                              services: ServicesDep,
+                              principal: PrincipalDep) -> Response[PreviewAnswer]:
+        answer = await services.audio.previews.request(
+            principal, data.resource, store=services.writer.store_async,
+            run=anyio.to_thread.run_sync)
+        return Response(answer, headers=usage_headers(answer.terms_url, answer.content_usage))
+
+    @get("/v1/previews/{token:str}", opt=READ, summary="Stream a preview (Range, ETag)",
+         media_type="audio/mp4")
+    async def stream_preview(self, token: FromPath[str], request: Request[Any, Any, Any],
+                             services: ServicesDep,
+                             principal: PrincipalDep) -> Response[bytes]:
+        previews = services.audio.previews
+        claims = previews.open_link(token, principal)
+        etag = f'"{claims.blob}"'
+        headers = {"ETag": etag, "Accept-Ranges": "bytes",
+                   "Cache-Control": "private, max-age=300, no-transform",
+                   **usage_headers(claims.terms, claims.content_usage)}
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(b"", status_code=304, headers=headers)
+        # Previews are small (about half a megabyte) and kept in memory once read: a
+        # cached one is answered without I/O; the blob store is read off the event loop.
+        data = previews.cached_preview(claims.blob)
+        if data is None:
+            data = await anyio.to_thread.run_sync(previews.load_preview, claims.blob)
+        status = 200
+        wanted = request.headers.get("range")
+        if wanted:
+            start, end = byte_range(wanted, len(data))
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
+            data, status = data[start:end], 206
+        return Response(data, status_code=status, media_type=claims.media_type,
+                        headers=headers)
+
+    @get("/.well-known/c2pa-trust-anchor.pem", summary="The root certificate preview "
+         "files' C2PA signatures chain to", media_type="application/x-pem-file",
+         sync_to_thread=True)
+    def trust_anchor(self, services: ServicesDep) -> bytes:
+        return services.audio.signing_identity().anchor_pem
+
+
+def analysis_answer(services: ServicesDep, release_id: str, track_id: str) -> AnalysisAnswer:
+    track, state = services.audio.analysis(release_id, track_id)
+    answer = AnalysisAnswer(track=track.id, content_hash=state.content_hash, state=state.state,
+                            progress=state.progress, attempts=state.attempts,
+                            result=state.result)
+    if state.state == "failed":
+        answer.error = {"code": state.error_code or "", "detail": state.error_detail or ""}
+    if state.result is not None:
+        answer.hook_checks = services.audio.hook_checks(track, state.result)
+    return answer
+
+
+def usage_headers(terms: str, content_usage: str) -> dict[str, str]:
+    """What agents read of audio they receive: the terms (``Link rel=license``) and the
+    policy's AI-use preferences (IETF aipref ``Content-Usage``)."""
+    return {"Link": f'<{terms}>; rel="license"', "Content-Usage": content_usage}
+
+
+def byte_range(header: str, size: int) -> tuple[int, int]:
+    """``[start, end)`` of a single ``bytes=`` range (RFC 9110 section 14.1.2).
+    Raises RangeNotSatisfiable for a range beyond the file or more than one range."""
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        raise RangeNotSatisfiable(f"one bytes range is served, not {header!r}")
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            start, end = max(size - length, 0), size
+        else:
+            start = int(first)
+            end = min(int(last) + 1, size) if last else size
+    except ValueError:
+        raise RangeNotSatisfiable(f"malformed range {header!r}") from None
+    if start >= size or start >= end:
+        raise RangeNotSatisfiable(f"the range {header!r} lies outside the {size} bytes")
+    return start, end
+
