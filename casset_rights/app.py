@@ -22,8 +22,11 @@ from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
 from casset_rights.api.openapi import ClosedStructSchemaPlugin, openapi_config, requirement
 from casset_rights.api.problems import (
-    database_data_error_handler, database_unavailable_handler, domain_error_handler,
-    http_error_handler, undecodable_body_handler,
+    database_data_error_handler,
+    database_unavailable_handler,
+    domain_error_handler,
+    http_error_handler,
+    undecodable_body_handler,
     unexpected_error_handler,
 )
 from casset_rights.api.receipts import ReceiptController

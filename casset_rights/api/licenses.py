@@ -42,7 +42,6 @@ from casset_rights.api.schemas import (
 )
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, LICENSES_REQUEST, RIGHTS_READ
-from casset_rights.limits import utc_instant
 from casset_rights.licenses import (
     LICENSE_TYP,
     Grant,
@@ -52,6 +51,7 @@ from casset_rights.licenses import (
     licensee_key,
     rfc3339,
 )
+from casset_rights.limits import utc_instant
 from casset_rights.principal import Principal
 
 REQUEST = needs(LICENSES_REQUEST, anonymous=False)

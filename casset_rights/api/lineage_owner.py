@@ -24,12 +24,18 @@ from casset_rights.api.lineage import edge_body, registration_body
 from casset_rights.api.openapi import BODY, PARAMS, SCOPED, requirement
 from casset_rights.api.problems import problems
 from casset_rights.api.schemas import (
-    Context, EdgeHistory, EdgeOut, ProposalList, ProposalOut, ResourceField, id_path,
+    Context,
+    EdgeHistory,
+    EdgeOut,
+    Party,
+    ProposalList,
+    ProposalOut,
+    ResourceField,
+    id_path,
 )
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE
 from casset_rights.licenses import rfc3339
-from casset_rights.api.schemas import Party
 from casset_rights.lineage import ParentLink, Proposal, Relationship
 
 MANAGE = needs(LICENSES_MANAGE, anonymous=False)
