@@ -7,8 +7,7 @@ import gc
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.routes import HTTPRoute
 from sqlalchemy.exc import DataError, OperationalError
 
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
@@ -23,9 +22,13 @@ from casset_rights.api.lineage_owner import LineageOwnerController
 from casset_rights.api.log import LogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
+from casset_rights.api.openapi import ClosedStructSchemaPlugin, openapi_config, requirement
 from casset_rights.api.problems import (
-    database_data_error_handler, database_unavailable_handler, domain_error_handler,
-    http_error_handler, undecodable_body_handler,
+    database_data_error_handler,
+    database_unavailable_handler,
+    domain_error_handler,
+    http_error_handler,
+    undecodable_body_handler,
     unexpected_error_handler,
 )
 from casset_rights.api.receipts import ReceiptController
@@ -69,7 +72,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         if owned:
             container.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[DiscoveryController, OAuthController, PolicyWriteController,
                         # Licenses and lineage: each route declares its OAuth scope.
                         LicenseController, LineageController, LineageOwnerController,
@@ -79,6 +82,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         AudioController,
                         # Reads: open to the public; a token must hold rights:read.
                         Router(path="/", opt=needs(RIGHTS_READ),
+                               security=requirement(needs(RIGHTS_READ)),
                                route_handlers=[CatalogController, DecisionController,
                                                ReceiptController, LogController]),
                         # After the reads: these share their paths (see artist_write).
@@ -99,17 +103,31 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             OperationalError: database_unavailable_handler,
             Exception: unexpected_error_handler,
         },
-        openapi_config=OpenAPIConfig(
-            title="Casset Rights", version="1.0.0",
-            description="Rights, licenses and lineage of music releases, for machine clients.",
-            path="/schema", render_plugins=[ScalarRenderPlugin()],
-        ),
+        openapi_config=openapi_config(settings), plugins=[ClosedStructSchemaPlugin()],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         debug=False,
         state={"services": container},
     )
+    allow_every_method(app)
+    return app
+
+
+def allow_every_method(app: Litestar) -> None:
+    """Make ``OPTIONS`` name every method of a path. Litestar makes a path's ``OPTIONS``
+    handler with its first route and, when handlers of the same path are merged into a
+    new route, keeps that handler, which still reads the first route's methods: ``Allow``
+    then left out the later ones (``POST /v1/releases`` beside ``GET``)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.http_methods != {"OPTIONS"}:
+                continue
+            for cell in getattr(handler.fn, "__closure__", None) or ():
+                if isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents.methods = route.methods
 
 
 def app_from_environment() -> Litestar:

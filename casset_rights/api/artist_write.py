@@ -8,22 +8,30 @@ exist, so ids do not leak.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, JSONBody, Parameter
 
-from casset_rights.api.body import reads
+from casset_rights.api.body import POLICY_MEDIA, reads
 from casset_rights.api.catalog import version_body
 from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.openapi import BODY, PARAMS, SCOPED, document_body, read_by_hand, requirement
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import PolicyOut, ValidationReport, VersionOut
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import CATALOG_WRITE, POLICIES_WRITE
 from casset_rights.decisions.dry_run import dry_run, target_key
 from casset_rights.decisions.policy_store import StoredPolicy
 from casset_rights.errors import (
-    FieldError, Forbidden, InvalidInput, NotFound, PolicyInvalid, UnknownResource,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PolicyInvalid,
+    UnknownResource,
 )
 from casset_rights.policy import Policy, compile_policy, validate
 from casset_rights.principal import Principal
@@ -35,6 +43,17 @@ WRITE_POLICIES = needs(POLICIES_WRITE, anonymous=False)
 POLICY_BODY = {**WRITE_POLICIES, **reads("policy")}
 VALIDATE_SUFFIX = ":validate"
 TAGS = ["artist"]
+ValidatePath = Annotated[str, Parameter(
+    description="the policy's id, then :validate", schema_extra={"pattern": ":validate$"})]
+POLICY_DOCUMENT = read_by_hand(document_body(
+    "the policy file: YAML or JSON (schemas/policy.schema.json)", POLICY_MEDIA))
+
+
+def created_or_same(answer: type, what: str) -> dict[int, ResponseSpec]:
+    """201 for a new version, 200 when the same content was the head already."""
+    return {201: ResponseSpec(answer, description=f"A new {what}", generate_examples=False),
+            200: ResponseSpec(answer, description=f"The same {what} was the head already",
+                              generate_examples=False)}
 
 
 def artist_of(principal: Principal) -> str:
@@ -62,13 +81,13 @@ def check_target(services: Services, policy: Policy, artist: str) -> None:
     services.index.resolve(ref)  # the track or hook must exist too
 
 
-def stored_policy_body(stored: StoredPolicy, *, source: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": stored.id, "artist": stored.artist_id,
-                            "applies_to": stored.applies_to, "version": stored.version,
-                            "hash": stored.hash, "created_at": stored.created_at,
-                            "changed": stored.changed}
+def stored_policy_body(stored: StoredPolicy, *, source: bool = False) -> PolicyOut:
+    body = PolicyOut(id=stored.id, artist=stored.artist_id, applies_to=stored.applies_to,
+                     version=stored.version, hash=stored.hash, created_at=stored.created_at,
+                     changed=stored.changed)
     if source:
-        body.update(source=stored.source_text, document=stored.document)
+        body.source = stored.source_text
+        body.document = stored.document
     return body
 
 
@@ -95,9 +114,12 @@ def same_id(policy: Policy, policy_id: str) -> None:
 
 
 @post("/v1/releases", summary="Publish a new release (its version 1)", tags=TAGS,
-      opt=WRITE_CATALOG, sync_to_thread=True, status_code=201)
+      opt=WRITE_CATALOG, sync_to_thread=True, status_code=201,
+      security=requirement(WRITE_CATALOG),
+      responses={**created_or_same(VersionOut, "release"),
+                 **problems(*SCOPED, *BODY, 409, 503)})
 def create_release(data: JSONBody[dict[str, Any]], services: ServicesDep,
-                   principal: PrincipalDep) -> Response[dict[str, Any]]:
+                   principal: PrincipalDep) -> Response[VersionOut]:
     artist = artist_of(principal)
     if data.get("artist") != artist:
         raise Forbidden(f"releases are published as their artist, {artist!r}")
@@ -111,9 +133,12 @@ def create_release(data: JSONBody[dict[str, Any]], services: ServicesDep,
 
 
 @post("/v1/releases/{release_id:str}/versions", summary="Publish the next version",
-      tags=TAGS, opt=WRITE_CATALOG, sync_to_thread=True, status_code=201)
+      tags=TAGS, opt=WRITE_CATALOG, sync_to_thread=True, status_code=201,
+      security=requirement(WRITE_CATALOG),
+      responses={**created_or_same(VersionOut, "version"),
+                 **problems(*SCOPED, *BODY, 404, 409, 503)})
 def new_version(release_id: FromPath[str], data: JSONBody[dict[str, Any]],
-                services: ServicesDep, principal: PrincipalDep) -> Response[dict[str, Any]]:
+                services: ServicesDep, principal: PrincipalDep) -> Response[VersionOut]:
     artist = artist_of(principal)
     owned_release(services, release_id, artist)
     if data.get("id") != release_id:
@@ -125,7 +150,7 @@ def new_version(release_id: FromPath[str], data: JSONBody[dict[str, Any]],
     return store_version(services, data)
 
 
-def store_version(services: Services, data: dict[str, Any]) -> Response[dict[str, Any]]:
+def store_version(services: Services, data: dict[str, Any]) -> Response[VersionOut]:
     stored = services.catalog.put_version(data)
     services.index.refresh()
     return Response(msgspec.json.decode(msgspec.json.encode(version_body(stored))),
@@ -136,10 +161,13 @@ class PolicyWriteController(Controller):
     tags = TAGS
 
     @put("/v1/policies/{policy_id:str}", summary="Store a new version of a policy",
-         opt=POLICY_BODY, status_code=200)
+         opt=POLICY_BODY, status_code=200, security=requirement(WRITE_POLICIES),
+         operation_class=POLICY_DOCUMENT,
+         responses={**created_or_same(PolicyOut, "policy version"),
+                    **problems(*SCOPED, *BODY, 404, 409, 503)})
     async def put_policy(self, policy_id: FromPath[str], request: Request[Any, Any, Any],
                          services: ServicesDep, principal: PrincipalDep) \
-            -> Response[dict[str, Any]]:
+            -> Response[PolicyOut]:
         artist = artist_of(principal)
         text = await policy_text(request)
 
@@ -159,20 +187,24 @@ class PolicyWriteController(Controller):
         return Response(stored_policy_body(stored), status_code=201 if created else 200)
 
     @get("/v1/policies/{policy_id:str}", summary="One of your policies, with its source",
-         opt=WRITE_POLICIES, sync_to_thread=True)
+         opt=WRITE_POLICIES, sync_to_thread=True, security=requirement(WRITE_POLICIES),
+         responses=problems(*SCOPED, *PARAMS, 404))
     def get_policy(self, policy_id: FromPath[str], services: ServicesDep,
-                   principal: PrincipalDep) -> dict[str, Any]:
+                   principal: PrincipalDep) -> PolicyOut:
         stored = services.policies.get(policy_id, owner=artist_of(principal))
         return stored_policy_body(stored, source=True)
 
-    @post("/v1/policies/{policy_ref:str}", summary="POST /v1/policies/{id}:validate: "
+    # The same path parameter name as GET and PUT: one path, one route (and one Allow).
+    @post("/v1/policies/{policy_id:str}", summary="POST /v1/policies/{id}:validate: "
           "the validation report and what the change would newly permit or deny",
-          opt=POLICY_BODY, status_code=200)
-    async def validate_policy(self, policy_ref: FromPath[str], request: Request[Any, Any, Any],
-                              services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
-        if not policy_ref.endswith(VALIDATE_SUFFIX):
+          opt=POLICY_BODY, status_code=200, security=requirement(WRITE_POLICIES),
+          operation_class=POLICY_DOCUMENT, responses=problems(*SCOPED, *BODY, 404))
+    async def validate_policy(self, policy_id: ValidatePath, request: Request[Any, Any, Any],
+                              services: ServicesDep, principal: PrincipalDep) \
+            -> ValidationReport:
+        if not policy_id.endswith(VALIDATE_SUFFIX):
             raise NotFound("POST /v1/policies/{id}:validate is the only POST here")
-        policy_id = policy_ref[: -len(VALIDATE_SUFFIX)]
+        policy_id = policy_id[: -len(VALIDATE_SUFFIX)]
         artist = artist_of(principal)
         text = await policy_text(request)
         return await to_thread.run_sync(lambda: dry_run_report(services, policy_id, artist,
@@ -183,16 +215,12 @@ RELEASE_WRITE_HANDLERS = [create_release, new_version]
 
 
 def dry_run_report(services: Services, policy_id: str, artist: str,
-                   text: str) -> dict[str, Any]:
+                   text: str) -> ValidationReport:
     """The validation report and, for a valid policy, its dry run."""
     report = validate(text, source_name=f"{policy_id}.yaml",
                       limits=services.settings.document_limits)
-    body: dict[str, Any] = {
-        "policy": policy_id, "valid": report.ok,
-        "errors": [msgspec.to_builtins(e) for e in report.errors],
-        "warnings": [msgspec.to_builtins(w) for w in report.warnings],
-        "changes": None,
-    }
+    body = ValidationReport(policy=policy_id, valid=report.ok, errors=list(report.errors),
+                            warnings=list(report.warnings), changes=None)
     policy = report.policy
     if policy is None:
         return body
@@ -211,12 +239,11 @@ def dry_run_report(services: Services, policy_id: str, artist: str,
             raise NotFound(f"no policy {policy_id!r} for artist {artist!r}") from None
     bound = services.index.policy(target_key(artist, policy.applies_to))
     if bound is not None and bound.id != policy_id:
-        body["valid"] = False
-        body["errors"].append(msgspec.to_builtins(FieldError(
+        body.valid = False
+        body.errors.append(FieldError(
             pointer="/applies_to",
-            message=f"policy {bound.id!r} already applies to {policy.applies_to!r}")))
+            message=f"policy {bound.id!r} already applies to {policy.applies_to!r}"))
         return body
-    outcome = dry_run(services.index, compile_policy(policy), replaces=replaces)
-    body["applies_to"] = policy.applies_to
-    body["changes"] = msgspec.to_builtins(outcome)
+    body.applies_to = policy.applies_to
+    body.changes = dry_run(services.index, compile_policy(policy), replaces=replaces)
     return body

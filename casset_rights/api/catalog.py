@@ -21,38 +21,27 @@ from litestar.params import FromPath, QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from casset_rights.api.deps import ServicesDep, services_of
+from casset_rights.api.openapi import PARAMS, SCOPED
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import (
+    CURSOR_PATTERN,
+    ReleaseHistory,
+    ReleasePage,
+    TrackOut,
+    VersionOut,
+)
 from casset_rights.manifests import MAX_PAGE, StoredVersion
-from casset_rights.manifests.records import HookRecord, TrackRecord, VersionInfo
+from casset_rights.manifests.records import HookRecord
 
+FOUND = problems(*SCOPED, *PARAMS, 404)
 IMMUTABLE = b"public, max-age=31536000, immutable"
 REVALIDATE = b"public, no-cache"
 
 
-class VersionBody(msgspec.Struct):
-    """A release version: its manifest and where it sits in the chain."""
-
-    id: str
-    artist: str
-    version: int
-    hash: str
-    previous: str | None
-    stored_at: int
-    manifest: dict[str, Any]
-
-
-class _VersionOut(VersionBody):
-    """``VersionBody`` as encoded: the stored canonical document copied, not re-read."""
+class _VersionOut(VersionOut):
+    """``VersionOut`` as encoded: the stored canonical document copied, not re-read."""
 
     manifest: msgspec.Raw  # type: ignore[assignment]
-
-
-class HistoryBody(msgspec.Struct):
-    id: str
-    versions: tuple[VersionInfo, ...]
-
-
-class TrackBody(TrackRecord, kw_only=True):
-    hooks: tuple[HookRecord, ...]
 
 
 class CachedAnswer:
@@ -107,54 +96,56 @@ def version_body(stored: StoredVersion) -> _VersionOut:
 def _spec(schema: type, what: str) -> dict[int, ResponseSpec]:
     return {200: ResponseSpec(schema, description=what + "; ETag, and 304 to a matching "
                               "If-None-Match"),
-            304: ResponseSpec(None, description="Not modified: the ETag named is current")}
+            304: ResponseSpec(None, description="Not modified: the ETag named is current"),
+            **FOUND}
 
 
 class CatalogController(Controller):
     path = "/v1"
     tags = ["catalog"]
 
-    @get("/releases", summary="Releases, a page at a time", sync_to_thread=True)
+    @get("/releases", summary="Releases, a page at a time", sync_to_thread=True,
+         responses=problems(*SCOPED, *PARAMS))
     def releases(
         self, services: ServicesDep,
         cursor: Annotated[str | None, QueryParameter(
-            description="next_cursor of the previous page")] = None,
+            description="next_cursor of the previous page", pattern=CURSOR_PATTERN)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
         artist: Annotated[str | None, QueryParameter(description="one artist's")] = None,
-    ) -> dict[str, Any]:
+    ) -> ReleasePage:
         page = services.catalog.list_releases(cursor=cursor, limit=limit, artist_id=artist)
-        return {"items": msgspec.to_builtins(page.items), "next_cursor": page.next_cursor}
+        return ReleasePage(items=list(page.items), next_cursor=page.next_cursor)
 
     @get("/releases/{release_id:str}", summary="The head version of a release",
-         responses=_spec(VersionBody, "The head version"))
+         responses=_spec(VersionOut, "The head version"))
     async def release(self, release_id: FromPath[str],
                       request: Request[Any, Any, Any]) -> ASGIApp:
         head = services_of(request).catalog_view.head(release_id)
         return answer(request, head.hash, REVALIDATE, lambda: _encode(version_body(head)))
 
     @get("/releases/{release_id:str}/versions", summary="Every version of a release",
-         responses=_spec(HistoryBody, "The versions, oldest first"))
+         responses=_spec(ReleaseHistory, "The versions, oldest first"))
     async def history(self, release_id: FromPath[str],
                       request: Request[Any, Any, Any]) -> ASGIApp:
         versions = services_of(request).catalog_view.history(release_id)
         return answer(request, f"{versions[-1].hash}.versions", REVALIDATE,
-                      lambda: _encode(HistoryBody(id=release_id, versions=versions)))
+                      lambda: _encode(ReleaseHistory(id=release_id, versions=list(versions))))
 
     @get("/releases/{release_id:str}/versions/{number:int}",
-         summary="One version of a release", responses=_spec(VersionBody, "The version"))
+         summary="One version of a release", responses=_spec(VersionOut, "The version"))
     async def version(self, release_id: FromPath[str], number: FromPath[int],
                       request: Request[Any, Any, Any]) -> ASGIApp:
         stored = services_of(request).catalog_view.version(release_id, number)
         return answer(request, stored.hash, IMMUTABLE, lambda: _encode(version_body(stored)))
 
     @get("/tracks/{release_id:str}/{track:str}", summary="A track of a release head",
-         responses=_spec(TrackBody, "The track and its hooks"))
+         responses=_spec(TrackOut, "The track and its hooks"))
     async def track(self, release_id: FromPath[str], track: FromPath[str],
                     request: Request[Any, Any, Any]) -> ASGIApp:
         view = services_of(request).catalog_view.track(release_id, track)
         return answer(request, f"{view.manifest_hash}.track.{track}", REVALIDATE,
-                      lambda: _encode(TrackBody(**msgspec.structs.asdict(view.track),
-                                                hooks=view.hooks)))
+                      lambda: _encode(TrackOut(**msgspec.structs.asdict(view.track),
+                                               hooks=list(view.hooks))))
 
     @get("/hooks/{release_id:str}/{track:str}/{hook:str}", summary="A hook of a track",
          responses=_spec(HookRecord, "The hook"))

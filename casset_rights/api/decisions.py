@@ -7,13 +7,25 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, Parameter, QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
+from casset_rights.api.openapi import BODY, PARAMS, SCOPED
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import (
+    RESOURCE_DESCRIPTION,
+    RESOURCE_PATTERN,
+    TERRITORY_PATTERN,
+    Context,
+    MusicScope,
+    ResourceField,
+    RightsGrid,
+    ScopeDecision,
+)
 from casset_rights.api.security import caller_of
-from casset_rights.errors import FieldError
+from casset_rights.errors import FieldError, InvalidInput, UnknownResource
 from casset_rights.policy import CONTEXT_KEYS, build_request
 from casset_rights.policy.decision import (
     DecisionValue,
@@ -23,13 +35,13 @@ from casset_rights.policy.decision import (
     RuleError,
 )
 from casset_rights.receipts.service import Receipt
+from casset_rights.resources import parse_resource
 
 
 class DecisionRequestBody(msgspec.Struct, forbid_unknown_fields=True):
-    action: Annotated[str, msgspec.Meta(max_length=32, description="a scope, e.g. remix")]
-    resource: Annotated[str, msgspec.Meta(max_length=256,
-                                          description="release:R, track:R/T or hook:R/T/H")]
-    context: dict[str, Any] = {}
+    action: MusicScope
+    resource: ResourceField
+    context: Context = {}
 
 
 class DecisionAnswer(msgspec.Struct):
@@ -73,6 +85,20 @@ class JSONAnswer:
 
 
 _encode = msgspec.json.encode
+# A path parameter's pattern, for the document (the value arrives with its leading '/').
+ResourcePath = Annotated[str, Parameter(
+    description=RESOURCE_DESCRIPTION, schema_extra={"pattern": RESOURCE_PATTERN})]
+
+
+def resource_in_path(resource: str) -> str:
+    """The resource id a path names. A path naming no resource is answered 404, as one
+    naming a resource that does not exist: raises UnknownResource."""
+    value = resource.lstrip("/")
+    try:
+        parse_resource(value)
+    except InvalidInput:
+        raise UnknownResource(f"no resource {value!r}") from None
+    return value
 
 
 async def stored(services: ServicesDep, receipt: Receipt) -> Receipt:
@@ -86,7 +112,8 @@ class DecisionController(Controller):
 
     @post("/v1/decisions", summary="Decide one action on one resource", status_code=200,
           responses={200: ResponseSpec(DecisionAnswer, description="The decision, with its "
-                                       "receipt signed and stored")})
+                                       "receipt signed and stored"),
+                     **problems(*SCOPED, *BODY, 404, 503)})
     async def decide(self, data: JSONBody[DecisionRequestBody],
                      request: Request[Any, Any, Any]) -> ASGIApp:
         # The busiest route takes its services and principal from the request, not as
@@ -108,17 +135,20 @@ class DecisionController(Controller):
             policy_hash=outcome.policy_hash, manifest_hash=outcome.manifest_hash,
             receipt=receipt.token, receipt_id=receipt.jti, warnings=warnings)))
 
-    @get("/v1/rights/{resource:path}", summary="Every scope's decision on a resource")
+    @get("/v1/rights/{resource:path}", summary="Every scope's decision on a resource",
+         responses=problems(*SCOPED, *PARAMS, 404, 503))
     async def grid(
-        self, resource: FromPath[str], services: ServicesDep, principal: PrincipalDep,
+        self, resource: ResourcePath, services: ServicesDep, principal: PrincipalDep,
         request: Request[Any, Any, Any],
         purpose: Annotated[Literal["commercial", "non-commercial"] | None,
                            QueryParameter()] = None,
-        territory: Annotated[str | None, QueryParameter(max_length=2, min_length=2)] = None,
-        excerpt_seconds: Annotated[float | None, QueryParameter(ge=0)] = None,
+        territory: Annotated[str | None, QueryParameter(pattern=TERRITORY_PATTERN)] = None,
+        excerpt_seconds: Annotated[float | None, QueryParameter(
+            ge=0, schema_extra={"minimum": 0})] = None,
         at: Annotated[str | None, QueryParameter(
-            max_length=64, description="RFC 3339 date-time with a timezone")] = None,
-    ) -> dict[str, Any]:
+            max_length=64, description="RFC 3339 date-time with a timezone",
+            schema_extra={"format": "date-time"})] = None,
+    ) -> RightsGrid:
         # The query is the context: a parameter that is not a context key is refused (or
         # a warning, under Prefer: handling=lenient), as an unknown key of a body's context.
         asked = {k: v for k, v in request.query_params.items() if k not in CONTEXT_KEYS}
@@ -126,25 +156,15 @@ class DecisionController(Controller):
         context = {k: v for k, v in (("purpose", purpose), ("territory", territory),
                                      ("excerpt_seconds", excerpt_seconds), ("at", at))
                    if v is not None}
-        outcome = services.decisions.grid(principal=principal, resource=resource.lstrip("/"),
+        outcome = services.decisions.grid(principal=principal,
+                                          resource=resource_in_path(resource),
                                           context=context, signed=False)
         receipt = await stored(services, outcome.receipt)
-        return {
-            "resource": outcome.resource,
-            "audience": principal.kind,
-            "context": outcome.context,
-            "scopes": {
-                scope: {
-                    "decision": d.decision,
-                    "reasons": msgspec.to_builtins(d.reasons),
-                    "obligations": msgspec.to_builtins(d.obligations),
-                    "license_routes": msgspec.to_builtins(d.license_routes),
-                }
-                for scope, d in outcome.decisions.items()
-            },
-            "policy_hash": outcome.policy_hash,
-            "manifest_hash": outcome.manifest_hash,
-            "receipt": receipt.token,
-            "receipt_id": receipt.jti,
-            "warnings": msgspec.to_builtins(warnings),
-        }
+        return RightsGrid(
+            resource=outcome.resource, audience=principal.kind, context=outcome.context,
+            scopes={scope: ScopeDecision(decision=d.decision, reasons=list(d.reasons),
+                                         obligations=list(d.obligations),
+                                         license_routes=list(d.license_routes))
+                    for scope, d in outcome.decisions.items()},
+            policy_hash=outcome.policy_hash, manifest_hash=outcome.manifest_hash,
+            receipt=receipt.token, receipt_id=receipt.jti, warnings=list(warnings))

@@ -14,26 +14,41 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, QueryParameter
 
 from casset_rights.api.context import asked_context
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.idempotency import IdempotencyKey, claim_of
 from casset_rights.api.lineage import edge_body, registration_body
+from casset_rights.api.openapi import BODY, PARAMS, SCOPED, requirement
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import (
+    Context,
+    EdgeHistory,
+    EdgeOut,
+    Party,
+    ProposalList,
+    ProposalOut,
+    ResourceField,
+    id_path,
+)
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE
 from casset_rights.licenses import rfc3339
 from casset_rights.lineage import ParentLink, Proposal, Relationship
 
 MANAGE = needs(LICENSES_MANAGE, anonymous=False)
-ResourceId = Annotated[str, msgspec.Meta(max_length=256)]
+SECURITY = requirement(MANAGE)
+ResourceId = ResourceField
+ProposalIdPath = id_path("^.{1,64}$", "a lineage proposal's id")
 
 
 class ProposalBody(msgspec.Struct, forbid_unknown_fields=True):
-    child: Annotated[str, msgspec.Meta(max_length=256, description="the derivative: "
-                                       "release, track or hook, of another artist")]
+    child: Annotated[ResourceField, msgspec.Meta(description="the derivative: "
+                                                 "release, track or hook, of another artist")]
     parents: Annotated[list[ParentLink], msgspec.Meta(min_length=1, max_length=50)]
-    context: dict[str, Any] = {}
+    context: Context = {}
     message: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
 
 
@@ -52,17 +67,15 @@ class WithdrawBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 
 
-def proposal_body(proposal: Proposal) -> dict[str, Any]:
-    return {
-        "id": proposal.id, "status": proposal.status, "child": proposal.child,
-        "child_artist": proposal.child_artist,
-        "parents": msgspec.to_builtins(proposal.parents), "context": proposal.context,
-        "proposer": proposal.principal, "message": proposal.message,
-        "created_at": rfc3339(proposal.created_at_ms),
-        "decided_at": rfc3339(proposal.decided_at_ms),
-        "decision_message": proposal.decision_message,
-        "decision_receipt_id": proposal.decision_receipt_id,
-    }
+def proposal_body(proposal: Proposal) -> ProposalOut:
+    return ProposalOut(
+        id=proposal.id, status=proposal.status, child=proposal.child,
+        child_artist=proposal.child_artist, parents=list(proposal.parents),
+        context=proposal.context, proposer=msgspec.convert(proposal.principal, Party),
+        message=proposal.message, created_at=rfc3339(proposal.created_at_ms) or "",
+        decided_at=rfc3339(proposal.decided_at_ms),
+        decision_message=proposal.decision_message,
+        decision_receipt_id=proposal.decision_receipt_id)
 
 
 ProposalFilter = Annotated[Literal["pending", "accepted", "declined"] | None,
@@ -74,10 +87,11 @@ class LineageOwnerController(Controller):
     tags = ["lineage"]
 
     @post("/withdraw", summary="Withdraw an edge of a derivative you own", opt=MANAGE,
-          status_code=200, sync_to_thread=True)
+          status_code=200, sync_to_thread=True, security=SECURITY,
+          responses=problems(*SCOPED, *BODY, 404, 409))
     def withdraw(self, data: JSONBody[WithdrawBody], services: ServicesDep,
                  principal: PrincipalDep,
-                 idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                 idempotency_key: IdempotencyKey = None) -> EdgeOut:
         claim = claim_of(principal, idempotency_key, operation="derivative-withdrawal",
                          request=data)
         edge = services.lineage.withdraw(principal, child=data.child, parent=data.parent,
@@ -86,50 +100,61 @@ class LineageOwnerController(Controller):
         return edge_body(edge)
 
     @get("/edges", summary="Every edge ever declared for a derivative, withdrawn ones too",
-         opt=MANAGE, sync_to_thread=True)
+         opt=MANAGE, sync_to_thread=True, security=SECURITY,
+         responses=problems(*SCOPED, *PARAMS, 404))
     def history(self, services: ServicesDep,
-                child: Annotated[str, QueryParameter(max_length=256)]) -> dict[str, Any]:
+                child: Annotated[str, QueryParameter(max_length=256)]) -> EdgeHistory:
         edges = services.lineage.history(child)
-        return {"child": child, "edges": [edge_body(e) for e in edges]}
+        return EdgeHistory(child=child, edges=[edge_body(e) for e in edges])
 
     @post("/proposals", summary="Propose parents for another artist's derivative",
-          opt=MANAGE, status_code=201, sync_to_thread=True)
+          opt=MANAGE, status_code=201, sync_to_thread=True, security=SECURITY,
+          responses=problems(*SCOPED, *BODY, 404, 409))
     def propose(self, data: JSONBody[ProposalBody], services: ServicesDep,
-                principal: PrincipalDep, request: Request[Any, Any, Any]) -> dict[str, Any]:
+                principal: PrincipalDep, request: Request[Any, Any, Any]) -> ProposalOut:
         context, warnings = asked_context(request, data.context)
         proposal = services.lineage_proposals.propose(
             principal, child=data.child, parents=data.parents, context=context,
             message=data.message)
-        return {**proposal_body(proposal), "warnings": msgspec.to_builtins(warnings)}
+        body = proposal_body(proposal)
+        body.warnings = list(warnings)
+        return body
 
     @get("/proposals", summary="Proposals you made, or that wait for you", opt=MANAGE,
-         sync_to_thread=True)
+         sync_to_thread=True, security=SECURITY, responses=problems(*SCOPED, *PARAMS))
     def list_proposals(self, services: ServicesDep, principal: PrincipalDep,
                        status: ProposalFilter = None,
                        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-                       ) -> dict[str, Any]:
+                       ) -> ProposalList:
         found = services.lineage_proposals.proposals(principal, status=status, limit=limit)
-        return {"items": [proposal_body(p) for p in found]}
+        return ProposalList(items=[proposal_body(p) for p in found])
 
     @get("/proposals/{proposal_id:str}", summary="A lineage proposal and its outcome",
-         opt=MANAGE, sync_to_thread=True)
-    def get_proposal(self, proposal_id: FromPath[str], services: ServicesDep,
-                     principal: PrincipalDep) -> dict[str, Any]:
+         opt=MANAGE, sync_to_thread=True, security=SECURITY,
+         responses=problems(*SCOPED, *PARAMS, 404))
+    def get_proposal(self, proposal_id: ProposalIdPath, services: ServicesDep,
+                     principal: PrincipalDep) -> ProposalOut:
         return proposal_body(services.lineage_proposals.proposal(principal, proposal_id))
 
     @post("/proposals/{proposal_id:str}/accept", summary="Accept a proposal: declare its "
-          "edges", opt=MANAGE, sync_to_thread=True)
-    def accept(self, proposal_id: FromPath[str], data: JSONBody[DecisionBody],
-               services: ServicesDep, principal: PrincipalDep) -> Response[dict[str, Any]]:
+          "edges", opt=MANAGE, sync_to_thread=True, security=SECURITY, status_code=201,
+          responses={201: ResponseSpec(ProposalOut, description="Accepted: new edges "
+                                       "declared", generate_examples=False),
+                     200: ResponseSpec(ProposalOut, description="Accepted: every edge was "
+                                       "there already", generate_examples=False),
+                     **problems(*SCOPED, *BODY, 404, 409)})
+    def accept(self, proposal_id: ProposalIdPath, data: JSONBody[DecisionBody],
+               services: ServicesDep, principal: PrincipalDep) -> Response[ProposalOut]:
         proposal, registration = services.lineage_proposals.accept(
             principal, proposal_id, message=data.message)
-        return Response({**proposal_body(proposal),
-                         "registration": registration_body(registration)},
-                        status_code=201 if any(registration.created) else 200)
+        body = proposal_body(proposal)
+        body.registration = registration_body(registration)
+        return Response(body, status_code=201 if any(registration.created) else 200)
 
     @post("/proposals/{proposal_id:str}/decline", summary="Decline a proposal",
-          opt=MANAGE, status_code=200, sync_to_thread=True)
-    def decline(self, proposal_id: FromPath[str], data: JSONBody[DeclineBody],
-                services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+          opt=MANAGE, status_code=200, sync_to_thread=True, security=SECURITY,
+          responses=problems(*SCOPED, *BODY, 404, 409))
+    def decline(self, proposal_id: ProposalIdPath, data: JSONBody[DeclineBody],
+                services: ServicesDep, principal: PrincipalDep) -> ProposalOut:
         return proposal_body(services.lineage_proposals.decline(principal, proposal_id,
                                                                 message=data.message))

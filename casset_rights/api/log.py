@@ -16,13 +16,21 @@ from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from casset_rights.api.deps import ServicesDep
+from casset_rights.api.openapi import PARAMS, SCOPED, read_by_hand
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import ReceiptIdPath
 from casset_rights.errors import InvalidInput
 from casset_rights.log.bundle import ReceiptBundle
 from casset_rights.log.checkpoint import Checkpoint
 from casset_rights.log.service import LogEntry
 
-NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
-TreeSize = Annotated[int, QueryParameter(ge=0, le=2**63 - 1)]
+# What parse_leaf_hash reads: 64 hex digits, or 43 base64 characters, with what surrounds
+# them trimmed (it also reads a '+' sent unescaped, which arrives as a space).
+LEAF_HASH_PATTERN = r"^\s*((0x)?[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)\s*$"
+NOTE_MEDIA_TYPE = "text/plain"  # Litestar adds "; charset=utf-8", as documented
+# 10**18 and not 2**63 - 1: a bound every JSON reader reads exactly, as a double or a
+# decimal (the document writes it 1e+18).
+TreeSize = Annotated[int, QueryParameter(ge=0, le=10**18)]
 
 
 class CheckpointOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,38 +95,42 @@ class LogController(Controller):
     tags = ["log"]
 
     @get("/v1/log/checkpoint", summary="The latest signed checkpoint (JSON, or text/plain)",
-         sync_to_thread=True)
+         sync_to_thread=True, operation_class=read_by_hand(also_text=(200,)),
+         responses=problems(*SCOPED))
     def checkpoint(self, request: Request[Any, Any, Any],
-                   services: ServicesDep) -> Response[Any]:
+                   services: ServicesDep) -> Response[CheckpointOut]:
         latest = services.log_keeper.latest_checkpoint()
         wanted = request.accept.best_match(["application/json", "text/plain"],
                                            default="application/json")
         if wanted == "text/plain":
-            return Response(latest.note, media_type=NOTE_MEDIA_TYPE)
+            return Response(latest.note, media_type=NOTE_MEDIA_TYPE)  # type: ignore[arg-type]
         return Response(_checkpoint_out(latest, services.log_keeper.signer_of(latest.note)))
 
     @get("/v1/log/proofs/inclusion", summary="Inclusion proof of a leaf in a tree size",
-         sync_to_thread=True)
+         sync_to_thread=True, responses=problems(*SCOPED, *PARAMS, 404))
     def inclusion(self, services: ServicesDep,
-                  leaf_hash: Annotated[str, QueryParameter(max_length=100)],
+                  leaf_hash: Annotated[str, QueryParameter(
+                      max_length=100, schema_extra={"pattern": LEAF_HASH_PATTERN},
+                      description="32 bytes: base64 (either alphabet) or hex")],
                   tree_size: TreeSize) -> InclusionOut:
         proof = services.log.inclusion_proof(parse_leaf_hash(leaf_hash), tree_size)
         return InclusionOut(leaf_index=proof.leaf_index, tree_size=proof.tree_size,
                             leaf_hash=proof.leaf_hash, hashes=proof.hashes)
 
     @get("/v1/log/proofs/consistency", summary="Consistency proof between two tree sizes",
-         sync_to_thread=True)
+         sync_to_thread=True, responses=problems(*SCOPED, *PARAMS))
     def consistency(self, services: ServicesDep, first: TreeSize,
                     second: TreeSize) -> ConsistencyOut:
         proof = services.log.consistency_proof(first, second)
         return ConsistencyOut(first=proof.first, second=proof.second, hashes=proof.hashes)
 
-    @get("/v1/log/entries/{index:int}", summary="One leaf of the log", sync_to_thread=True)
+    @get("/v1/log/entries/{index:int}", summary="One leaf of the log", sync_to_thread=True,
+         responses=problems(*SCOPED, *PARAMS, 404))
     def entry(self, index: FromPath[int], services: ServicesDep) -> LogEntry:
         return services.log.entry(index)
 
     @get("/v1/log/anchors", summary="Recent anchors of checkpoint roots on a chain",
-         sync_to_thread=True)
+         sync_to_thread=True, responses=problems(*SCOPED, *PARAMS))
     def anchors(self, services: ServicesDep,
                 limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20) -> AnchorsOut:
         return AnchorsOut(anchors=[
@@ -129,8 +141,9 @@ class LogController(Controller):
             for r in services.anchoring.recent(limit)])
 
     @get("/v1/receipts/{jti:str}/bundle", summary="A receipt with everything needed to verify "
-         "it offline: inclusion proof, checkpoint, anchor, keys", sync_to_thread=True)
-    def bundle(self, jti: FromPath[str], services: ServicesDep) -> ReceiptBundle:
+         "it offline: inclusion proof, checkpoint, anchor, keys", sync_to_thread=True,
+         responses=problems(*SCOPED, *PARAMS, 404, 409))
+    def bundle(self, jti: ReceiptIdPath, services: ServicesDep) -> ReceiptBundle:
         return services.log_keeper.bundle(jti)
 
 

@@ -14,20 +14,65 @@ from typing import Any
 import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 
 from casset_rights.api.body import FORM, reads
 from casset_rights.api.consent_page import PAGE_HEADERS, consent_page, refused_page
 from casset_rights.api.deps import ServicesDep
+from casset_rights.api.openapi import EVERY, read_by_hand, struct_body
+from casset_rights.api.problems import problems
 from casset_rights.api.ratelimit import charge
+from casset_rights.api.schemas import (
+    AuthServerMetadata,
+    ClientInformation,
+    ClientRegistration,
+    ConsentForm,
+    OAuthError,
+    TokenAnswer,
+    TokenForm,
+    TokenIntrospection,
+    TokenReferenceForm,
+)
 from casset_rights.auth.consent import AuthorizationRefused, ConsentPrompt
 from casset_rights.auth.requests import HttpRequest, OAuthResponse, repeated_parameter
 from casset_rights.auth.service import (
-    AUTHORIZE_PATH, INTROSPECT_PATH, METADATA_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH,
+    AUTHORIZE_PATH,
+    INTROSPECT_PATH,
+    METADATA_PATH,
+    REGISTER_PATH,
+    REVOKE_PATH,
+    TOKEN_PATH,
 )
 from casset_rights.ratelimit import Quota
 from casset_rights.services import Services
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def oauth_errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """OAuth's own error answers (RFC 6749 section 5.2), and the problems every route
+    may answer first (a refused bearer token, the rate limit)."""
+    described = {400: "The request is invalid (error says how)",
+                 401: "The client failed to authenticate (invalid_client)",
+                 403: "Registration is closed (access_denied)"}
+    return {**problems(*EVERY, 503),
+            **{status: ResponseSpec(OAuthError, description=described[status],
+                                    generate_examples=False) for status in statuses}}
+
+
+def html_answers(**described: str) -> dict[int, ResponseSpec]:
+    return {int(status[1:]): ResponseSpec(str, description=text, media_type=PAGE_MEDIA_TYPE,
+                                          generate_examples=False)
+            for status, text in described.items()}
+
+
+TOKEN_REQUEST = read_by_hand(struct_body(TokenForm, FORM, "The token request"),
+                             also_problems=(401,))
+TOKEN_REFERENCE = read_by_hand(struct_body(TokenReferenceForm, FORM, "The token"),
+                               also_problems=(401,))
+PAGE_MEDIA_TYPE = "text/html; charset=utf-8"
+REDIRECT = {302: ResponseSpec(None, description="Back to the client's redirect_uri, with a "
+                              "code and state, or an error (RFC 6749 section 4.1.2)")}
 
 
 def oauth_error(status: int, error: str, description: str) -> Response[bytes]:
@@ -101,22 +146,37 @@ class OAuthController(Controller):
     opt = reads("form")  # OAuth's own parameters; registration alone takes JSON
 
     @post(TOKEN_PATH, summary="Token endpoint (client_credentials, authorization_code "
-                              "with PKCE, refresh_token)", status_code=200)
+                              "with PKCE, refresh_token)", status_code=200,
+          operation_class=TOKEN_REQUEST,
+          responses={200: ResponseSpec(TokenAnswer, description="An access token",
+                                       generate_examples=False), **oauth_errors(400, 401)})
     async def token(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[bytes]:
         return await call_server(request, services, services.auth.token)
 
-    @post(INTROSPECT_PATH, summary="Token introspection (RFC 7662)", status_code=200)
+    @post(INTROSPECT_PATH, summary="Token introspection (RFC 7662)", status_code=200,
+          operation_class=TOKEN_REFERENCE,
+          responses={200: ResponseSpec(TokenIntrospection, description="What the token is",
+                                       generate_examples=False), **oauth_errors(400, 401)})
     async def introspect(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[bytes]:
         return await call_server(request, services, services.auth.introspect)
 
-    @post(REVOKE_PATH, summary="Token revocation (RFC 7009)", status_code=200)
+    @post(REVOKE_PATH, summary="Token revocation (RFC 7009)", status_code=200,
+          operation_class=TOKEN_REFERENCE,
+          responses={200: ResponseSpec(None, description="Revoked, or was not valid"),
+                     **oauth_errors(400, 401)})
     async def revoke(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[bytes]:
         return await call_server(request, services, services.auth.revoke)
 
-    @get(AUTHORIZE_PATH, summary="Authorization endpoint: the consent page")
+    @get(AUTHORIZE_PATH, summary="Authorization endpoint: the consent page",
+         media_type=PAGE_MEDIA_TYPE,
+         responses={**html_answers(
+             _200="The consent page the artist answers",
+             _400="The request cannot be sent back to its client (no valid client or "
+                  "redirect_uri)"),
+             **REDIRECT, **problems(*EVERY, 503)})
     async def authorize(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[Any]:
         http = await read_http(request, services, form=False)
@@ -125,7 +185,15 @@ class OAuthController(Controller):
         step = await to_thread.run_sync(services.auth.consent, http)
         return consent_response(step)
 
-    @post(AUTHORIZE_PATH, summary="The artist's answer to the consent page", status_code=200)
+    @post(AUTHORIZE_PATH, summary="The artist's answer to the consent page", status_code=200,
+          media_type=PAGE_MEDIA_TYPE,
+          operation_class=read_by_hand(struct_body(ConsentForm, FORM, "The artist's answer"),
+                                       also_oauth_errors=(400,)),
+          responses={**html_answers(
+              _200="The consent page again",
+              _400="The request cannot be sent back to its client",
+              _403="The artist's sign-in failed: the page again, with the error"),
+              **REDIRECT, **problems(*EVERY, 503)})
     async def decide(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[Any]:
         http = await read_http(request, services, form=True)
@@ -136,7 +204,12 @@ class OAuthController(Controller):
         return consent_response(step)
 
     @post(REGISTER_PATH, summary="Dynamic client registration for agents (RFC 7591)",
-          status_code=201, opt=reads("json"))
+          status_code=201, opt=reads("json"),
+          operation_class=read_by_hand(struct_body(ClientRegistration, "application/json",
+                                                   "The agent's client metadata")),
+          responses={201: ResponseSpec(ClientInformation, description="The new client; its "
+                                       "secret is shown this once", generate_examples=False),
+                     **oauth_errors(400, 403)})
     async def register(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[bytes]:
         s = services.settings
@@ -150,6 +223,7 @@ class OAuthController(Controller):
         answer = await to_thread.run_sync(services.auth.register, document)
         return to_response(answer)
 
-    @get(METADATA_PATH, summary="Authorization server metadata (RFC 8414)", cache=60)
-    async def metadata(self, services: ServicesDep) -> dict[str, Any]:
-        return services.auth.metadata()
+    @get(METADATA_PATH, summary="Authorization server metadata (RFC 8414)", cache=60,
+         responses=problems(*EVERY))
+    async def metadata(self, services: ServicesDep) -> AuthServerMetadata:
+        return msgspec.convert(services.auth.metadata(), AuthServerMetadata)

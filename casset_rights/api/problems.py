@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from sqlalchemy.exc import DataError, OperationalError
 
 from casset_rights import errors as e
@@ -231,3 +232,60 @@ def _pointer_from_message(message: str) -> str:
         if chunk:
             parts.append(chunk.replace("~", "~0").replace("/", "~1"))
     return "/" + "/".join(parts) if parts else ""
+
+
+# The documentation side: the problem document's schema, and the answers routes declare.
+
+
+class ProblemError(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One located failure of a request (or of a policy or manifest it carried)."""
+
+    pointer: Annotated[str, msgspec.Meta(
+        description="RFC 6901 JSON Pointer into the submitted document; empty for the "
+                    "whole document")]
+    message: str
+    line: Annotated[int, msgspec.Meta(description="1-based, for YAML or JSON text")] | None = None
+    column: int | None = None
+    severity: Literal["error", "warning"] = "error"
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """An RFC 9457 problem document: every error answer of the API but OAuth's own."""
+
+    type: Annotated[str, msgspec.Meta(description="a URI naming the kind of problem")]
+    title: str
+    status: Annotated[int, msgspec.Meta(ge=400, le=599)]
+    detail: Annotated[str, msgspec.Meta(description="what went wrong with this request")]
+    code: Annotated[str, msgspec.Meta(description="stable, machine-readable: e.g. "
+                                      "not_found, invalid_request, insufficient_scope")]
+    errors: list[ProblemError] | None = None
+    limit: Annotated[int, msgspec.Meta(
+        description="the input limit the request went beyond (size, depth, range)")] | None = None
+    request_id: Annotated[str, msgspec.Meta(
+        description="also in the X-Request-Id header; quote it when reporting")] | None = None
+
+
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "The request cannot be read: malformed JSON or form, text that is not UTF-8, "
+         "a NUL character",
+    401: "No bearer token where one is needed, or a token that is expired, revoked or "
+         "not ours (WWW-Authenticate says which)",
+    403: "The token lacks the route's scope, or the caller may not do this",
+    404: "Nothing of that id, or nothing the caller may see",
+    405: "The path is another route's, which takes another method (the license id "
+         "'introspect' is POST /v1/licenses/introspect)",
+    409: "The state forbids it: already used, decided, revoked, or changed concurrently",
+    413: "The request body is larger than the service accepts",
+    415: "The body's content type is not one the route reads",
+    422: "The request is well formed but invalid: each failure located by a JSON Pointer",
+    429: "Too many requests: Retry-After and RateLimit say when to come back",
+    501: "The route needs a part this service has not configured (payments)",
+    503: "A part the answer depends on (receipt storage, a cache) cannot be reached; retry",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """The problem answers a route declares: ``responses=problems(404, 409)``."""
+    return {status: ResponseSpec(Problem, description=PROBLEM_DESCRIPTIONS[status],
+                                 media_type=PROBLEM_MEDIA_TYPE, generate_examples=False)
+            for status in sorted(set(statuses))}

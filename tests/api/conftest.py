@@ -122,3 +122,121 @@ class OAuth:
 @pytest.fixture
 def oauth(client: TestClient, services: Any, insecure_transport: None) -> OAuth:
     return OAuth(client, services)
+
+
+# A real server (``casset-rights serve``, granian) on a free port, for the tests that speak
+# to the service from outside: the fuzzer and the generated client.
+
+
+class LiveServer:
+    """A running ``casset-rights serve --demo`` and clients of each kind made in its
+    data folder before it started; ``token(kind)`` gets one through its OAuth server."""
+
+    def __init__(self, url: str, clients: dict[str, NewClient]) -> None:
+        self.url = url
+        self.clients = clients
+
+    def token(self, kind: str) -> str:
+        """An access token for the ``agent``, ``partner`` or ``artist`` client: client
+        credentials for the agent and the artist; for the partner, the authorization code
+        flow with PKCE, the artist approving on the consent page (so the token carries
+        the artist's scopes too)."""
+        import httpx
+
+        new = self.clients[kind]
+        assert new.secret is not None
+        auth = (new.client.client_id, new.secret)
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            if kind != "partner":
+                answer = http.post(TOKEN, data={"grant_type": "client_credentials"}, auth=auth)
+            else:
+                artist = self.clients["artist"]
+                verifier, challenge = pkce_pair()
+                params = {"response_type": "code", "client_id": new.client.client_id,
+                          "redirect_uri": PARTNER_REDIRECT,
+                          "scope": "rights:read licenses:request licenses:manage "
+                                   "catalog:write policies:write",
+                          "state": "s-1", "code_challenge": challenge,
+                          "code_challenge_method": "S256"}
+                assert http.get("/oauth/authorize", params=params).status_code == 200
+                assert artist.secret is not None
+                consent = http.post("/oauth/authorize", data={
+                    **params, "decision": "approve",
+                    "artist_client_id": artist.client.client_id,
+                    "artist_secret": artist.secret})
+                assert consent.status_code == 302, consent.text
+                code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
+                answer = http.post(TOKEN, auth=auth, data={
+                    "grant_type": "authorization_code", "code": code,
+                    "redirect_uri": PARTNER_REDIRECT, "code_verifier": verifier})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["access_token"])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The service as ``casset-rights serve --demo`` runs it, one worker, on SQLite in a
+    fresh data folder, rate limits off (a fuzzer would only meet 429s)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from casset_rights.config import settings_from_env
+    from casset_rights.services import open_services
+
+    port = free_port()
+    folder = tmp_path_factory.mktemp("live")
+    env = {**os.environ, "CASSET_DATA_DIR": str(folder / "data"), "CASSET_HOST": "127.0.0.1",
+           "CASSET_PORT": str(port), "CASSET_WORKERS": "1",
+           "CASSET_RATE_LIMITS_ENABLED": "false", "CASSET_REGISTRATION_BURST": "100000",
+           "AUTHLIB_INSECURE_TRANSPORT": "1"}
+    env.pop("CASSET_DATABASE_URL", None)
+    services = open_services(settings_from_env(env))
+    try:
+        make = services.auth.create_client
+        clients = {
+            "agent": make(kind="agent", name="Fuzz agent",
+                          attributes={"operator": "Example Labs", "purpose": "search"}),
+            "partner": make(kind="partner", name="Tidewater Radio",
+                            redirect_uris=[PARTNER_REDIRECT]),
+            "artist": make(kind="artist", name="Nightglass", artist_id="nightglass"),
+        }
+    finally:
+        services.close()
+    cli = os.path.join(os.path.dirname(sys.executable), "casset-rights")
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen([cli, "serve", "--demo"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + "/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start:\n"
+                                   + (folder / "server.log").read_text(errors="replace"))
+            time.sleep(0.3)
+        yield LiveServer(url, clients)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()

@@ -7,6 +7,7 @@ import json
 from typing import Any
 from urllib.parse import quote as quote_url
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,3 +110,20 @@ def test_a_nul_anywhere_in_a_license_request_is_the_callers_error(oauth: Any) ->
             assert "NUL" in response.json()["detail"]
     response = oauth.http.get("/v1/receipts/a%00b")
     assert _answered(response), (response.status_code, response.text)
+
+
+@pytest.mark.parametrize("at", [253_402_300_800, -62_135_596_801, "9999-12-31T23:59:59-01:00",
+                                "0001-01-01T00:00:00+01:00"])
+def test_an_introspection_time_past_the_calendar_is_a_located_problem(client: Any,
+                                                                        at: Any) -> None:
+    answer = client.post("/v1/licenses/introspect", json={"token": "a.b.c", "at": at})
+    assert answer.status_code == 422, answer.text
+    assert "/at" in [e["pointer"] for e in answer.json()["errors"]]
+
+
+@pytest.mark.parametrize("at", [253_402_300_799, -62_135_596_800, 0, 1.5,
+                                "9999-12-31T23:59:59Z"])
+def test_an_introspection_time_at_the_calendar_edges_is_answered(client: Any, at: Any) -> None:
+    answer = client.post("/v1/licenses/introspect", json={"token": "a.b.c", "at": at})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["active"] is False

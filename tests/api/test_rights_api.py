@@ -126,7 +126,8 @@ def test_the_grid_answers_every_scope_with_one_receipt(client: TestClient) -> No
     ({"action": "fly", "resource": HOOK}, 422, "unknown_scope", None),
     ({"action": "remix", "resource": "release:no-such"}, 404, "unknown_resource", None),
     ({"action": "remix", "resource": "hook:midnight-tapes/1/nope"}, 404, "unknown_resource", None),
-    ({"action": "remix", "resource": "Bad Id!"}, 422, "invalid_input", None),
+    # the body's schema states a resource id's shape: refused before the domain, located
+    ({"action": "remix", "resource": "Bad Id!"}, 422, "invalid_request", "/resource"),
     ({"action": 7, "resource": HOOK}, 422, "invalid_request", "/action"),
     ({"resource": HOOK}, 422, "invalid_request", None),
     ({"action": "remix", "resource": HOOK, "surprise": 1}, 422, "invalid_request", None),

@@ -417,10 +417,11 @@ def test_a_loopback_redirect_is_allowed(oauth: Any) -> None:
 
 
 def test_every_api_route_declares_its_scope(client: Any) -> None:
-    """Routes outside OAuth, discovery and the OpenAPI schema name the scope they need."""
+    """Routes outside OAuth, discovery (``/`` and ``/.well-known``) and the OpenAPI schema
+    name the scope they need."""
     missing = []
     for route in client.app.routes:
-        if route.path.startswith(("/oauth", "/.well-known", "/schema")):
+        if route.path == "/" or route.path.startswith(("/oauth", "/.well-known", "/schema")):
             continue
         for handler in getattr(route, "route_handlers", []):
             if "OPTIONS" in handler.http_methods and len(handler.http_methods) == 1:

@@ -197,7 +197,7 @@ def test_releases_are_listed_in_pages(catalog: CatalogService) -> None:
     assert [r.id for r in theirs.items] == ids[1::2] and theirs.next_cursor is None
     exact = catalog.list_releases(cursor=None, limit=23)
     assert len(exact.items) == 23 and exact.next_cursor is None
-    for bad in ("not-a-cursor", "", "YWZ0ZXI6"):
+    for bad in ("not-a-cursor", "", "after:", "after:-x", "YWZ0ZXI6bWlkbmlnaHQ"):
         with pytest.raises(InvalidInput):
             catalog.list_releases(cursor=bad, limit=5)
     for limit in (0, catalog_module.MAX_PAGE + 1):
