@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from sqlalchemy.exc import DataError, OperationalError
 
+from casset_rights.api.agents import AgentExportController, terms_headers_middleware
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
 from casset_rights.api.catalog import CatalogController
 from casset_rights.api.decisions import DecisionController
@@ -72,7 +73,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                                route_handlers=[CatalogController, DecisionController,
                                                ReceiptController, LogController]),
                         # After the reads: these share their paths (see artist_write).
-                        *RELEASE_WRITE_HANDLERS],
+                        *RELEASE_WRITE_HANDLERS,
+                        # Agents: RSL, robots.txt, TDMRep, ODRL (casset_rights/agents).
+                        AgentExportController],
         # Count the caller (by client, or by address), refuse a bad token, enforce the
         # route's scope (its ``opt``): one hook, before the body is read.
         before_request=access_check,
@@ -80,7 +83,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             "services": Provide(provide_services, use_cache=True, sync_to_thread=False),
             "principal": Provide(provide_principal),
         },
-        middleware=[request_id_middleware],
+        # Terms headers (Content-Usage, Link rel=license, TDMRep) on catalog reads.
+        middleware=[request_id_middleware, terms_headers_middleware],
         exception_handlers={
             CassetError: domain_error_handler,
             HTTPException: http_error_handler,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from casset_rights.agents.service import AgentTerms
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
@@ -62,6 +63,7 @@ class Services:
     log_keeper: LogKeeper
     sequencer: Sequencer
     jobs: JobQueue
+    agents: AgentTerms  # RSL, AI preferences, TDMRep, ODRL (casset_rights/agents)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -140,7 +142,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     license_desk=license_desk, lineage=lineage,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
-                    sequencer=log_keeper.sequencer, jobs=jobs)
+                    sequencer=log_keeper.sequencer, jobs=jobs,
+                    agents=AgentTerms(index=index, base=settings.resolved_issuer))
     context["services"] = services
     return services
 

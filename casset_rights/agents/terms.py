@@ -1,0 +1,119 @@
+"""What the engine says about a resource, in the shape the agent-facing exports need.
+
+Every export (RSL, AI-preference headers and robots.txt, TDMRep, the deed) is generated
+from these answers, which ``authorize`` gives on the compiled policy chain the rights
+index holds: nothing in an export is written by hand.
+
+A ``ResourceTerms`` answers ``decision(scope, audience, purpose)`` for the principal kinds
+``public``, ``agent`` and ``partner`` (no client id, no attributes) and the purposes
+``None`` (not stated), ``commercial`` and ``non-commercial``, with no other context. What
+depends on more than that (a territory, an excerpt length, a time window, a client id or
+verified attributes) is listed by ``conditions_beyond`` so each export can name what it
+cannot state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from casset_rights.decisions.index import ReleaseEntry, RightsIndex
+from casset_rights.policy import SCOPES, CompiledPolicy, Decision, LicenseRoute, authorize
+from casset_rights.policy.request import Context, Request
+from casset_rights.principal import Principal
+from casset_rights.resources import ResourceRef, parse_resource
+
+AUDIENCES: tuple[str, ...] = ("public", "agent", "partner")
+PURPOSE_CASES: tuple[str | None, ...] = (None, "commercial", "non-commercial")
+_PRINCIPALS = {kind: Principal(kind=kind) for kind in AUDIENCES}  # type: ignore[arg-type]
+_CONTEXTS = {p: Context(purpose=p) for p in PURPOSE_CASES}
+
+
+@dataclass(frozen=True)
+class ResourceTerms:
+    """The engine's answers for one resource (a release, track or hook head)."""
+
+    ref: ResourceRef
+    release: ReleaseEntry
+    chain: tuple[CompiledPolicy, ...]
+    answers: dict[tuple[str, str, str | None], Decision] = field(repr=False)
+
+    def decision(self, scope: str, audience: str = "agent",
+                 purpose: str | None = None) -> Decision:
+        return self.answers[(scope, audience, purpose)]
+
+    def value(self, scope: str, audience: str = "agent", purpose: str | None = None) -> str:
+        return self.decision(scope, audience, purpose).decision
+
+    @property
+    def title(self) -> str:
+        return self.release.titles.get(self.ref.path, self.release.title)
+
+    def routes(self) -> list[LicenseRoute]:
+        """Every license route any audience and purpose case is offered, by name."""
+        named: dict[str, LicenseRoute] = {}
+        for decision in self.answers.values():
+            for route in decision.license_routes:
+                named.setdefault(route.name, route)
+        return [named[n] for n in sorted(named)]
+
+    def conditions_beyond(self) -> list[str]:
+        """Rules of the chain whose outcome depends on more than audience kind and
+        purpose: what no export built from ``answers`` can state exactly."""
+        out: list[str] = []
+        for policy in self.chain:
+            for rule in policy.policy.rules:
+                where = f"{policy.id}#{rule.id}"
+                when = rule.when
+                if when is not None:
+                    if when.territory is not None:
+                        out.append(f"{where}: depends on the territory of use")
+                    if when.excerpt_seconds is not None:
+                        out.append(f"{where}: depends on the excerpt length")
+                    if when.between is not None:
+                        out.append(f"{where}: applies only within a time window")
+                if rule.to != "any":
+                    for item in rule.to:
+                        if isinstance(item, str) and item.startswith("client:"):
+                            out.append(f"{where}: applies to one named client ({item})")
+                        elif not isinstance(item, str) and item.attributes:
+                            out.append(f"{where}: applies to clients with verified attributes")
+        return out
+
+
+def resource_terms(index: RightsIndex, resource: str | ResourceRef) -> ResourceTerms:
+    """The engine's answers for ``resource``. Raises InvalidInput for a malformed id and
+    UnknownResource for one the catalog does not hold."""
+    ref = resource if isinstance(resource, ResourceRef) else parse_resource(resource)
+    resolved = index.resolve(ref)
+    release = resolved.release
+    title = release.titles.get(ref.path, release.title)
+    answers: dict[tuple[str, str, str | None], Decision] = {}
+    for scope in SCOPES:
+        for audience in AUDIENCES:
+            for purpose in PURPOSE_CASES:
+                request = Request(action=scope, resource=ref, principal=_PRINCIPALS[audience],
+                                  context=_CONTEXTS[purpose], title=title,
+                                  artist_name=release.artist_name)
+                answers[(scope, audience, purpose)] = authorize(resolved.chain, request)
+    return ResourceTerms(ref=ref, release=release, chain=resolved.chain, answers=answers)
+
+
+def release_resources(release: ReleaseEntry) -> Iterator[ResourceRef]:
+    """The release, then its tracks, then their hooks, in a stable order."""
+    yield ResourceRef("release", release.release_id)
+    for track in sorted(release.tracks):
+        yield parse_resource(f"track:{track}")
+    for hook in sorted(release.hooks):
+        yield parse_resource(f"hook:{hook}")
+
+
+def resource_path(ref: ResourceRef) -> str:
+    """The API path that serves ``ref`` (what an RSL ``content`` element names)."""
+    return {"release": "/v1/releases/", "track": "/v1/tracks/", "hook": "/v1/hooks/"}[
+        ref.kind] + ref.path
+
+
+def deed_path(release_id: str) -> str:
+    """The terms URL path every export links to (the deed of the release)."""
+    return f"/r/{release_id}"

@@ -1,0 +1,119 @@
+"""The agent-facing exports: RSL documents, robots.txt, TDMRep, ODRL offers, and the
+terms headers (``Content-Usage``, ``Link rel=license``, ``tdm-reservation`` /
+``tdm-policy``) on every response that serves a release, track or hook.
+
+All of it comes from ``services.agents`` (casset_rights/agents), which derives it from
+the compiled policies; nothing here is written by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.params import FromPath
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from casset_rights.agents import odrl, rsl
+from casset_rights.api.deps import ServicesDep
+from casset_rights.errors import CassetError
+from casset_rights.resources import ResourceRef, is_segment
+
+_RSL_HEADERS = {"cache-control": "public, max-age=60"}
+
+
+def _rsl_response(document: rsl.RslDocument) -> Response[bytes]:
+    return Response(document.xml, media_type=rsl.MEDIA_TYPE, headers=_RSL_HEADERS)
+
+
+class AgentExportController(Controller):
+    tags = ["agents"]
+
+    @get("/rsl.xml", summary="RSL 1.0 licenses of every release (application/rsl+xml)",
+         sync_to_thread=False)
+    def rsl_service(self, services: ServicesDep) -> Response[bytes]:
+        return _rsl_response(services.agents.rsl())
+
+    @get("/artists/{artist:str}/rsl.xml", summary="RSL 1.0 licenses of an artist's releases",
+         sync_to_thread=False)
+    def rsl_artist(self, artist: FromPath[str], services: ServicesDep) -> Response[bytes]:
+        return _rsl_response(services.agents.rsl(artist=artist))
+
+    @get("/r/{release:str}/rsl.xml", summary="RSL 1.0 licenses of a release",
+         sync_to_thread=False)
+    def rsl_release(self, release: FromPath[str], services: ServicesDep) -> Response[bytes]:
+        return _rsl_response(services.agents.rsl(release=release))
+
+    @get("/robots.txt", summary="robots.txt with AI usage preferences and the RSL license",
+         sync_to_thread=False, media_type="text/plain")
+    def robots(self, services: ServicesDep) -> str:
+        return services.agents.robots_txt()
+
+    @get("/.well-known/tdmrep.json", summary="W3C TDMRep rules per resource path",
+         sync_to_thread=False)
+    def tdmrep(self, services: ServicesDep) -> list[dict[str, Any]]:
+        return services.agents.tdmrep()
+
+    @get("/odrl/policies/{policy_id:str}", summary="A policy as an ODRL 2.2 Offer (JSON-LD)",
+         sync_to_thread=False)
+    def policy_offer(self, policy_id: FromPath[str], services: ServicesDep) -> Response[Any]:
+        return Response(services.agents.policy_offer(policy_id), media_type=odrl.MEDIA_TYPE)
+
+    @get("/odrl/tdm/{resource:path}", summary="The TDMRep policy of a resource (ODRL Offer)",
+         sync_to_thread=False)
+    def tdm_offer(self, resource: FromPath[str], services: ServicesDep) -> Response[Any]:
+        return Response(services.agents.tdm_offer(resource.lstrip("/")),
+                        media_type=odrl.MEDIA_TYPE)
+
+
+def resource_of_path(path: str) -> ResourceRef | None:
+    """The resource a successful GET of ``path`` serves: a catalog read
+    (``/v1/releases/R...``, ``/v1/tracks/R/T``, ``/v1/hooks/R/T/H``) or a deed
+    (``/r/R``); ``None`` for any other path."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "v1":
+        kind, rest = parts[1], parts[2:]
+        if kind == "releases":
+            return _ref("release", rest[:1])
+        if kind == "tracks" and len(rest) == 2:
+            return _ref("track", rest)
+        if kind == "hooks" and len(rest) == 3:
+            return _ref("hook", rest)
+    if len(parts) == 2 and parts[0] == "r":
+        return _ref("release", parts[1:])
+    return None
+
+
+def _ref(kind: str, segments: list[str]) -> ResourceRef | None:
+    if not all(is_segment(s) for s in segments):
+        return None
+    padded: list[str | None] = [*segments, None, None]
+    return ResourceRef(kind, segments[0], padded[1], padded[2])  # type: ignore[arg-type]
+
+
+def terms_headers_middleware(app: ASGIApp) -> ASGIApp:
+    """Add the terms headers to every successful GET/HEAD of a release, track, hook or
+    deed. A resource the index does not hold gets none (its answer is a 404 anyway)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        ref = None
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            ref = resource_of_path(scope["path"])
+        if ref is None:
+            await app(scope, receive, send)
+            return
+        services = scope["litestar_app"].state["services"]
+
+        async def send_with_terms(message: Message) -> None:
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                try:
+                    extra = services.agents.headers(ref)
+                except CassetError:
+                    extra = {}
+                message["headers"] = [*message.get("headers", ()),  # type: ignore[typeddict-unknown-key]
+                                      *((k.encode(), v.encode()) for k, v in extra.items())]
+            await send(message)
+
+        await app(scope, receive, send_with_terms)
+
+    return middleware
