@@ -22,6 +22,7 @@ from casset_rights.api.lineage_owner import LineageOwnerController
 from casset_rights.api.log import LogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
+from casset_rights.api.openapi_page import OfflineOpenAPIPage
 from casset_rights.api.problems import (
     database_data_error_handler, database_unavailable_handler, domain_error_handler,
     http_error_handler, undecodable_body_handler,
@@ -96,7 +97,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         openapi_config=OpenAPIConfig(
             title="Casset Rights", version="1.0.0",
             description="Rights, licenses and lineage of music releases, for machine clients.",
-            path="/schema", render_plugins=[ScalarRenderPlugin()],
+            # /schema itself loads nothing (works offline); Scalar, from its CDN, at
+            # /schema/scalar.
+            path="/schema", render_plugins=[OfflineOpenAPIPage(),
+                                            ScalarRenderPlugin(path="/scalar")],
         ),
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],

@@ -143,7 +143,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
                     sequencer=log_keeper.sequencer, jobs=jobs,
-                    agents=AgentTerms(index=index, base=settings.resolved_issuer))
+                    agents=AgentTerms(index=index, catalog=catalog,
+                                      base=settings.resolved_issuer))
     context["services"] = services
     return services
 

@@ -12,19 +12,22 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from casset_rights.agents import aipref, odrl, rsl
+from casset_rights.agents.deed import Deed, release_deed
 from casset_rights.agents.terms import (
     ResourceTerms, deed_path, release_resources, resource_terms,
 )
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.errors import NotFound
+from casset_rights.manifests import CatalogService
 from casset_rights.resources import ResourceRef, is_segment, parse_resource
 
 T = TypeVar("T")
 
 
 class AgentTerms:
-    def __init__(self, *, index: RightsIndex, base: str) -> None:
+    def __init__(self, *, index: RightsIndex, catalog: CatalogService, base: str) -> None:
         self._index = index
+        self._catalog = catalog
         self.base = base
         self._lock = threading.Lock()
         self._generation: tuple[int, int] | None = None
@@ -85,6 +88,14 @@ class AgentTerms:
             return rsl.rsl_document(resources, base=self.base,
                                     license_server=self.license_server)
         return self._cached(("rsl", artist, release), make)
+
+    def deed(self, release_id: str) -> Deed:
+        """The deed of a release (reads its head manifest). Raises UnknownResource."""
+        def make() -> Deed:
+            terms = self.release_terms(release_id)
+            manifest = self._catalog.head(release_id).manifest
+            return release_deed(terms, manifest, base=self.base)
+        return self._cached(("deed", release_id), make)
 
     def robots_txt(self) -> str:
         return self._cached("robots", lambda: aipref.robots_txt(

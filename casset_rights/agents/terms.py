@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from casset_rights.decisions.index import ReleaseEntry, RightsIndex
 from casset_rights.policy import SCOPES, CompiledPolicy, Decision, LicenseRoute, authorize
+from casset_rights.policy.model import Conditions
 from casset_rights.policy.request import Context, Request
 from casset_rights.principal import Principal
 from casset_rights.resources import ResourceRef, parse_resource
@@ -56,6 +57,23 @@ class ResourceTerms:
             for route in decision.license_routes:
                 named.setdefault(route.name, route)
         return [named[n] for n in sorted(named)]
+
+    def conditional(self, scope: str, audience: str) -> list[str]:
+        """The permit and route rules for ``scope`` that can apply to ``audience`` only
+        under conditions beyond purpose, in words (``permit if the excerpt is at most 15
+        s``): what the answers without such context leave out."""
+        out: list[str] = []
+        for policy in self.chain:
+            for rule in policy.policy.rules:
+                if rule.effect == "deny" or scope not in rule.scopes or rule.when is None:
+                    continue
+                if not _reaches(rule.to, audience):
+                    continue
+                words = _condition_words(rule.when)
+                if words:
+                    effect = "yes" if rule.effect == "permit" else f"with license {rule.route}"
+                    out.append(f"{effect} if {words}")
+        return out
 
     def conditions_beyond(self) -> list[str]:
         """Rules of the chain whose outcome depends on more than audience kind and
@@ -117,3 +135,40 @@ def resource_path(ref: ResourceRef) -> str:
 def deed_path(release_id: str) -> str:
     """The terms URL path every export links to (the deed of the release)."""
     return f"/r/{release_id}"
+
+
+def _reaches(to: object, audience: str) -> bool:
+    if to == "any":
+        return True
+    for item in to:  # type: ignore[attr-defined]
+        if item == audience:
+            return True
+        if not isinstance(item, str) and getattr(item, "kind", None) in (None, audience):
+            return True
+    return False
+
+
+def _condition_words(when: Conditions) -> str:
+    parts = []
+    if when.excerpt_seconds is not None:
+        low, high = when.excerpt_seconds.min, when.excerpt_seconds.max
+        if low is not None and high is not None:
+            parts.append(f"the excerpt is {low} to {high} s")
+        elif high is not None:
+            parts.append(f"the excerpt is at most {high} s")
+        else:
+            parts.append(f"the excerpt is at least {low} s")
+    if when.territory is not None:
+        if when.territory.in_ is not None:
+            parts.append("used in " + ", ".join(when.territory.in_))
+        else:
+            parts.append("not used in " + ", ".join(when.territory.not_in or ()))
+    if when.between is not None:
+        if when.between.from_ is not None:
+            parts.append(f"on or after {when.between.from_.isoformat()}")
+        if when.between.until is not None:
+            parts.append(f"before {when.between.until.isoformat()}")
+    if parts and when.purpose is not None:
+        purposes = (when.purpose,) if isinstance(when.purpose, str) else when.purpose
+        parts.append("the purpose is " + " or ".join(purposes))
+    return " and ".join(parts)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from casset_rights.agents import odrl, rsl
+from casset_rights.agents.deed import Deed
+from casset_rights.api.deed_page import PAGE_HEADERS, deed_page
 from casset_rights.api.deps import ServicesDep
 from casset_rights.errors import CassetError
 from casset_rights.resources import ResourceRef, is_segment
@@ -43,6 +45,19 @@ class AgentExportController(Controller):
          sync_to_thread=False)
     def rsl_release(self, release: FromPath[str], services: ServicesDep) -> Response[bytes]:
         return _rsl_response(services.agents.rsl(release=release))
+
+    @get("/r/{release:str}", summary="The deed of a release: its terms for people "
+         "(text/html) or as JSON (Accept: application/json)", sync_to_thread=True,
+         response_description="The Deed as JSON, or the same terms as an HTML page")
+    def deed(self, release: FromPath[str], request: Request[Any, Any, Any],
+             services: ServicesDep) -> Response[Deed]:
+        deed = services.agents.deed(release)
+        wanted = request.accept.best_match(["text/html", "application/json"],
+                                           default="text/html")
+        if wanted == "application/json":
+            return Response(deed, headers={"vary": "Accept"})
+        return Response(deed_page(deed), media_type="text/html",  # type: ignore[arg-type]
+                        headers=PAGE_HEADERS)
 
     @get("/robots.txt", summary="robots.txt with AI usage preferences and the RSL license",
          sync_to_thread=False, media_type="text/plain")
