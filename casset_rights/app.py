@@ -75,8 +75,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                                                ReceiptController, LogController]),
                         # After the reads: these share their paths (see artist_write).
                         *RELEASE_WRITE_HANDLERS,
-                        # Agents: RSL, robots.txt, TDMRep, ODRL (casset_rights/agents).
-                        AgentExportController],
+                        # Agents: RSL, robots.txt, TDMRep, ODRL, deeds (casset_rights/agents);
+                        # public reads, like the catalog.
+                        Router(path="/", opt=needs(RIGHTS_READ),
+                               route_handlers=[AgentExportController])],
         # Count the caller (by client, or by address), refuse a bad token, enforce the
         # route's scope (its ``opt``): one hook, before the body is read.
         before_request=access_check,
