@@ -97,6 +97,18 @@ class AgentTerms:
             return release_deed(terms, manifest, base=self.base)
         return self._cached(("deed", release_id), make)
 
+    def protected_resource(self, path: str, *, issuer: str,
+                           scopes: list[str]) -> dict[str, Any]:
+        """RFC 9728 metadata: of the API (``path`` empty or ``v1``) or of the MCP
+        endpoint (``mcp``). Raises NotFound for any other resource."""
+        if path not in ("", "v1", "mcp"):
+            raise NotFound(f"no protected resource {path!r}")
+        resource = f"{self.base}/mcp" if path == "mcp" else f"{self.base}/v1"
+        return {"resource": resource, "authorization_servers": [issuer],
+                "scopes_supported": scopes, "bearer_methods_supported": ["header"],
+                "resource_name": "Casset Rights" + (" (MCP)" if path == "mcp" else ""),
+                "resource_documentation": f"{self.base}/schema"}
+
     def robots_txt(self) -> str:
         return self._cached("robots", lambda: aipref.robots_txt(
             self.all_terms(), base=self.base, rsl_url=self.rsl_url))

@@ -59,6 +59,17 @@ class AgentExportController(Controller):
         return Response(deed_page(deed), media_type="text/html",  # type: ignore[arg-type]
                         headers=PAGE_HEADERS)
 
+    @get("/.well-known/oauth-protected-resource", sync_to_thread=False,
+         summary="OAuth protected-resource metadata (RFC 9728) of the API")
+    def protected_api(self, services: ServicesDep) -> dict[str, Any]:
+        return _protected(services, "")
+
+    @get("/.well-known/oauth-protected-resource/{resource_path:path}", sync_to_thread=False,
+         summary="OAuth protected-resource metadata (RFC 9728) of /v1 or /mcp")
+    def protected_resource(self, resource_path: FromPath[str],
+                           services: ServicesDep) -> dict[str, Any]:
+        return _protected(services, resource_path.strip("/"))
+
     @get("/robots.txt", summary="robots.txt with AI usage preferences and the RSL license",
          sync_to_thread=False, media_type="text/plain")
     def robots(self, services: ServicesDep) -> str:
@@ -79,6 +90,12 @@ class AgentExportController(Controller):
     def tdm_offer(self, resource: FromPath[str], services: ServicesDep) -> Response[Any]:
         return Response(services.agents.tdm_offer(resource.lstrip("/")),
                         media_type=odrl.MEDIA_TYPE)
+
+
+def _protected(services: Any, path: str) -> dict[str, Any]:
+    return services.agents.protected_resource(
+        path, issuer=services.auth.issuer_url,
+        scopes=services.auth.metadata()["scopes_supported"])
 
 
 def resource_of_path(path: str) -> ResourceRef | None:
