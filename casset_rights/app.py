@@ -19,6 +19,7 @@ from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.lineage_owner import LineageOwnerController
+from casset_rights.api.mcp_mount import mcp_mount
 from casset_rights.api.log import LogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
@@ -43,6 +44,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
     container = services or open_services(settings)
     if settings.load_examples:
         load_examples(container)
+
+    # MCP over Streamable HTTP at /mcp; its sessions run for the app's lifetime.
+    mcp_endpoint, mcp_lifespan = mcp_mount(container)
 
     def provide_services() -> Services:
         return container
@@ -78,7 +82,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         # Agents: RSL, robots.txt, TDMRep, ODRL, deeds (casset_rights/agents);
                         # public reads, like the catalog.
                         Router(path="/", opt=needs(RIGHTS_READ),
-                               route_handlers=[AgentExportController])],
+                               route_handlers=[AgentExportController]),
+                        mcp_endpoint],
         # Count the caller (by client, or by address), refuse a bad token, enforce the
         # route's scope (its ``opt``): one hook, before the body is read.
         before_request=access_check,
@@ -106,6 +111,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         ),
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
+        lifespan=[mcp_lifespan],
         on_shutdown=[on_shutdown],
         debug=False,
         state={"services": container},
