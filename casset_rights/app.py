@@ -17,6 +17,9 @@ from casset_rights.api.catalog import CatalogController
 from casset_rights.api.decisions import DecisionController
 from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
+from casset_rights.api.license_server import (
+    LicenseServerController, ProtectedContentController,
+)
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.lineage_owner import LineageOwnerController
 from casset_rights.api.mcp_mount import mcp_mount
@@ -82,7 +85,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         # Agents: RSL, robots.txt, TDMRep, ODRL, deeds (casset_rights/agents);
                         # public reads, like the catalog.
                         Router(path="/", opt=needs(RIGHTS_READ),
-                               route_handlers=[AgentExportController]),
+                               route_handlers=[AgentExportController,
+                                               # RSL's license server; protected content.
+                                               LicenseServerController,
+                                               ProtectedContentController]),
                         mcp_endpoint],
         # Count the caller (by client, or by address), refuse a bad token, enforce the
         # route's scope (its ``opt``): one hook, before the body is read.

@@ -40,11 +40,12 @@ def _principal(services: Any, args: argparse.Namespace) -> Principal:
     if args.client_secret_file is None:
         raise Unauthenticated("--client-id needs --client-secret-file")
     secret = Path(args.client_secret_file).read_text().strip()
-    client = services.auth.clients.find(args.client_id)
-    if client is None or not client.check_client_secret(secret) or client.disabled_at:
+    from casset_rights.agents.olp import client_principal
+
+    principal = client_principal(services.auth, args.client_id, secret)
+    if principal is None:
         raise Unauthenticated("unknown client or wrong secret")
-    return Principal(kind=client.kind, client_id=client.client_id, subject=client.artist_id,
-                     attributes=dict(client.attributes), scopes=client.machine_scopes)
+    return principal
 
 
 def add_agent_commands(sub: Any) -> None:

@@ -22,7 +22,7 @@ from casset_rights.policy import SCOPES, CompiledPolicy, Decision, LicenseRoute,
 from casset_rights.policy.model import Conditions
 from casset_rights.policy.request import Context, Request
 from casset_rights.principal import Principal
-from casset_rights.resources import ResourceRef, parse_resource
+from casset_rights.resources import ResourceRef, is_segment, parse_resource
 
 AUDIENCES: tuple[str, ...] = ("public", "agent", "partner")
 PURPOSE_CASES: tuple[str | None, ...] = (None, "commercial", "non-commercial")
@@ -172,3 +172,28 @@ def _condition_words(when: Conditions) -> str:
         purposes = (when.purpose,) if isinstance(when.purpose, str) else when.purpose
         parts.append("the purpose is " + " or ".join(purposes))
     return " and ".join(parts)
+
+
+def resource_of_path(path: str) -> ResourceRef | None:
+    """The resource a successful GET of ``path`` serves: a catalog read
+    (``/v1/releases/R...``, ``/v1/tracks/R/T``, ``/v1/hooks/R/T/H``) or a deed
+    (``/r/R``); ``None`` for any other path."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "v1":
+        kind, rest = parts[1], parts[2:]
+        if kind == "releases":
+            return _ref("release", rest[:1])
+        if kind == "tracks" and len(rest) == 2:
+            return _ref("track", rest)
+        if kind == "hooks" and len(rest) == 3:
+            return _ref("hook", rest)
+    if len(parts) == 2 and parts[0] == "r":
+        return _ref("release", parts[1:])
+    return None
+
+
+def _ref(kind: str, segments: list[str]) -> ResourceRef | None:
+    if not all(is_segment(s) for s in segments):
+        return None
+    padded: list[str | None] = [*segments, None, None]
+    return ResourceRef(kind, segments[0], padded[1], padded[2])  # type: ignore[arg-type]

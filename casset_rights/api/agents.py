@@ -19,7 +19,7 @@ from casset_rights.agents.deed import Deed
 from casset_rights.api.deed_page import PAGE_HEADERS, deed_page
 from casset_rights.api.deps import ServicesDep
 from casset_rights.errors import CassetError
-from casset_rights.resources import ResourceRef, is_segment
+from casset_rights.agents.terms import resource_of_path
 
 _RSL_HEADERS = {"cache-control": "public, max-age=60"}
 
@@ -96,31 +96,6 @@ def _protected(services: Any, path: str) -> dict[str, Any]:
     return services.agents.protected_resource(
         path, issuer=services.auth.issuer_url,
         scopes=services.auth.metadata()["scopes_supported"])
-
-
-def resource_of_path(path: str) -> ResourceRef | None:
-    """The resource a successful GET of ``path`` serves: a catalog read
-    (``/v1/releases/R...``, ``/v1/tracks/R/T``, ``/v1/hooks/R/T/H``) or a deed
-    (``/r/R``); ``None`` for any other path."""
-    parts = path.strip("/").split("/")
-    if len(parts) >= 3 and parts[0] == "v1":
-        kind, rest = parts[1], parts[2:]
-        if kind == "releases":
-            return _ref("release", rest[:1])
-        if kind == "tracks" and len(rest) == 2:
-            return _ref("track", rest)
-        if kind == "hooks" and len(rest) == 3:
-            return _ref("hook", rest)
-    if len(parts) == 2 and parts[0] == "r":
-        return _ref("release", parts[1:])
-    return None
-
-
-def _ref(kind: str, segments: list[str]) -> ResourceRef | None:
-    if not all(is_segment(s) for s in segments):
-        return None
-    padded: list[str | None] = [*segments, None, None]
-    return ResourceRef(kind, segments[0], padded[1], padded[2])  # type: ignore[arg-type]
 
 
 def terms_headers_middleware(app: ASGIApp) -> ASGIApp:
