@@ -138,7 +138,7 @@ class AuthService:
             attributes={k: v for k, v in (("operator", reg.operator),
                                           ("purpose", reg.purpose)) if v is not None},
             jwks=reg.jwks,
-            registration=msgspec.to_builtins(reg))
+            registration={k: v for k, v in msgspec.to_builtins(reg).items() if v is not None})
         return OAuthResponse(201, client_information(new), tuple(default_json_headers))
 
     # -- operators (the CLI) ---------------------------------------------------------------
