@@ -18,7 +18,7 @@ from casset_rights.api.decisions import DecisionController
 from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
 from casset_rights.api.license_server import (
-    LicenseServerController, ProtectedContentController,
+    LicenseServerController, ProtectedContentController, X402Controller,
 )
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.lineage_owner import LineageOwnerController
@@ -89,7 +89,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                                                # RSL's license server; protected content.
                                                LicenseServerController,
                                                ProtectedContentController]),
-                        mcp_endpoint],
+                        mcp_endpoint,
+                        # x402 for paid routes; declares its own scope (licenses:request).
+                        X402Controller],
         # Count the caller (by client, or by address), refuse a bad token, enforce the
         # route's scope (its ``opt``): one hook, before the body is read.
         before_request=access_check,

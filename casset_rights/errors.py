@@ -208,6 +208,19 @@ class LicenseNotOffered(LicenseChallenge):
     code = "license_not_offered"
 
 
+class PaymentRefused(CassetError):
+    """An x402 payment that was not accepted (malformed, underpaid, expired, to another
+    payee, on another network, replayed); nothing was settled or granted. ``reason`` is
+    x402's invalid reason; ``payment_required`` the PAYMENT-REQUIRED to retry with."""
+
+    code = "payment_refused"
+
+    def __init__(self, detail: str, *, reason: str, payment_required: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.payment_required = payment_required
+
+
 class PaymentsNotConfigured(CassetError):
     code = "payments_not_configured"
 

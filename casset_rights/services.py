@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from casset_rights.agents.service import AgentTerms
+from casset_rights.agents.x402pay import X402Checkout, open_x402
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.auth.service import AuthService, open_auth
 from casset_rights.config import Settings
@@ -64,6 +65,7 @@ class Services:
     sequencer: Sequencer
     jobs: JobQueue
     agents: AgentTerms  # RSL, AI preferences, TDMRep, ODRL (casset_rights/agents)
+    x402: X402Checkout | None  # paid routes paid by agents (agents/x402pay.py)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -144,7 +146,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
                     sequencer=log_keeper.sequencer, jobs=jobs,
                     agents=AgentTerms(index=index, catalog=catalog,
-                                      base=settings.resolved_issuer))
+                                      base=settings.resolved_issuer),
+                    x402=open_x402(settings, licenses=licenses))
     context["services"] = services
     return services
 

@@ -17,12 +17,16 @@ from urllib.parse import unquote
 
 import anyio
 import msgspec
+from x402.http.utils import encode_payment_response_header
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
 from casset_rights.agents.olp import LicenseServer, OlpError, client_principal
 from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
-from casset_rights.errors import NotFound
+from casset_rights.api.licenses import license_body
+from casset_rights.api.security import needs
+from casset_rights.auth.scopes import LICENSES_REQUEST
+from casset_rights.errors import NotFound, PaymentsNotConfigured
 from casset_rights.policy import SCOPES
 from casset_rights.principal import Principal
 from casset_rights.resources import ResourceRef
@@ -125,3 +129,42 @@ class ProtectedContentController(Controller):
         by = license_server(services).require_license(
             principal, request.headers.get("authorization"), ref=ref, use=use)
         return LyricsResponse(resource=ref.id, use=use, lyric=lyric, by=by)
+
+
+class X402Controller(Controller):
+    """x402 v2 for paid routes: ``POST /x402/licenses/{quote_id}`` answers 402 with
+    ``PAYMENT-REQUIRED``; the retry with ``PAYMENT-SIGNATURE`` is verified and settled, and
+    the license granted (``PAYMENT-RESPONSE`` names the transaction)."""
+
+    tags = ["licenses"]
+
+    @post("/x402/licenses/{quote_id:str}", summary="Pay a quote of a paid route with x402 "
+          "(USDC) and get the license", opt=needs(LICENSES_REQUEST, anonymous=False),
+          status_code=201, sync_to_thread=True)
+    def pay(self, quote_id: FromPath[str], request: Request[Any, Any, Any],
+            services: ServicesDep, principal: PrincipalDep) -> Response[Any]:
+        checkout = services.x402
+        if checkout is None:
+            raise PaymentsNotConfigured("x402 is turned off on this service")
+        url = f"{services.agents.base}/x402/licenses/{quote_id}"
+        header = request.headers.get("payment-signature")
+        if not header:
+            quote = services.licenses.get_quote(principal, quote_id)
+            required = checkout.payment_required(quote, url=url,
+                                                 error="PAYMENT-SIGNATURE header is required")
+            return Response({"type": "https://casset.example/problems/payment_required",
+                             "title": "Payment required", "status": 402,
+                             "code": "payment_required",
+                             "detail": f"pay {quote.route.name} with x402: sign the "
+                                       "requirements in PAYMENT-REQUIRED and send them back "
+                                       "as PAYMENT-SIGNATURE"},
+                            status_code=402, media_type="application/problem+json",
+                            headers={"PAYMENT-REQUIRED": required})
+        paid = checkout.pay(principal, quote_id, header, url=url)
+        now = services.licenses.now_ms()
+        return Response({"status": "granted", "transaction": paid.settlement.transaction,
+                         "network": paid.settlement.network,
+                         "license": license_body(paid.grant, principal, now_ms=now)},
+                        status_code=201,
+                        headers={"PAYMENT-RESPONSE": encode_payment_response_header(
+                            paid.settlement)})
