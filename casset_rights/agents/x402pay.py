@@ -60,7 +60,7 @@ class DollarChain(Protocol):
 
 
 @cache
-def test_usdc() -> dict[str, Any]:
+def usdc_artifact() -> dict[str, Any]:
     """The compiled TestUSDC (abi, bytecode), committed with the package."""
     text = resources.files("casset_rights.agents").joinpath("TestUSDC.json").read_text()
     return json.loads(text)  # type: ignore[no-any-return]
@@ -83,7 +83,7 @@ class EmbeddedDollarChain:
         for account in (self._owner, self._operator):
             self.w3.eth.send_transaction({"from": rich, "to": account.address,
                                           "value": 10**20})
-        artifact = test_usdc()
+        artifact = usdc_artifact()
         receipt = self._send({"data": artifact["bytecode"]})
         self.asset = str(receipt["contractAddress"])
         self.network = f"eip155:{self.w3.eth.chain_id}"
