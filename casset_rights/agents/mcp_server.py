@@ -1,6 +1,7 @@
 """The MCP server (``mcp`` 2.x ``MCPServer``): the rights service as tools and resources.
 
-Tools: ``rights_grid``, ``decide``, ``quote``, ``obtain_license``, ``lineage`` and
+Tools: ``rights_grid``, ``decide``, ``quote``, ``obtain_license`` (paid routes through
+x402: ``payment_signature``), ``lineage`` and
 ``verify_receipt``, each with a typed (pydantic) result, so every answer carries
 ``structuredContent`` and an output schema. Resources: the releases (``casset://releases``
 and each release's deed, ``casset://releases/{release_id}``) and the policies
@@ -25,7 +26,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from casset_rights.errors import CassetError, InvalidToken
+from casset_rights.errors import CassetError, InvalidToken, PaymentsNotConfigured
 from casset_rights.principal import PUBLIC, Principal
 from casset_rights.receipts.verify import verify_receipt as verify_token
 
@@ -77,6 +78,7 @@ class LicenseAnswer(BaseModel):
     receipt_id: str
     grant: dict[str, Any] | None = None
     request: dict[str, Any] | None = None
+    transaction: str | None = None  # the x402 settlement of a paid route
 
 
 class Verification(BaseModel):
@@ -171,11 +173,35 @@ def build_mcp(services: Any, *, principal_of: PrincipalOf | None = None) -> MCPS
                            expires_at_ms=q.expires_at_ms, token=q.token)
 
     @mcp.tool(description="Turn a quote into a license (free and paid routes) or a request "
-                          "to the artist (request routes).")
+                          "to the artist (request routes). A paid route is paid with x402: "
+                          "the first call fails with payment_required and the PAYMENT-REQUIRED "
+                          "value; call again with payment_signature (PAYMENT-SIGNATURE).")
     async def obtain_license(ctx: Context, quote_id: str = Field(max_length=100),
-                             message: str | None = Field(None, max_length=2000)
+                             message: str | None = Field(None, max_length=2000),
+                             payment_signature: str | None = Field(None, max_length=16_384)
                              ) -> LicenseAnswer:
-        obtained = await run(services.licenses.obtain, who(ctx), quote_id, message=message)
+        principal = who(ctx)
+        checkout = services.x402
+        url = f"{services.agents.base}/mcp"
+        if payment_signature is not None:
+            if checkout is None:
+                raise ToolError("payments_not_configured: x402 is turned off on this service")
+            paid = await run(checkout.pay, principal, quote_id, payment_signature, url=url)
+            return LicenseAnswer(status="granted", receipt_id=paid.grant.receipt_id,
+                                 grant=msgspec.to_builtins(paid.grant),
+                                 transaction=paid.settlement.transaction)
+        try:
+            obtained = await anyio.to_thread.run_sync(
+                partial(services.licenses.obtain, principal, quote_id, message=message))
+        except PaymentsNotConfigured as exc:
+            if checkout is None:
+                raise ToolError(f"{exc.code}: {exc.detail}") from None
+            quote = await run(services.licenses.get_quote, principal, quote_id)
+            required = await run(checkout.payment_required, quote, url=url)
+            raise ToolError(f"payment_required: pay with x402 and call obtain_license again "
+                            f"with payment_signature. PAYMENT-REQUIRED: {required}") from None
+        except CassetError as exc:
+            raise ToolError(f"{exc.code}: {exc.detail}") from None
         if obtained.grant is not None:
             return LicenseAnswer(status="granted", receipt_id=obtained.receipt_id,
                                  grant=msgspec.to_builtins(obtained.grant))

@@ -27,7 +27,8 @@ from casset_rights.agents import rsl
 from casset_rights.agents.terms import resource_of_path
 from casset_rights.auth.credentials import check_secret
 from casset_rights.errors import (
-    CassetError, LicenseMissing, LicenseNotCovering, LicenseNotOffered, PaymentsNotConfigured,
+    CassetError, LicenseMissing, LicenseNotCovering, LicenseNotOffered, PaymentRefused,
+    PaymentsNotConfigured,
 )
 from casset_rights.policy import SCOPES, build_request
 from casset_rights.principal import Principal
@@ -38,11 +39,13 @@ GRANT_TYPES = ("client_credentials", "rsl")
 
 
 class OlpError(Exception):
-    def __init__(self, error: str, description: str, *, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, *, status: int = 400,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class LicenseServer:
     desk: Any  # LicenseDesk
     decisions: Any  # DecisionService
     base: str
+    x402: Any = None  # X402Checkout, for paid routes
 
     @property
     def url(self) -> str:
@@ -68,8 +72,13 @@ class LicenseServer:
     # -- the token endpoint --------------------------------------------------------------
 
     def token(self, principal: Principal, *, grant_type: str | None, resource: str | None,
-              license_xml: str | None) -> dict[str, Any]:
-        """A license for ``resource`` as an OAuth token answer. Raises OlpError."""
+              license_xml: str | None, quote_id: str | None = None,
+              payment_signature: str | None = None) -> dict[str, Any]:
+        """A license for ``resource`` as an OAuth token answer. A paid route answers 402
+        ``payment_required`` with x402's ``PAYMENT-REQUIRED`` and the quote to pay; the
+        retry names that ``quote`` and carries ``PAYMENT-SIGNATURE``. Raises OlpError."""
+        if quote_id and payment_signature:
+            return self._paid_token(principal, quote_id, payment_signature)
         if grant_type not in GRANT_TYPES:
             raise OlpError("unsupported_grant_type",
                            "grant_type is client_credentials or rsl")
@@ -81,7 +90,16 @@ class LicenseServer:
             quote = self.licenses.quote(principal, resource=ref.id, route=route)
             obtained = self.licenses.obtain(principal, quote.id)
         except PaymentsNotConfigured as exc:
-            raise OlpError("payment_required", exc.detail, status=402) from None
+            if self.x402 is None:
+                raise OlpError("payment_required", exc.detail, status=402) from None
+            url = f"{self.url}/token"
+            raise OlpError(
+                "payment_required",
+                f"route {route!r} costs {quote.route.price.amount / 100:.2f} "
+                f"{quote.route.price.currency.upper()}: pay with x402 (PAYMENT-REQUIRED) and "
+                f"post again with quote={quote.id} and a PAYMENT-SIGNATURE header",
+                status=402, headers={"PAYMENT-REQUIRED": self.x402.payment_required(
+                    quote, url=url), "Casset-Quote": quote.id}) from None
         except CassetError as exc:
             raise OlpError("invalid_grant", f"{exc.code}: {exc.detail}") from None
         if obtained.grant is None:
@@ -89,6 +107,19 @@ class LicenseServer:
                            f"the artist decides on request {obtained.request.id}; "
                            f"ask again when it is approved")
         return token_answer(obtained.grant)
+
+    def _paid_token(self, principal: Principal, quote_id: str,
+                    payment_signature: str) -> dict[str, Any]:
+        if self.x402 is None:
+            raise OlpError("payment_required", "x402 is turned off on this service", status=402)
+        try:
+            paid = self.x402.pay(principal, quote_id, payment_signature, url=f"{self.url}/token")
+        except PaymentRefused as exc:
+            raise OlpError("payment_required", exc.detail, status=402,
+                           headers={"PAYMENT-REQUIRED": exc.payment_required}) from None
+        except CassetError as exc:
+            raise OlpError("invalid_grant", f"{exc.code}: {exc.detail}") from None
+        return {**token_answer(paid.grant), "transaction": paid.settlement.transaction}
 
     def resource_ref(self, resource: str | None) -> ResourceRef:
         """The resource an asset URL of this service names. Raises OlpError

@@ -37,7 +37,8 @@ Use = Literal[SCOPES]  # type: ignore[valid-type]
 
 def license_server(services: Any) -> LicenseServer:
     return LicenseServer(licenses=services.licenses, desk=services.license_desk,
-                         decisions=services.decisions, base=services.agents.base)
+                         decisions=services.decisions, base=services.agents.base,
+                         x402=services.x402)
 
 
 def _oauth_error(error: OlpError | None, *, status: int = 400, code: str = "",
@@ -45,7 +46,7 @@ def _oauth_error(error: OlpError | None, *, status: int = 400, code: str = "",
     body = ({"error": error.error, "error_description": error.description} if error
             else {"error": code, "error_description": description})
     return Response(body, status_code=error.status if error else status,
-                    headers={**_NO_STORE, **(headers or {})})
+                    headers={**_NO_STORE, **(error.headers if error else {}), **(headers or {})})
 
 
 def _client(request: Request[Any, Any, Any], form: dict[str, str]) -> Principal | None:
@@ -93,9 +94,11 @@ class LicenseServerController(Controller):
     @post("/olp/token", summary="RSL Open License Protocol: a license token for an asset",
           status_code=200)
     async def token(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        signature = request.headers.get("payment-signature")
         return await _client_call(request, lambda server, principal, form: server.token(
             principal, grant_type=form.get("grant_type"), resource=form.get("resource"),
-            license_xml=form.get("license")))
+            license_xml=form.get("license"), quote_id=form.get("quote"),
+            payment_signature=signature))
 
     @post("/olp/introspect", summary="RSL Open License Protocol: is this license in force "
           "for this asset and use? (RFC 7662)", status_code=200)

@@ -158,3 +158,32 @@ def test_the_same_server_over_stdio(tmp_path: Path) -> None:
                                              {"receipt": grid.structured_content["receipt"]})
             assert checked.structured_content["valid"] is True
     anyio.run(session)
+
+
+def test_an_agent_pays_a_paid_route_through_mcp(served: str, oauth: Any, services: Any) -> None:
+    from x402.http.utils import decode_payment_required_header
+
+    from tests.api.test_x402 import _sign
+
+    token = oauth.token(oauth.agent())
+
+    async def session() -> None:
+        async with _client(served, token) as client:
+            quote = await client.call_tool("quote", {
+                "resource": "hook:midnight-tapes/1/chorus", "route": "remix-license",
+                "purpose": "commercial"})
+            quote_id = quote.structured_content["quote_id"]
+            asked = await client.call_tool("obtain_license", {"quote_id": quote_id})
+            text = asked.content[0].text
+            assert asked.is_error and "payment_required" in text
+            required = decode_payment_required_header(text.rsplit("PAYMENT-REQUIRED: ", 1)[1])
+            signature = await anyio.to_thread.run_sync(_sign, services, required)
+            paid = await client.call_tool("obtain_license", {
+                "quote_id": quote_id, "payment_signature": signature})
+            assert not paid.is_error, paid.content
+            assert paid.structured_content["status"] == "granted"
+            assert paid.structured_content["transaction"].startswith("0x")
+            replay = await client.call_tool("obtain_license", {
+                "quote_id": quote_id, "payment_signature": signature})
+            assert replay.is_error and "quote_used" in replay.content[0].text
+    anyio.run(session)

@@ -139,3 +139,33 @@ def test_the_public_and_free_routes_are_not_sold(oauth: Any, buyer: dict[str, An
         "resource": "release:midnight-tapes", "route": "grounding"}).json()
     response = oauth.http.post(f"/x402/licenses/{free['id']}", headers=buyer["headers"])
     assert response.status_code == 422
+
+
+def test_rsl_license_server_sells_a_paid_route_through_x402(oauth: Any, services: Any,
+                                                            buyer: dict[str, Any]) -> None:
+    agent = buyer["agent"]
+    auth = oauth.basic(agent.client.client_id, agent.secret)
+    form = {"grant_type": "rsl", "resource": "http://rights.test/v1/releases/lantern-season",
+            "license": '<license xmlns="https://rslstandard.org/rsl" xmlns:m='
+                       '"https://casset.example/ns/rsl-music/1" m:route="derivative-license"/>'}
+    asked = oauth.http.post("/olp/token", data=form, headers=auth)
+    assert asked.status_code == 402, asked.text
+    assert asked.json()["error"] == "payment_required"
+    quote_id = asked.headers["casset-quote"]
+    required = decode_payment_required_header(asked.headers["payment-required"])
+    assert required.accepts[0].amount == str(25000 * 10_000)
+    signature = _sign(services, required)
+    bad = oauth.http.post("/olp/token", data={"quote": quote_id}, headers={
+        **auth, "payment-signature": _sign(services, required, amount="1")})
+    assert bad.status_code == 402 and "payment-required" in bad.headers
+    paid = oauth.http.post("/olp/token", data={"quote": quote_id},
+                           headers={**auth, "payment-signature": signature})
+    assert paid.status_code == 200, paid.text
+    body = paid.json()
+    assert body["token_type"] == "License" and body["transaction"].startswith("0x")
+    assert set(body["scope"].split()) == {"sample", "remix", "interpret"}
+    # The License token covers a remix of the release's hooks.
+    check = oauth.http.post("/olp/introspect", headers=auth, data={
+        "token": body["access_token"], "scope": "remix",
+        "resource": "http://rights.test/v1/releases/lantern-season"}).json()
+    assert check["active"] is True
