@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException
 from litestar.routes import HTTPRoute
 from sqlalchemy.exc import DataError, OperationalError
 
+from casset_rights.api.agents import AgentExportController, terms_headers_middleware
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
 from casset_rights.api.audio import AudioController
 from casset_rights.api.catalog import CatalogController
@@ -17,8 +18,12 @@ from casset_rights.api.commerce import ArtistMoneyController, PaymentController
 from casset_rights.api.decisions import DecisionController
 from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
+from casset_rights.api.license_server import (
+    LicenseServerController, ProtectedContentController, X402Controller,
+)
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.lineage_owner import LineageOwnerController
+from casset_rights.api.mcp_mount import mcp_mount
 from casset_rights.api.log import LogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
@@ -46,6 +51,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
     container = services or open_services(settings)
     if settings.load_examples:
         load_examples(container)
+
+    # MCP over Streamable HTTP at /mcp; its sessions run for the app's lifetime.
+    mcp_endpoint, mcp_lifespan = mcp_mount(container)
 
     def provide_services() -> Services:
         return container
@@ -86,7 +94,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                                route_handlers=[CatalogController, DecisionController,
                                                ReceiptController, LogController]),
                         # After the reads: these share their paths (see artist_write).
-                        *RELEASE_WRITE_HANDLERS],
+                        *RELEASE_WRITE_HANDLERS,
+                        # Agents: RSL, robots.txt, TDMRep, ODRL, deeds (casset_rights/agents);
+                        # public reads, like the catalog.
+                        Router(path="/", opt=needs(RIGHTS_READ),
+                               route_handlers=[AgentExportController,
+                                               # RSL's license server; protected content.
+                                               LicenseServerController,
+                                               ProtectedContentController]),
+                        mcp_endpoint,
+                        # x402 for paid routes; declares its own scope (licenses:request).
+                        X402Controller],
         # Count the caller (by client, or by address), refuse a bad token, enforce the
         # route's scope (its ``opt``): one hook, before the body is read.
         before_request=access_check,
@@ -94,7 +112,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             "services": Provide(provide_services, use_cache=True, sync_to_thread=False),
             "principal": Provide(provide_principal),
         },
-        middleware=[request_id_middleware],
+        # Terms headers (Content-Usage, Link rel=license, TDMRep) on catalog reads.
+        middleware=[request_id_middleware, terms_headers_middleware],
         exception_handlers={
             CassetError: domain_error_handler,
             HTTPException: http_error_handler,
@@ -106,6 +125,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         openapi_config=openapi_config(settings), plugins=[ClosedStructSchemaPlugin()],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
+        lifespan=[mcp_lifespan],
         on_shutdown=[on_shutdown],
         debug=False,
         state={"services": container},

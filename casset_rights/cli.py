@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from casset_rights.audio.commands import add_audio_commands, add_preview_verification
+from casset_rights.agents.commands import add_agent_commands
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audio_commands(sub)
 
     add_client_commands(sub)
+    add_agent_commands(sub)  # mcp
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
     keys.add_parser("rotate", help="make a new active signing key").set_defaults(

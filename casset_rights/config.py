@@ -151,6 +151,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def resolved_numba_cache_dir(self) -> Path:
         return self.numba_cache_dir or self.data_dir / "cache" / "numba"
+    # x402 (agents pay paid routes in USDC; casset_rights/agents/x402pay.py): by default
+    # the embedded chain's test dollar and a demo wallet funded on it; with a network
+    # (eip155:8453 Base, eip155:84532 Base Sepolia), its JSON-RPC URL and the key that
+    # sends settlements, real USDC (CASSET_X402_ASSET overrides its address).
+    x402_enabled: bool = True
+    x402_network: str | None = None
+    x402_rpc_url: str | None = None
+    x402_key_file: Path | None = None
+    x402_asset: str | None = None
+    x402_pay_to: str | None = None
 
     @property
     def body_limits(self) -> InputLimits:

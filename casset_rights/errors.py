@@ -183,6 +183,44 @@ class RateLimited(CassetError):
         self.window_seconds = window_seconds
 
 
+class LicenseChallenge(CassetError):
+    """Protected content the caller may not have as asked (RSL, ``Authorization:
+    License``). ``challenge`` is the ``WWW-Authenticate`` value naming the license
+    server; the subclass says the status: 401 without a license, 402 when one is needed
+    or the one presented does not cover the use, 403 when no license is offered."""
+
+    code = "license_required"
+
+    def __init__(self, detail: str, *, challenge: str) -> None:
+        super().__init__(detail)
+        self.challenge = challenge
+
+
+class LicenseMissing(LicenseChallenge):
+    code = "license_missing"
+
+
+class LicenseNotCovering(LicenseChallenge):
+    code = "license_required"
+
+
+class LicenseNotOffered(LicenseChallenge):
+    code = "license_not_offered"
+
+
+class PaymentRefused(CassetError):
+    """An x402 payment that was not accepted (malformed, underpaid, expired, to another
+    payee, on another network, replayed); nothing was settled or granted. ``reason`` is
+    x402's invalid reason; ``payment_required`` the PAYMENT-REQUIRED to retry with."""
+
+    code = "payment_refused"
+
+    def __init__(self, detail: str, *, reason: str, payment_required: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.payment_required = payment_required
+
+
 class PaymentsNotConfigured(CassetError):
     code = "payments_not_configured"
 

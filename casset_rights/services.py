@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from casset_rights.agents.service import AgentTerms
+from casset_rights.agents.x402pay import X402Checkout, open_x402
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.audio import AudioService, open_audio
 from casset_rights.auth.service import AuthService, open_auth
@@ -67,6 +69,8 @@ class Services:
     sequencer: Sequencer
     jobs: JobQueue
     audio: AudioService
+    agents: AgentTerms  # RSL, AI preferences, TDMRep, ODRL (casset_rights/agents)
+    x402: X402Checkout | None  # paid routes paid by agents (agents/x402pay.py)
     extras: dict[str, Any] = field(default_factory=dict)
     # Payments through Stripe; None without Stripe keys (payment routes answer 501).
     commerce: Commerce | None = None
@@ -165,7 +169,10 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
                     sequencer=log_keeper.sequencer, jobs=jobs, commerce=commerce,
-                    audio=audio)
+                    audio=audio,
+                    agents=AgentTerms(index=index, catalog=catalog,
+                                      base=settings.resolved_issuer),
+                    x402=open_x402(settings, licenses=licenses))
     context["services"] = services
     return services
 

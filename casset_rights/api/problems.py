@@ -31,6 +31,10 @@ STATUS: dict[type[e.CassetError], int] = {
     e.InputTooLarge: 413,
     e.MalformedInput: 400,
     e.InvalidInput: 422,
+    e.LicenseMissing: 401,
+    e.LicenseNotCovering: 402,
+    e.LicenseNotOffered: 403,
+    e.PaymentRefused: 402,
     e.NotFound: 404,
     e.Conflict: 409,
     e.Unauthenticated: 401,
@@ -134,6 +138,10 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) ->
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if isinstance(exc, e.InsufficientScope):
         headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+    if isinstance(exc, e.LicenseChallenge):  # RSL: a License token is what is missing
+        headers["WWW-Authenticate"] = exc.challenge
+    if isinstance(exc, e.PaymentRefused):  # x402: what to pay, to try again
+        headers["PAYMENT-REQUIRED"] = exc.payment_required
     errors = [msgspec.to_builtins(fe) for fe in exc.errors] or None
     limit = exc.limit if isinstance(exc, e.LimitExceeded) else None
     return problem(status, code=exc.code, detail=exc.detail, errors=errors, headers=headers,

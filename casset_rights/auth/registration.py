@@ -1,8 +1,10 @@
 """Client metadata (RFC 7591), checked before any client is stored.
 
 Dynamic registration is open to agents only: they get the ``agent`` kind, the
-``client_credentials`` grant and the machine scopes, and they declare who operates them
-and for what purpose (recorded as attributes policy rules can match on). Partners and
+``client_credentials`` grant and the machine scopes. Standard RFC 7591 metadata alone is
+enough (``client_name``, as MCP clients send it); an agent may also declare who operates
+it and for what purpose (``operator``, ``purpose``: recorded as attributes policy rules
+can match on; a rule that asks for them does not match an agent that did not say). Partners and
 artists are created by an operator (``casset-rights clients create``), through the same
 checks. Errors are the RFC 7591 ones: ``invalid_redirect_uri`` and
 ``invalid_client_metadata``.
@@ -27,6 +29,7 @@ SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 PURPOSE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_URI = 2000
 MAX_KEYS = 10
+MAX_LISTED = 10  # redirect URIs, contacts
 # Key types a client may sign assertions with, and the one algorithm each may use.
 ASSERTION_KEYS = {("RSA", None): ("RS256", "PS256"), ("EC", "P-256"): ("ES256",),
                   ("OKP", "Ed25519"): ("EdDSA",)}
@@ -34,13 +37,13 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 class AgentRegistration(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
-    """What an agent sends to the registration endpoint. ``operator`` (who runs the
-    agent) and ``purpose`` (a short slug such as ``search`` or ``assistant``) are our
-    extensions to RFC 7591; both are required because policies match on them."""
+    """What an agent sends to the registration endpoint: RFC 7591 client metadata, and
+    optionally our extensions ``operator`` (who runs the agent) and ``purpose`` (a short
+    slug such as ``search`` or ``assistant``), which policies can match on."""
 
     client_name: str
-    operator: str
-    purpose: str
+    operator: str | None = None
+    purpose: str | None = None
     token_endpoint_auth_method: str = "client_secret_basic"
     grant_types: list[str] = msgspec.field(default_factory=lambda: ["client_credentials"])
     response_types: list[str] = msgspec.field(default_factory=list)
@@ -49,6 +52,9 @@ class AgentRegistration(msgspec.Struct, kw_only=True, forbid_unknown_fields=Fals
     jwks: dict[str, Any] | None = None
     jwks_uri: str | None = None
     client_uri: str | None = None
+    logo_uri: str | None = None
+    policy_uri: str | None = None
+    tos_uri: str | None = None
     contacts: list[str] = msgspec.field(default_factory=list)
     software_id: str | None = None
     software_version: str | None = None
@@ -63,8 +69,9 @@ def parse_agent_registration(document: Any) -> AgentRegistration:
     except msgspec.ValidationError as exc:
         raise InvalidClientMetadataError(_ascii(f"Invalid client metadata: {exc}")) from None
     check_text(reg.client_name, "client_name")
-    check_text(reg.operator, "operator")
-    if not PURPOSE.match(reg.purpose):
+    if reg.operator is not None:
+        check_text(reg.operator, "operator")
+    if reg.purpose is not None and not PURPOSE.match(reg.purpose):
         raise InvalidClientMetadataError(
             "purpose is a lower-case slug of letters, digits and dashes (e.g. search).")
     if reg.grant_types != ["client_credentials"] or reg.response_types:
@@ -75,11 +82,14 @@ def parse_agent_registration(document: Any) -> AgentRegistration:
         raise InvalidClientMetadataError(
             "jwks_uri is not supported; send the public keys inline as jwks.")
     check_auth_method(reg.token_endpoint_auth_method, reg.jwks)
+    if len(reg.redirect_uris) > MAX_LISTED or len(reg.contacts) > MAX_LISTED:
+        raise InvalidClientMetadataError(
+            f"redirect_uris and contacts may list at most {MAX_LISTED} entries each.")
     check_redirect_uris(reg.redirect_uris)
     if reg.scope is not None and not scope_set(reg.scope) <= MACHINE_SCOPES:
         raise InvalidClientMetadataError(
             "scope may list only " + " ".join(sorted(MACHINE_SCOPES)) + ".")
-    for name in ("client_uri",):
+    for name in ("client_uri", "logo_uri", "policy_uri", "tos_uri"):
         value = getattr(reg, name)
         if value is not None:
             check_web_uri(value, name)

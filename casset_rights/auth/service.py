@@ -135,8 +135,10 @@ class AuthService:
             kind="agent", name=reg.client_name, created_by="registration",
             auth_method=reg.token_endpoint_auth_method, grant_types=["client_credentials"],
             scope=reg.scope or scope_text(MACHINE_SCOPES), redirect_uris=reg.redirect_uris,
-            attributes={"operator": reg.operator, "purpose": reg.purpose}, jwks=reg.jwks,
-            registration=msgspec.to_builtins(reg))
+            attributes={k: v for k, v in (("operator", reg.operator),
+                                          ("purpose", reg.purpose)) if v is not None},
+            jwks=reg.jwks,
+            registration={k: v for k, v in msgspec.to_builtins(reg).items() if v is not None})
         return OAuthResponse(201, client_information(new), tuple(default_json_headers))
 
     # -- operators (the CLI) ---------------------------------------------------------------

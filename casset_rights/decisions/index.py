@@ -248,3 +248,16 @@ class RightsIndex:
 
     def policy(self, target: str) -> CompiledPolicy | None:
         return self._snapshot.policies.get(target)
+
+    # -- listing (exports read these; not the request path) ---------------------------
+
+    @property
+    def generation(self) -> tuple[int, int]:
+        """The (catalog, policies) generation the current snapshot was built from."""
+        return self._snapshot.generation
+
+    def all_releases(self) -> list[ReleaseEntry]:
+        return sorted(self._snapshot.releases.values(), key=lambda r: r.release_id)
+
+    def all_policies(self) -> list[CompiledPolicy]:
+        return sorted(self._snapshot.policies.values(), key=lambda p: p.id)

@@ -320,7 +320,7 @@ def test_registration_of_an_agent(oauth: Any) -> None:
       "grant_types": ["authorization_code"]}, "invalid_client_metadata"),
     ({"client_name": "x", "operator": "y", "purpose": "Search Things"},
      "invalid_client_metadata"),
-    ({"client_name": "x", "purpose": "search"}, "invalid_client_metadata"),
+    ({"client_name": "x", "purpose": "not a slug"}, "invalid_client_metadata"),
     ({"client_name": "x", "operator": "y", "purpose": "search", "scope": "catalog:write"},
      "invalid_client_metadata"),
     ({"client_name": "x", "operator": "y", "purpose": "search",
