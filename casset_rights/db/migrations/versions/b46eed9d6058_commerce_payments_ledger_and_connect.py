@@ -1,7 +1,7 @@
 """commerce: payments, Stripe events, Connect accounts, transfers and the ledger
 
 Revision ID: b46eed9d6058
-Revises: e2a9d4c7b1f0
+Revises: e5d2a9c31f47
 Create Date: 2026-12-06 20:29:00.258601
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'b46eed9d6058'
-down_revision: str | None = 'e2a9d4c7b1f0'
+down_revision: str | None = 'e5d2a9c31f47'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

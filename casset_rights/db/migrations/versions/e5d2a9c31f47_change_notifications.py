@@ -1,7 +1,7 @@
 """change notifications: tables followed in memory NOTIFY their writes (PostgreSQL)
 
 Revision ID: e5d2a9c31f47
-Revises: e2a9d4c7b1f0
+Revises: e3a9d6c1b2f4
 Create Date: 2026-12-06 20:40:00.000000
 
 License grants, lineage edges, release versions and policy versions are held in memory
@@ -18,7 +18,7 @@ from alembic import op
 from casset_rights.decisions.tables import change_triggers, drop_change_triggers
 
 revision: str = 'e5d2a9c31f47'
-down_revision: str | None = 'e2a9d4c7b1f0'
+down_revision: str | None = 'e3a9d6c1b2f4'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
