@@ -105,8 +105,12 @@ async def read_body(request: Request[Any, Any, Any], limits: InputLimits) -> Non
 
 def _content_length(value: str | None) -> int | None:
     """The announced length; None when absent or not a number (the server frames the
-    body; its bytes are counted as they are read)."""
-    return int(value) if value is not None and value.strip().isdigit() else None
+    body; its bytes are counted as they are read). More than 18 digits is more than any
+    limit: 2**63."""
+    digits = (value or "").strip()
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits) if len(digits) <= 18 else 2**63
 
 
 async def _body(request: Request[Any, Any, Any], limits: InputLimits) -> bytes:

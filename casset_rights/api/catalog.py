@@ -31,11 +31,13 @@ from casset_rights.api.schemas import (
     VersionOut,
 )
 from casset_rights.manifests import MAX_PAGE, StoredVersion
+from casset_rights.errors import NotFound
 from casset_rights.manifests.records import HookRecord
 
 FOUND = problems(*SCOPED, *PARAMS, 404)
 IMMUTABLE = b"public, max-age=31536000, immutable"
 REVALIDATE = b"public, no-cache"
+MAX_VERSION = 2**31 - 1  # a manifest's version, as its schema bounds it
 
 
 class _VersionOut(VersionOut):
@@ -135,6 +137,8 @@ class CatalogController(Controller):
          summary="One version of a release", responses=_spec(VersionOut, "The version"))
     async def version(self, release_id: FromPath[str], number: FromPath[int],
                       request: Request[Any, Any, Any]) -> ASGIApp:
+        if not 1 <= number <= MAX_VERSION:  # no manifest has it (schemas/manifest.schema.json)
+            raise NotFound(f"release {release_id!r} has no version {number}")
         stored = services_of(request).catalog_view.version(release_id, number)
         return answer(request, stored.hash, IMMUTABLE, lambda: _encode(version_body(stored)))
 

@@ -229,3 +229,10 @@ def test_a_deeply_nested_policy_is_refused_fast(oauth: Any) -> None:
             errors = response.json()["errors"]
         assert "nested more than 64 levels deep" in errors[0]["message"]
         assert errors[0]["line"] == 4
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "99999999999999999999", "-1", "1e9"])
+def test_a_strange_content_length_is_never_a_500(client: TestClient, length: str) -> None:
+    response = client.post("/v1/decisions", content=b'{"action": "remix"}',
+                           headers={**JSON, "content-length": length})
+    assert 400 <= response.status_code < 500, response.text

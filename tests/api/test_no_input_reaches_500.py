@@ -102,6 +102,8 @@ BIG = "9" * 30
     ("/v1/releases/midnight-tapes/versions/9223372036854775808", 422, "integer_out_of_range"),
     ("/v1/releases/midnight-tapes/versions/-9223372036854775809", 422, "integer_out_of_range"),
     ("/v1/releases/midnight-tapes/versions/9223372036854775807", 404, "not_found"),
+    ("/v1/releases/midnight-tapes/versions/2147483648", 404, "not_found"),
+    ("/v1/releases/midnight-tapes/versions/0", 404, "not_found"),
     (f"/v1/log/entries/{BIG}", 422, "integer_out_of_range"),
     (f"/v1/log/entries/-{BIG}", 422, "integer_out_of_range"),
     ("/v1/log/entries/9223372036854775807", 404, "not_found"),
