@@ -22,6 +22,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
 from casset_rights.agents.olp import LicenseServer, OlpError, client_principal
+from casset_rights.api.body import reads
 from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
 from casset_rights.api.licenses import license_body
 from casset_rights.api.security import needs
@@ -90,6 +91,7 @@ async def _client_call(request: Request[Any, Any, Any],
 
 class LicenseServerController(Controller):
     tags = ["licenses"]
+    opt = reads("form")  # OAuth's form posts, like /oauth/token
 
     @post("/olp/token", summary="RSL Open License Protocol: a license token for an asset",
           status_code=200)
@@ -142,7 +144,9 @@ class X402Controller(Controller):
     tags = ["licenses"]
 
     @post("/x402/licenses/{quote_id:str}", summary="Pay a quote of a paid route with x402 "
-          "(USDC) and get the license", opt=needs(LICENSES_REQUEST, anonymous=False),
+          "(USDC) and get the license",
+          # No body is read (the payment is a header): form only bounds its size.
+          opt={**needs(LICENSES_REQUEST, anonymous=False), **reads("form")},
           status_code=201, sync_to_thread=True)
     def pay(self, quote_id: FromPath[str], request: Request[Any, Any, Any],
             services: ServicesDep, principal: PrincipalDep) -> Response[Any]:
