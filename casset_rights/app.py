@@ -18,7 +18,7 @@ from casset_rights.api.discovery import DiscoveryController
 from casset_rights.api.licenses import LicenseController
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.lineage_owner import LineageOwnerController
-from casset_rights.api.log import LogController
+from casset_rights.api.log import LogController, TiledLogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
 from casset_rights.api.problems import (
@@ -70,7 +70,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         # Reads: open to the public; a token must hold rights:read.
                         Router(path="/", opt=needs(RIGHTS_READ),
                                route_handlers=[CatalogController, DecisionController,
-                                               ReceiptController, LogController]),
+                                               ReceiptController, LogController,
+                                               TiledLogController]),
                         # After the reads: these share their paths (see artist_write).
                         *RELEASE_WRITE_HANDLERS],
         # Count the caller (by client, or by address), refuse a bad token, enforce the

@@ -27,9 +27,12 @@ from casset_rights.jobs.registry import job_function
 from casset_rights.licenses import LicenseDesk, LicenseService
 from casset_rights.licenses.wiring import open_licensing
 from casset_rights.lineage import LineageProposals, LineageService
+from casset_rights.log.checkpoint import verifier_key
+from casset_rights.log.identity import open_log_identity
 from casset_rights.log.keeper import LogKeeper, open_log
 from casset_rights.log.sequencer import Sequencer
 from casset_rights.log.service import TransparencyLog
+from casset_rights.log.witness_client import Cosigner, open_cosigner
 from casset_rights.manifests import CatalogService, load_catalog_directory
 from casset_rights.policy import SCOPES
 from casset_rights.ratelimit import RateLimiter, rate_limiter
@@ -62,6 +65,7 @@ class Services:
     log_keeper: LogKeeper
     sequencer: Sequencer
     jobs: JobQueue
+    cosigner: Cosigner
     extras: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -92,6 +96,15 @@ class Services:
                 "derivative_proposals": f"{base}/v1/derivatives/proposals",
                 "lineage": f"{base}/v1/lineage/{{resource}}",
             },
+            # The log as C2SP tlog-tiles under this prefix (checkpoint, tiles, entry
+            # bundles), its identity, and the witnesses that cosign its checkpoints.
+            "transparency_log": {
+                "origin": self.log.origin,
+                "verifier_key": self.log.verifier_key,
+                "tlog_tiles_prefix": f"{base}/tlog",
+                "checkpoint": f"{base}/tlog/checkpoint",
+                "witnesses": [k.verifier_key for k in self.cosigner.keys],
+            },
             "license_token_format": {"type": "JWS compact", "alg": "EdDSA",
                                      "typ": "casset-license+jws"},
             "resource_ids": {"release": "release:R", "track": "track:R/T",
@@ -118,6 +131,11 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     keys = FileKeyStore(settings.keys_dir)
     issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
     receipts = ReceiptStore(engine, signing_key=keys.active)
+    # The log's identity: its own key, made (or adopted) before anything signs with it.
+    log_key = open_log_identity(settings.log_dir, engine=engine, keys=keys,
+                                origin=settings.log_origin)
+    cosigner = open_cosigner(settings, log_verifier_key=verifier_key(
+        settings.log_origin, log_key.public_key()))
     writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
                            batch_wait_ms=settings.receipt_batch_wait_ms)
     catalog = CatalogService(engine)
@@ -125,7 +143,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     index = RightsIndex(catalog=catalog, policies=policies)
     decisions = DecisionService(index=index, issuer=issuer)
     auth = open_auth(settings, engine=engine, keys=keys)
-    log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts)
+    log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts,
+                          log_key=log_key, cosigner=cosigner)
     licenses, license_desk, lineage, lineage_proposals = open_licensing(
         settings, engine=engine, index=index, decisions=decisions, issuer=issuer,
         receipts=receipts, keys=keys)
@@ -140,7 +159,7 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     license_desk=license_desk, lineage=lineage,
                     lineage_proposals=lineage_proposals, log=log_keeper.log,
                     anchoring=log_keeper.anchoring, log_keeper=log_keeper,
-                    sequencer=log_keeper.sequencer, jobs=jobs)
+                    sequencer=log_keeper.sequencer, jobs=jobs, cosigner=cosigner)
     context["services"] = services
     return services
 
