@@ -84,6 +84,11 @@ class Witness:
         return self.key.name
 
     @property
+    def origins(self) -> list[str]:
+        """The logs this witness cosigns."""
+        return list(self._logs)
+
+    @property
     def verifier_key(self) -> str:
         """This witness's verifier key (``name+id+base64(0x04 || key)``), to pin."""
         return self.key.verifier_key

@@ -34,6 +34,8 @@ from casset_rights.log.cosignature import (
 from casset_rights.log.witness import SIZE_MEDIA_TYPE, Witness, WitnessRefused, request_body
 
 if TYPE_CHECKING:
+    import httpx
+
     from casset_rights.config import Settings
 
 logger = logging.getLogger("casset_rights.log.witness")
@@ -71,11 +73,11 @@ class LocalWitness:
 class HttpWitness:
     """A witness at ``url`` (its submission prefix), over one keep-alive client."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 5.0, http: httpx.Client | None = None) -> None:
         import httpx
 
         self.url = url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout)
+        self._http = http or httpx.Client(timeout=timeout)
 
     def add_checkpoint(self, body: bytes) -> WitnessAnswer:
         response = self._http.post(f"{self.url}/add-checkpoint", content=body)
