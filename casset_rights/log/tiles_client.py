@@ -4,7 +4,8 @@
 the log's prefix, e.g. ``tile/0/x001/234``; HTTP, a folder, or memory) and computes any
 root, inclusion proof or consistency proof of a tree whose size the caller read from a
 verified checkpoint. Hashes inside a tile are rebuilt by hashing its 256 (or W) hashes, as
-the spec says; each tile is fetched once and each subtree hashed once per ``TiledLog``.
+the spec says; each tile is fetched once and each subtree asked for hashed once per
+``TiledLog``.
 
 A wrong or truncated tile from the server surfaces as ``ProofInvalid`` when the computed
 root or proof is checked against the checkpoint (``verify_inclusion_from_tiles``).
@@ -12,6 +13,7 @@ root or proof is checked against the checkpoint (``verify_inclusion_from_tiles``
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from casset_rights.log import merkle
@@ -19,6 +21,7 @@ from casset_rights.log.errors import ProofInvalid
 from casset_rights.log.tiles import TILE_HEIGHT, TILE_WIDTH, tile_hashes_below, tile_path
 
 Fetch = Callable[[str], bytes]
+_sha256 = hashlib.sha256  # merkle.node_hash, inlined in the loop that rebuilds subtrees
 
 
 class TiledLog:
@@ -67,14 +70,14 @@ class TiledLog:
         if first + (1 << below) > tile_hashes_below(tile_level, self.tree_size):
             raise ValueError(f"subtree ({level}, {index}) is not complete in a tree of size "
                              f"{self.tree_size}")
-        if below == 0:
-            tile = self._tile(tile_level, first // TILE_WIDTH)
-            h = tile[first % TILE_WIDTH]
-        else:
-            h = merkle.node_hash(self.node(level - 1, 2 * index),
-                                 self.node(level - 1, 2 * index + 1))
-        self._nodes[(level, index)] = h
-        return h
+        tile = self._tile(tile_level, first // TILE_WIDTH)
+        at = first % TILE_WIDTH
+        hashes = tile[at: at + (1 << below)]
+        while len(hashes) > 1:  # a perfect subtree: pairwise, level by level
+            hashes = [_sha256(b"\x01" + hashes[i] + hashes[i + 1]).digest()
+                      for i in range(0, len(hashes), 2)]
+        self._nodes[(level, index)] = hashes[0]
+        return hashes[0]
 
     def _lookup(self, nodes: list[merkle.Node] | tuple[merkle.Node, ...]) -> dict[
             merkle.Node, bytes]:
