@@ -99,6 +99,13 @@ def test_verify_from_the_tiles_of_a_served_log_with_two_witnesses(
     out = capsys.readouterr().out
     assert "\u2713 witnesses: cosigned by 2 of 2 pinned witnesses" in out
     assert "computed from" in out and out.endswith("verified from the tiles\n")
+    # The same keys pinned in a trust file (trust on first use), against the JSON bundle.
+    trust = str(tmp_path / "trust.json")
+    assert main(["trust", "pin", base, "--out", trust]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "bundle.json"), "--trust", trust,
+                 "--skip-anchor"]) == 0
+    assert "cosigned by 2 of 2 pinned witnesses (quorum 2)" in capsys.readouterr().out
     # A bare receipt with its index, too.
     receipt = msgspec.json.decode(bundle.content)["receipt"]
     index = str(msgspec.json.decode(bundle.content)["leaf_index"])

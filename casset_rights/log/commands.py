@@ -29,6 +29,7 @@ from casset_rights.log.bundle import (
 )
 from casset_rights.log.trust import (  # noqa: F401  (read_source, load_json: the CLI's)
     add_trust_options,
+    cmd_trust_pin,
     http_fetcher,
     load_json,
     read_source,
@@ -83,6 +84,13 @@ def add_log_commands(sub: Any, *, verify_receipt: Handler) -> None:
         return cmd_verify_bundle(args, bundle)
 
     p.set_defaults(handler=handler)
+
+    p = sub.add_parser("trust", help="trust files for verify").add_subparsers(
+        dest="trust", required=True).add_parser(
+        "pin", help="write a trust file with the keys a service publishes now (first use)")
+    p.add_argument("url", help="the service's base URL")
+    p.add_argument("--out", default="trust.json")
+    p.set_defaults(handler=cmd_trust_pin)
 
     p = sub.add_parser("anchor", help="checkpoint the log and anchor it on the chain, once")
     p.set_defaults(handler=cmd_anchor)

@@ -73,7 +73,8 @@ def verify_receipt_from_tiles(receipt: str, *, leaf_index: int, fetch: Fetch,
                                 f"size {checkpoint.tree_size})") from None
     say(Step("inclusion", "ok", f"leaf {leaf_index} = SHA-256(0x00 || receipt) is in the tree "
                                 f"of size {checkpoint.tree_size}: a {len(proof)}-hash proof "
-                                f"computed from {len(tiles.fetched)} tiles"))
+                                f"computed from {len(tiles.fetched)} "
+                                f"tile{'' if len(tiles.fetched) == 1 else 's'}"))
     if earlier_checkpoint is None:
         say(Step("consistency", "skipped", "no earlier checkpoint given"))
         return checkpoint

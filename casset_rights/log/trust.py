@@ -36,6 +36,23 @@ class Trust(msgspec.Struct, frozen=True, kw_only=True):
     quorum: int | None = None  # None: every pinned witness
 
 
+def cmd_trust_pin(args: argparse.Namespace, _: Any) -> int:
+    """Write a trust file with the keys a service publishes now (trust on first use): its
+    receipt JWKS, its log's key and its witnesses' keys, all witnesses in the quorum."""
+    base = args.url.rstrip("/")
+    described = load_json(f"{base}/.well-known/casset-rights")
+    log = described.get("transparency_log") if isinstance(described, dict) else None
+    if not isinstance(log, dict):
+        raise InvalidInput(f"{base} publishes no transparency log description")
+    pinned = {"jwks": load_json(described.get("jwks_uri") or f"{base}/.well-known/jwks.json"),
+              "log_key": log["verifier_key"], "witnesses": log.get("witnesses", []),
+              "witness_quorum": len(log.get("witnesses", []))}
+    Path(args.out).write_text(json.dumps(pinned, indent=2) + "\n", encoding="utf-8")
+    print(f"pinned {len(pinned['jwks'].get('keys', []))} receipt keys, the log key "
+          f"{pinned['log_key']} and {len(pinned['witnesses'])} witness keys in {args.out}")
+    return 0
+
+
 def add_trust_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", metavar="FILE",
                    help="a trust file (JSON: jwks, log_key, witnesses, witness_quorum)")
