@@ -5,9 +5,11 @@ their cosignatures, and give back the cosigned checkpoint.
 ``consistency_proof(first, second) -> hashes`` is RFC 9162 PROOF between two sizes of the
 log (``TransparencyLog.consistency_proof``). For each witness it sends the size it last
 saw cosigned (0 at first); a ``409`` names the witness's size, and the request is sent
-once more from there. A witness that refuses or cannot be reached is logged and skipped:
-the note comes back with the cosignatures that were had, each checked against the
-witness's pinned key before it is added.
+once more from there. A witness that refuses or cannot be reached is logged and skipped
+(one that cannot be reached is left alone for ``retry_after`` seconds): the note comes
+back with the cosignatures that were had, each checked against the witness's pinned key
+before it is added. The call blocks while the witnesses answer (each HTTP witness up to
+its timeout): make it from a background job, never a request's path.
 
 Witnesses are reached through the ``WitnessTransport`` protocol: ``HttpWitness`` (httpx,
 keep-alive) for a witness served elsewhere, ``LocalWitness`` for the embedded witness in
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
-from casset_rights.errors import InvalidInput
+from casset_rights.errors import CassetError, InvalidInput
 from casset_rights.log.checkpoint import note_text, parse_checkpoint
 from casset_rights.log.cosignature import (
     CosignerKey,
@@ -73,7 +76,7 @@ class LocalWitness:
 class HttpWitness:
     """A witness at ``url`` (its submission prefix), over one keep-alive client."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0, http: httpx.Client | None = None) -> None:
+    def __init__(self, url: str, *, timeout: float = 3.0, http: httpx.Client | None = None) -> None:
         import httpx
 
         self.url = url.rstrip("/")
@@ -114,9 +117,15 @@ def parse_witnesses(text: str) -> list[tuple[CosignerKey, str]]:
 class Cosigner:
     """Collects witness cosignatures on checkpoints (see the module)."""
 
-    def __init__(self, witnesses: Sequence[WitnessEndpoint]) -> None:
+    def __init__(self, witnesses: Sequence[WitnessEndpoint], *, retry_after: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.witnesses = list(witnesses)
         self._sizes: dict[str, int] = {}  # witness key -> size it last cosigned
+        # A witness that could not be reached is not asked again for ``retry_after``
+        # seconds, so a witness down does not hold up every checkpoint by its timeout.
+        self._retry_after = retry_after
+        self._unreachable: dict[str, float] = {}  # witness key -> when it failed
+        self._clock = clock
         self._lock = threading.Lock()
 
     @property
@@ -132,6 +141,9 @@ class Cosigner:
         lines: list[str] = []
         with self._lock:  # one exchange at a time: the sizes remembered stay true
             for witness in self.witnesses:
+                failed_at = self._unreachable.get(witness.key.verifier_key)
+                if failed_at is not None and self._clock() - failed_at < self._retry_after:
+                    continue
                 try:
                     body = self._ask(witness, checkpoint_note, checkpoint.tree_size,
                                      consistency_proof)
@@ -139,7 +151,11 @@ class Cosigner:
                     lines.extend(line for line in body.splitlines()
                                  if line.startswith("\u2014 ")
                                  and check_cosignature(text, line, witness.key))
-                except Exception as exc:  # a witness down or refusing never stops the log
+                except CassetError as exc:  # refused, or a cosignature that does not verify
+                    logger.warning("witness %s refused size %d: %s", witness.key.name,
+                                   checkpoint.tree_size, exc.detail)
+                except Exception as exc:  # a witness down never stops the log
+                    self._unreachable[witness.key.verifier_key] = self._clock()
                     logger.warning("witness %s did not cosign size %d: %s", witness.key.name,
                                    checkpoint.tree_size, exc)
         return add_signature_lines(checkpoint_note, lines) if lines else checkpoint_note

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -224,3 +225,31 @@ def test_witness_keys_and_settings() -> None:
         parse_cosigner_key(log_vkey)
     parsed = parse_witnesses(f"{key.verifier_key} https://w1.example, \n")
     assert parsed == [(key, "https://w1.example")]
+
+
+class Unreachable:
+    """A transport to a witness that is down (the connection is refused)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def add_checkpoint(self, body: bytes) -> Any:
+        self.calls += 1
+        raise ConnectionRefusedError("connection refused")
+
+
+def test_a_witness_down_is_skipped_and_left_alone_for_a_while(witness: Witness) -> None:
+    log = MemoryLog()
+    down = Unreachable()
+    now = [1000.0]
+    cosigner = Cosigner([WitnessEndpoint(CosignerKey("down.test/w", Ed25519PrivateKey.generate()
+                                                     .public_key()), down),
+                         WitnessEndpoint(witness.key, LocalWitness(witness))],
+                        retry_after=30, clock=lambda: now[0])
+    note = cosigner.cosign(log.grow(3), log.proof)
+    assert len(verify_cosignatures(note, [witness.key], 1)) == 1 and down.calls == 1
+    cosigner.cosign(log.grow(2), log.proof)
+    assert down.calls == 1  # not asked again within 30 s
+    now[0] += 31
+    cosigner.cosign(log.grow(2), log.proof)
+    assert down.calls == 2
