@@ -82,7 +82,14 @@ def test_verify_from_the_tiles_of_a_served_log_with_two_witnesses(
 
     answer = httpx.post(f"{base}/v1/decisions", json={
         "action": "ai-train", "resource": "hook:midnight-tapes/1/chorus"}).json()
-    bundle = httpx.get(f"{base}/v1/receipts/{answer['receipt_id']}/bundle", timeout=30)
+    # Pending until the sequencer integrates and checkpoints it, and the checkpoint is
+    # cosigned (the cosigned note is stored just after the checkpoint).
+    for _ in range(100):
+        bundle = httpx.get(f"{base}/v1/receipts/{answer['receipt_id']}/bundle", timeout=30)
+        if bundle.status_code != 409 and \
+                msgspec.json.decode(bundle.content)["checkpoint"].count("\u2014 ") == 3:
+            break
+        time.sleep(0.2)
     assert bundle.status_code == 200, bundle.text
     (tmp_path / "bundle.json").write_bytes(bundle.content)
     described = httpx.get(f"{base}/.well-known/casset-rights").json()["transparency_log"]

@@ -441,8 +441,11 @@ def _lookup(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node,
 
 
 def _latest(conn: Connection) -> Checkpoint | None:
+    """The checkpoint of the largest tree, its newest row (the cosigned one, once stored:
+    a cosigned note stored late never hides a larger checkpoint made meanwhile)."""
     row = conn.execute(select(log_checkpoints)
-                       .order_by(log_checkpoints.c.id.desc()).limit(1)).first()
+                       .order_by(log_checkpoints.c.tree_size.desc(),
+                                 log_checkpoints.c.id.desc()).limit(1)).first()
     return None if row is None else _checkpoint_of(row)
 
 

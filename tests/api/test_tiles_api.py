@@ -52,7 +52,7 @@ def pinned(client: Any) -> dict[str, Any]:
 def test_the_tiles_and_the_cosigned_checkpoint_are_served_with_their_caching(
         client: Any, services: Any) -> None:
     decide(client)
-    services.log.checkpoint_now()
+    services.sequencer.catch_up()  # integrated, checkpointed, cosigned
     checkpoint = client.get("/tlog/checkpoint")
     assert checkpoint.status_code == 200
     assert checkpoint.headers["content-type"] == "text/plain; charset=utf-8"
@@ -82,10 +82,11 @@ def test_the_tiles_and_the_cosigned_checkpoint_are_served_with_their_caching(
 
 def test_a_receipt_verifies_from_the_tiles_alone(client: Any, services: Any) -> None:
     jti = decide(client)
+    services.sequencer.catch_up()
     bundle = decode_bundle(client.get(f"/v1/receipts/{jti}/bundle").content)
     for _ in range(3):
         decide(client)
-    services.log.checkpoint_now()
+    services.sequencer.catch_up()
     keys = pinned(client)
     seen: list[Step] = []
     checkpoint = verify_receipt_from_tiles(
@@ -103,7 +104,9 @@ def test_a_receipt_verifies_from_the_tiles_alone(client: Any, services: Any) -> 
         bundle.leaf_index)] == proof["hashes"]
 
     # Another receipt at that index, a stranger's log key, a witness quorum not met.
-    other = decode_bundle(client.get(f"/v1/receipts/{decide(client)}/bundle").content)
+    other_jti = decide(client)
+    services.sequencer.catch_up()
+    other = decode_bundle(client.get(f"/v1/receipts/{other_jti}/bundle").content)
     with pytest.raises(BundleInvalid) as caught:
         verify_receipt_from_tiles(other.receipt, leaf_index=bundle.leaf_index,
                                   fetch=fetcher(client), **keys)
@@ -133,8 +136,11 @@ def test_the_log_key_is_not_a_receipt_key_and_survives_a_rotation(
                                  issuer="http://rights.test")
 
     def session() -> tuple[dict[str, Any], Any]:
-        with TestClient(create_app(settings), base_url="http://rights.test") as client:
-            bundle = decode_bundle(client.get(f"/v1/receipts/{decide(client)}/bundle").content)
+        app = create_app(settings)
+        with TestClient(app, base_url="http://rights.test") as client:
+            jti = decide(client)
+            app.state["services"].sequencer.catch_up()
+            bundle = decode_bundle(client.get(f"/v1/receipts/{jti}/bundle").content)
             return pinned(client), bundle
 
     before, old_bundle = session()
