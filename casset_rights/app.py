@@ -24,7 +24,7 @@ from casset_rights.api.license_server import (
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.lineage_owner import LineageOwnerController
 from casset_rights.api.mcp_mount import mcp_mount
-from casset_rights.api.log import LogController
+from casset_rights.api.log import LogController, TiledLogController
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
 from casset_rights.api.openapi import ClosedStructSchemaPlugin, openapi_config, requirement
@@ -92,7 +92,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         Router(path="/", opt=needs(RIGHTS_READ),
                                security=requirement(needs(RIGHTS_READ)),
                                route_handlers=[CatalogController, DecisionController,
-                                               ReceiptController, LogController]),
+                                               ReceiptController, LogController,
+                                               TiledLogController]),
                         # After the reads: these share their paths (see artist_write).
                         *RELEASE_WRITE_HANDLERS,
                         # Agents: RSL, robots.txt, TDMRep, ODRL, deeds (casset_rights/agents);

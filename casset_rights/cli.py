@@ -1,7 +1,8 @@
 """The command line: ``casset-rights COMMAND``.
 
 serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, anchor,
-keys rotate, audio analyse. Settings come from ``CASSET_*`` variables, like the service's.
+keys rotate, audio analyse, witness serve/show. Settings come from ``CASSET_*`` variables,
+like the service's.
 
 Every command that keeps data says on stderr which data folder it uses and why
 (``config.data_dir_choice``: ``CASSET_DATA_DIR``, else the checkout's ``data`` when run
@@ -26,6 +27,7 @@ from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
 from casset_rights.log.commands import add_log_commands
+from casset_rights.log.witness_commands import add_witness_commands
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -204,7 +206,8 @@ def cmd_keys_rotate(_: argparse.Namespace, settings: Settings) -> int:
 
     store = FileKeyStore(settings.keys_dir)
     key = store.rotate()
-    print(f"new active key {key.kid}; {len(store.jwks()['keys'])} keys stay published")
+    print(f"new active receipt key {key.kid}; {len(store.jwks()['keys'])} keys stay published; "
+          "the log's key is unchanged")
     return 0
 
 
@@ -262,9 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_client_commands(sub)
     add_agent_commands(sub)  # mcp
+    add_witness_commands(sub)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys", required=True)
-    keys.add_parser("rotate", help="make a new active signing key").set_defaults(
+    keys.add_parser("rotate", help="make a new active receipt signing key (the log's own "
+                                   "key, its identity, is not rotated)").set_defaults(
         handler=cmd_keys_rotate)
     return parser
 

@@ -66,6 +66,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # redis:// or postgresql:// URL puts them on a SAQ queue for ``casset-rights worker``.
     queue_url: str = ""
     queue_name: str = "casset"
+    # Witnesses (C2SP tlog-witness) that cosign each checkpoint: entries separated by
+    # commas, each '<witness verifier key> <submission URL>'. The embedded witness runs in
+    # this process with its own key and state in <data>/witness.
+    witnesses: str = ""
+    embedded_witness: bool = True
     # Anchoring.
     chain: ChainKind = "embedded"
     chain_rpc_url: str | None = None
@@ -174,6 +179,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def log_dir(self) -> Path:
+        """The log's own key (its identity), apart from the receipt keys."""
+        return self.data_dir / "log"
+
+    @property
+    def witness_dir(self) -> Path:
+        return self.data_dir / "witness"
 
     @property
     def resolved_database_url(self) -> str:

@@ -32,9 +32,12 @@ from casset_rights.jobs.registry import job_function
 from casset_rights.licenses import HeldGrants, LicenseDesk, LicenseService
 from casset_rights.licenses.wiring import open_licensing
 from casset_rights.lineage import LineageIndex, LineageProposals, LineageService
+from casset_rights.log.checkpoint import verifier_key
+from casset_rights.log.identity import open_log_identity
 from casset_rights.log.keeper import LogKeeper, open_log
 from casset_rights.log.sequencer import Sequencer
 from casset_rights.log.service import TransparencyLog
+from casset_rights.log.witness_client import Cosigner, open_cosigner
 from casset_rights.manifests import CatalogService, load_catalog_directory
 from casset_rights.policy import SCOPES
 from casset_rights.ratelimit import RateLimiter, rate_limiter
@@ -71,6 +74,7 @@ class Services:
     audio: AudioService
     agents: AgentTerms  # RSL, AI preferences, TDMRep, ODRL (casset_rights/agents)
     x402: X402Checkout | None  # paid routes paid by agents (agents/x402pay.py)
+    cosigner: Cosigner
     extras: dict[str, Any] = field(default_factory=dict)
     # Payments through Stripe; None without Stripe keys (payment routes answer 501).
     commerce: Commerce | None = None
@@ -107,6 +111,15 @@ class Services:
                 "track_analysis": f"{base}/v1/tracks/{{release}}/{{track}}/analysis",
                 "c2pa_trust_anchor": f"{base}/.well-known/c2pa-trust-anchor.pem",
             },
+            # The log as C2SP tlog-tiles under this prefix (checkpoint, tiles, entry
+            # bundles), its identity, and the witnesses that cosign its checkpoints.
+            "transparency_log": {
+                "origin": self.log.origin,
+                "verifier_key": self.log.verifier_key,
+                "tlog_tiles_prefix": f"{base}/tlog",
+                "checkpoint": f"{base}/tlog/checkpoint",
+                "witnesses": [k.verifier_key for k in self.cosigner.keys],
+            },
             "license_token_format": {"type": "JWS compact", "alg": "EdDSA",
                                      "typ": "casset-license+jws"},
             "resource_ids": {"release": "release:R", "track": "track:R/T",
@@ -135,6 +148,11 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
     keys = FileKeyStore(settings.keys_dir)
     issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
     receipts = ReceiptStore(engine, signing_key=keys.active)
+    # The log's identity: its own key, made (or adopted) before anything signs with it.
+    log_key = open_log_identity(settings.log_dir, engine=engine, keys=keys,
+                                origin=settings.log_origin)
+    cosigner = open_cosigner(settings, log_verifier_key=verifier_key(
+        settings.log_origin, log_key.public_key()))
     writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
                            batch_wait_ms=settings.receipt_batch_wait_ms)
     catalog = CatalogService(engine)
@@ -145,7 +163,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                         engine=engine)
     decisions = DecisionService(index=index, issuer=issuer, grants=held, lineage=graph)
     auth = open_auth(settings, engine=engine, keys=keys)
-    log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts)
+    log_keeper = open_log(settings, engine=engine, keys=keys, receipts=receipts,
+                          log_key=log_key, cosigner=cosigner)
     licenses, license_desk, lineage, lineage_proposals = open_licensing(
         settings, engine=engine, index=index, decisions=decisions, issuer=issuer,
         receipts=receipts, keys=keys, held=held, graph=graph)
@@ -172,7 +191,7 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     audio=audio,
                     agents=AgentTerms(index=index, catalog=catalog,
                                       base=settings.resolved_issuer),
-                    x402=open_x402(settings, licenses=licenses))
+                    x402=open_x402(settings, licenses=licenses), cosigner=cosigner)
     context["services"] = services
     return services
 

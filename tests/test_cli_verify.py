@@ -42,9 +42,11 @@ def write(path: Path, bundle: ReceiptBundle) -> str:
 
 
 def pinned_keys(client: Any, folder: Path) -> list[str]:
+    """The service's receipt keys, log key and witness keys, as a verifier pins them."""
     (folder / "jwks.json").write_text(json.dumps(client.get("/.well-known/jwks.json").json()))
-    key = client.get("/v1/log/checkpoint").json()["verifier_key"]
-    return ["--jwks", str(folder / "jwks.json"), "--log-key", key]
+    log = client.get("/.well-known/casset-rights").json()["transparency_log"]
+    witnesses = [arg for key in log["witnesses"] for arg in ("--witness-key", key)]
+    return ["--jwks", str(folder / "jwks.json"), "--log-key", log["verifier_key"], *witnesses]
 
 
 def lines(out: str) -> list[str]:
@@ -58,18 +60,24 @@ def test_an_embedded_anchor_is_refused_offline_and_every_step_is_printed(
     assert bundle.anchor is not None
     path = write(tmp_path / "bundle.json", bundle)
 
+    # No key pinned: refused before any step, unless the unsafe option says so.
     assert main(["verify", path]) == 1
-    out = capsys.readouterr().out
-    assert "keys inside the bundle" in out
-    assert [line.split(":")[0] for line in lines(out)] == [
-        "\u2713 receipt", "\u2713 checkpoint", "\u2713 inclusion", "\u2013 consistency",
-        "\u2717 anchor"]
-    assert "cannot be reached" in lines(out)[-1] and "verified\n" not in out
+    captured = capsys.readouterr()
+    assert "pin the keys you trust" in captured.err and not lines(captured.out)
+    assert main(["verify", path, "--unsafe-trust-bundle-keys"]) == 1
+    captured = capsys.readouterr()
+    assert "keys inside the bundle" in captured.err
+    assert [line.split(":")[0] for line in lines(captured.out)] == [
+        "\u2713 receipt", "\u2713 checkpoint", "\u2013 witnesses", "\u2713 inclusion",
+        "\u2013 consistency", "\u2717 anchor"]
+    assert "cannot be reached" in lines(captured.out)[-1] and "verified\n" not in captured.out
 
     assert main(["verify", path, "--skip-anchor", *pinned_keys(client, tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "keys inside the bundle" not in out
-    assert "\u2013 anchor: not checked" in out and "verified, except the anchor" in out
+    captured = capsys.readouterr()
+    assert "keys inside the bundle" not in captured.err
+    assert "\u2713 witnesses: cosigned by 1 of 1 pinned witnesses" in captured.out
+    assert "\u2013 anchor: not checked" in captured.out
+    assert "verified, except the anchor" in captured.out
 
 
 def test_a_tampered_bundle_stops_at_its_step(client: Any, receipt_id: str, tmp_path: Path,
@@ -78,9 +86,10 @@ def test_a_tampered_bundle_stops_at_its_step(client: Any, receipt_id: str, tmp_p
     proof = bundle.inclusion_proof
     bad = msgspec.structs.replace(bundle, inclusion_proof=msgspec.structs.replace(
         proof, hashes=(bytes(32), *proof.hashes[1:])))
-    assert main(["verify", write(tmp_path / "bad.json", bad), "--skip-anchor"]) == 1
+    assert main(["verify", write(tmp_path / "bad.json", bad), "--skip-anchor",
+                 *pinned_keys(client, tmp_path)]) == 1
     found = lines(capsys.readouterr().out)
-    assert found[-1].startswith("\u2717 inclusion") and len(found) == 3  # nothing after it
+    assert found[-1].startswith("\u2717 inclusion") and len(found) == 4  # nothing after it
 
 
 def test_consistency_from_files(client: Any, services: Any, receipt_id: str, tmp_path: Path,
@@ -94,7 +103,7 @@ def test_consistency_from_files(client: Any, services: Any, receipt_id: str, tmp
     (tmp_path / "newer.txt").write_text(newer["note"])
     (tmp_path / "proof.json").write_text(json.dumps(proof))
     args = ["verify", write(tmp_path / "bundle.json", bundle), "--skip-anchor",
-            "--newer-checkpoint", str(tmp_path / "newer.txt"),
+            *pinned_keys(client, tmp_path), "--newer-checkpoint", str(tmp_path / "newer.txt"),
             "--consistency-proof", str(tmp_path / "proof.json")]
     assert main(args) == 0
     assert "\u2713 consistency" in capsys.readouterr().out
@@ -136,7 +145,7 @@ def test_an_anchor_on_a_reachable_chain_verifies_and_the_command_exits_0(
 
     assert main(["verify", path, *keys, "--rpc-url", rpc_double.url]) == 0
     out = capsys.readouterr().out
-    assert [line[0] for line in lines(out)] == ["\u2713", "\u2713", "\u2713", "\u2013", "\u2713"]
+    assert [line[0] for line in lines(out)] == ["\u2713"] * 4 + ["\u2013", "\u2713"]
     assert f"transaction {record.tx_hash}" in out and out.endswith("verified\n")
 
     # The same anchor claimed in another block is refused by the chain.

@@ -1,8 +1,14 @@
-"""The transparency log over HTTP: checkpoints, proofs, entries, anchors, receipt bundles.
+"""The transparency log over HTTP: checkpoints, proofs, entries, anchors, receipt bundles,
+and the log as C2SP ``tlog-tiles`` under the prefix ``/tlog``.
 
 Hashes are base64 (standard alphabet), as in checkpoints; ``leaf_hash`` in a query may also
 be hex. ``GET /v1/log/checkpoint`` answers JSON, or the bare signed note as ``text/plain``
-when the client prefers it (``Accept: text/plain``).
+when the client prefers it (``Accept: text/plain``). Checkpoints carry the witnesses'
+cosignatures once they are had.
+
+``/tlog/checkpoint`` (the signed, cosigned note), ``/tlog/tile/<L>/<N>[.p/<W>]`` and
+``/tlog/tile/entries/<N>[.p/<W>]`` are the spec's resources: a full tile never changes and
+is cached for a year as immutable; a partial tile and the checkpoint for seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import binascii
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from casset_rights.api.deps import ServicesDep
@@ -28,6 +34,11 @@ from casset_rights.log.service import LogEntry
 # them trimmed (it also reads a '+' sent unescaped, which arrives as a space).
 LEAF_HASH_PATTERN = r"^\s*((0x)?[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)\s*$"
 NOTE_MEDIA_TYPE = "text/plain"  # Litestar adds "; charset=utf-8", as documented
+TILE_MEDIA_TYPE = "application/octet-stream"
+IMMUTABLE = "public, max-age=31536000, immutable"
+PARTIAL_TILE_CACHE = "public, max-age=10"
+CHECKPOINT_CACHE = "public, max-age=2"  # tlog-tiles: no caching beyond a few seconds
+TLOG_PREFIX = "/tlog"
 # 10**18 and not 2**63 - 1: a bound every JSON reader reads exactly, as a double or a
 # decimal (the document writes it 1e+18).
 TreeSize = Annotated[int, QueryParameter(ge=0, le=10**18)]
@@ -151,3 +162,25 @@ def _checkpoint_out(checkpoint: Checkpoint, verifier_key: str) -> CheckpointOut:
     return CheckpointOut(origin=checkpoint.origin, tree_size=checkpoint.tree_size,
                          root=checkpoint.root, timestamp=checkpoint.timestamp,
                          note=checkpoint.note, verifier_key=verifier_key)
+
+
+class TiledLogController(Controller):
+    """The log as C2SP tlog-tiles (see the module)."""
+
+    path = TLOG_PREFIX
+    tags = ["log"]
+
+    @get("/checkpoint", summary="The latest checkpoint as a signed note, with the witnesses' "
+         "cosignatures (C2SP tlog-tiles)", sync_to_thread=True, media_type=MediaType.TEXT)
+    def checkpoint(self, services: ServicesDep) -> Response[str]:
+        note = services.log_keeper.latest_checkpoint().note
+        # Litestar adds "; charset=utf-8" to text/plain: the spec's exact content type.
+        return Response(note, media_type=MediaType.TEXT,
+                        headers={"Cache-Control": CHECKPOINT_CACHE})
+
+    @get("/tile/{tile:path}", summary="A Merkle tree tile or an entry bundle "
+         "(C2SP tlog-tiles)", sync_to_thread=True, media_type=TILE_MEDIA_TYPE)
+    def tile(self, tile: FromPath[str], services: ServicesDep) -> Response[bytes]:
+        address, data = services.log.tile(tile)
+        cache = IMMUTABLE if address.width is None else PARTIAL_TILE_CACHE
+        return Response(data, media_type=TILE_MEDIA_TYPE, headers={"Cache-Control": cache})

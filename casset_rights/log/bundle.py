@@ -3,19 +3,23 @@
 A bundle holds the receipt (its compact JWS), its leaf index, the inclusion proof of its
 leaf in one checkpoint's tree, that checkpoint's signed note, and the anchor of that
 checkpoint's root on a chain (or None when not anchored yet). For convenience it also
-carries the service's JWKS and the log's verifier key; a verifier should pin the keys it
-trusts and pass them in instead (``jwks``, ``log_key``).
+carries the service's JWKS and the log's verifier key: those are not trusted. A verifier
+passes the keys it pinned (``jwks``, ``log_key``, ``witnesses``); taking the bundle's own
+is ``unsafe_bundle_keys``, named for what it is.
 
 ``verify_receipt_bundle`` checks, in order, reporting each step as it goes:
 
 1. ``receipt``: the receipt's signature under the JWKS;
 2. ``checkpoint``: the checkpoint's signature under the log key (only then is its root
    worth proving anything against);
-3. ``inclusion``: the leaf hash is SHA-256(0x00 || the receipt's bytes) and the inclusion
+3. ``witnesses``: a quorum of the pinned witnesses cosigned the checkpoint (C2SP
+   tlog-cosignature), so the log cannot show this tree to us and another to others;
+   skipped when no witness key is pinned;
+4. ``inclusion``: the leaf hash is SHA-256(0x00 || the receipt's bytes) and the inclusion
    proof leads from it to the checkpoint's root;
-4. ``consistency``: when a newer checkpoint is given, it is signed by the same key and the
+5. ``consistency``: when a newer checkpoint is given, it is signed by the same key and the
    consistency proof shows the bundle's tree is a prefix of it;
-5. ``anchor``: the anchor names the checkpoint's root and size, and the chain it names
+6. ``anchor``: the anchor names the checkpoint's root and size, and the chain it names
    holds it. No chain to ask (the embedded chain lives inside the service that made it)
    means the anchor is *not* verified.
 
@@ -25,7 +29,7 @@ It returns None, or raises ``BundleInvalid`` naming the first step that failed.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -37,6 +41,7 @@ from casset_rights.log.checkpoint import (
     parse_verifier_key,
     verify_checkpoint,
 )
+from casset_rights.log.cosignature import CosignerKey, verify_cosignatures
 from casset_rights.log.merkle import leaf_hash, verify_consistency, verify_inclusion
 
 if TYPE_CHECKING:
@@ -44,7 +49,7 @@ if TYPE_CHECKING:
     from casset_rights.anchoring.records import AnchorProof, AnchorRecord
 
 BUNDLE_FORMAT = "casset-receipt-bundle/v1"
-StepName = Literal["receipt", "checkpoint", "inclusion", "consistency", "anchor"]
+StepName = Literal["receipt", "checkpoint", "witnesses", "inclusion", "consistency", "anchor"]
 StepStatus = Literal["ok", "failed", "skipped"]
 # Public JSON-RPC endpoints of Base, used when a verifier names none (rate limited; any
 # Base node answers the same).
@@ -133,15 +138,24 @@ def decode_bundle(data: bytes | str) -> ReceiptBundle:
     return bundle
 
 
-def verify_receipt_bundle(bundle: ReceiptBundle, *, jwks: dict[str, Any] | None = None,
-                          log_key: str | None = None, newer: NewerCheckpoint | None = None,
+def unsafe_bundle_keys(bundle: ReceiptBundle) -> tuple[dict[str, Any], str]:
+    """The JWKS and log key the bundle carries. UNSAFE: whoever made the bundle chose
+    them, so a bundle checked against them proves only that it is self-consistent."""
+    return bundle.jwks, bundle.log_key
+
+
+def verify_receipt_bundle(bundle: ReceiptBundle, *, jwks: dict[str, Any], log_key: str,
+                          witnesses: Sequence[CosignerKey] = (), quorum: int | None = None,
+                          newer: NewerCheckpoint | None = None,
                           chain: AnchorChain | None = None, check_anchor: bool = True,
                           report: Callable[[Step], None] | None = None) -> None:
     """Check the bundle step by step (see the module); ``report`` hears each step as it ends.
 
-    ``jwks`` and ``log_key`` (a signed-note verifier key) default to the bundle's own;
-    ``chain`` is the chain to ask about the anchor (None: the anchor cannot be verified
-    unless ``check_anchor`` is False). Returns None or raises BundleInvalid.
+    ``jwks`` and ``log_key`` (a signed-note verifier key) are the keys the verifier
+    trusts; ``witnesses`` the pinned witness keys, of which ``quorum`` (default: all)
+    must have cosigned the checkpoint. ``chain`` is the chain to ask about the anchor
+    (None: the anchor cannot be verified unless ``check_anchor`` is False). Returns None
+    or raises BundleInvalid.
     """
     say = report or (lambda step: None)
 
@@ -152,11 +166,12 @@ def verify_receipt_bundle(bundle: ReceiptBundle, *, jwks: dict[str, Any] | None 
         say(Step(name, "failed", detail))
         return BundleInvalid(name, detail)
 
-    jti = _check_receipt(bundle, jwks if jwks is not None else bundle.jwks, fail)
+    jti = check_receipt(bundle.receipt, bundle.jti, jwks, fail)
     ok("receipt", f"signature valid (EdDSA), receipt {jti}")
-    checkpoint = _check_checkpoint(bundle.checkpoint, log_key or bundle.log_key, fail)
+    checkpoint = check_checkpoint(bundle.checkpoint, log_key, fail)
     ok("checkpoint", f"signed by {checkpoint.origin}: tree size {checkpoint.tree_size}, "
                      f"root {_b64(checkpoint.root)}")
+    say(check_witnesses(bundle.checkpoint, witnesses, quorum, fail))
     _check_inclusion(bundle, checkpoint, fail)
     count = len(bundle.inclusion_proof.hashes)
     ok("inclusion", f"leaf {bundle.leaf_index} = SHA-256(0x00 || receipt) is in the tree of "
@@ -164,7 +179,7 @@ def verify_receipt_bundle(bundle: ReceiptBundle, *, jwks: dict[str, Any] | None 
     if newer is None:
         say(Step("consistency", "skipped", "no newer checkpoint given"))
     else:
-        later = _check_consistency(checkpoint, newer, log_key or bundle.log_key, fail)
+        later = check_consistency(checkpoint, newer, log_key, fail)
         ok("consistency", f"the tree of size {checkpoint.tree_size} is a prefix of the newer "
                           f"checkpoint's tree of size {later.tree_size}")
     if not check_anchor:
@@ -178,20 +193,38 @@ def verify_receipt_bundle(bundle: ReceiptBundle, *, jwks: dict[str, Any] | None 
 Fail = Callable[[StepName, str], BundleInvalid]
 
 
-def _check_receipt(bundle: ReceiptBundle, jwks: dict[str, Any], fail: Fail) -> str:
+def check_receipt(receipt: str, jti: str | None, jwks: dict[str, Any], fail: Fail) -> str:
+    """The receipt's jti once its signature verifies (and it is ``jti``, when given)."""
     from casset_rights.receipts.verify import verify_receipt
 
     try:
-        payload = verify_receipt(bundle.receipt, jwks)
+        payload = verify_receipt(receipt, jwks)
     except CassetError as exc:
         raise fail("receipt", exc.detail) from None
-    if payload.get("jti") != bundle.jti:
-        raise fail("receipt", f"the bundle names receipt {bundle.jti!r}, the receipt says "
+    if jti is not None and payload.get("jti") != jti:
+        raise fail("receipt", f"the bundle names receipt {jti!r}, the receipt says "
                               f"{payload.get('jti')!r}")
-    return bundle.jti
+    return str(payload["jti"])
 
 
-def _check_checkpoint(note: str, log_key: str, fail: Fail) -> Checkpoint:
+def check_witnesses(note: str, witnesses: Sequence[CosignerKey], quorum: int | None,
+                    fail: Fail) -> Step:
+    """The witnesses step: ok when ``quorum`` (default: all) of ``witnesses`` cosigned
+    ``note``; skipped when none is pinned. Raises (through ``fail``) otherwise."""
+    if not witnesses:
+        return Step("witnesses", "skipped", "no witness key pinned: the checkpoint could be "
+                                            "a view shown to this verifier alone")
+    wanted = len(witnesses) if quorum is None else quorum
+    try:
+        found = verify_cosignatures(note, witnesses, wanted)
+    except CassetError as exc:
+        raise fail("witnesses", exc.detail) from None
+    names = ", ".join(c.name for c in found)
+    return Step("witnesses", "ok", f"cosigned by {len(found)} of {len(witnesses)} pinned "
+                                   f"witnesses (quorum {wanted}): {names}")
+
+
+def check_checkpoint(note: str, log_key: str, fail: Fail) -> Checkpoint:
     try:
         name, public_key = parse_verifier_key(log_key)
         checkpoint = parse_checkpoint(note)
@@ -219,7 +252,7 @@ def _check_inclusion(bundle: ReceiptBundle, checkpoint: Checkpoint, fail: Fail) 
                                 f"{_b64(checkpoint.root)})") from None
 
 
-def _check_consistency(checkpoint: Checkpoint, newer: NewerCheckpoint, log_key: str,
+def check_consistency(checkpoint: Checkpoint, newer: NewerCheckpoint, log_key: str,
                        fail: Fail) -> Checkpoint:
     try:
         name, public_key = parse_verifier_key(log_key)

@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Callable
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -78,18 +79,27 @@ def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
 def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
     """The key name and Ed25519 key of a verifier key. Raises CheckpointInvalid when malformed
     or when the key id does not match the key."""
-    name, _, rest = text.partition("+")
+    return parse_vkey(text, ED25519_TYPE, key_id)
+
+
+def parse_vkey(text: str, key_type: bytes,
+               id_of: Callable[[str, Ed25519PublicKey], bytes]) -> tuple[str, Ed25519PublicKey]:
+    """A signed-note verifier key ``<name>+<hex id>+base64(type || key)`` of an Ed25519
+    ``key_type``, its id computed by ``id_of``. Raises CheckpointInvalid when malformed, of
+    another type, or when the id does not match the key."""
+    name, _, rest = text.strip().partition("+")
     hex_id, _, encoded = rest.partition("+")
     try:
         _check_key_name(name)
         raw = base64.b64decode(encoded, validate=True)
         wanted_id = bytes.fromhex(hex_id)
     except (ValueError, binascii.Error):
-        raise CheckpointInvalid("malformed verifier key") from None
-    if len(hex_id) != 8 or len(raw) != 33 or raw[:1] != ED25519_TYPE:
-        raise CheckpointInvalid("malformed verifier key: not an Ed25519 signed-note key")
+        raise CheckpointInvalid(f"malformed verifier key {text!r}") from None
+    if len(hex_id) != 8 or len(raw) != 33 or raw[:1] != key_type:
+        raise CheckpointInvalid(f"malformed verifier key: not an Ed25519 key of type "
+                                f"0x{key_type.hex()}: {text!r}")
     public = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if key_id(name, public) != wanted_id:
+    if id_of(name, public) != wanted_id:
         raise CheckpointInvalid("malformed verifier key: the key id does not match the key")
     return name, public
 
@@ -175,6 +185,12 @@ def verify_checkpoint(note: str, public_key: Ed25519PublicKey, origin: str, *,
         raise CheckpointInvalid(f"the checkpoint is for the log {checkpoint.origin!r}, "
                                 f"not {origin!r}")
     verify_note(note, name=key_name or origin, public_key=public_key)
+
+
+def note_text(note: str) -> str:
+    """The text of a signed note (what its signatures cover), without verifying anything.
+    Raises CheckpointInvalid when the note is malformed."""
+    return _split_note(note)[0]
 
 
 def _split_note(note: str) -> tuple[str, list[str]]:

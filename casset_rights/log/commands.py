@@ -27,6 +27,14 @@ from casset_rights.log.bundle import (
     decode_bundle,
     verify_receipt_bundle,
 )
+from casset_rights.log.trust import (  # noqa: F401  (read_source, load_json: the CLI's)
+    add_trust_options,
+    cmd_trust_pin,
+    http_fetcher,
+    load_json,
+    read_source,
+    trust_from_args,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -39,12 +47,17 @@ MARKS = {"ok": "\u2713", "failed": "\u2717", "skipped": "\u2013"}
 
 def add_log_commands(sub: Any, *, verify_receipt: Handler) -> None:
     """Register ``verify`` and ``anchor``; ``verify_receipt`` handles a bare receipt."""
-    p = sub.add_parser("verify", help="verify a receipt bundle (or a bare receipt) offline")
+    p = sub.add_parser("verify", help="verify a receipt bundle (or a bare receipt) against "
+                                      "pinned keys")
     p.add_argument("source", metavar="BUNDLE",
                    help="a bundle JSON (file, URL or - for stdin), or a receipt's compact JWS")
-    p.add_argument("--jwks", help="the JWKS to trust (file or URL); default: the bundle's own")
-    p.add_argument("--log-key", help="the log's verifier key to trust (signed-note format); "
-                                     "default: the bundle's own")
+    add_trust_options(p)
+    p.add_argument("--tiles", metavar="PREFIX",
+                   help="check the receipt against the log's tiles (C2SP tlog-tiles) at "
+                        "this prefix, e.g. http://localhost:8000/tlog: fetch the checkpoint "
+                        "and the tiles, compute the proofs here")
+    p.add_argument("--leaf-index", type=int,
+                   help="the receipt's index in the log (with --tiles and a bare receipt)")
     p.add_argument("--newer-checkpoint", metavar="FILE",
                    help="a later checkpoint (signed note, or the JSON of /v1/log/checkpoint)")
     p.add_argument("--consistency-proof", metavar="FILE",
@@ -58,25 +71,38 @@ def add_log_commands(sub: Any, *, verify_receipt: Handler) -> None:
 
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         text = read_source(args.source)
-        if not text.startswith("{"):
-            if not args.jwks:
-                raise InvalidInput("a bare receipt is verified against --jwks FILE_OR_URL")
+        bundle = decode_bundle(text) if text.startswith("{") else None
+        if args.tiles:
+            return cmd_verify_tiles(args, text, bundle)
+        if bundle is None:
+            if not (args.jwks or args.trust):
+                raise InvalidInput("a bare receipt is verified against --jwks FILE_OR_URL "
+                                   "(or --trust FILE)")
             args.receipt = text
+            args.jwks = args.jwks or trust_from_args(args, None).jwks
             return verify_receipt(args, settings)
-        return cmd_verify_bundle(args, decode_bundle(text))
+        return cmd_verify_bundle(args, bundle)
 
     p.set_defaults(handler=handler)
+
+    p = sub.add_parser("trust", help="trust files for verify").add_subparsers(
+        dest="trust", required=True).add_parser(
+        "pin", help="write a trust file with the keys a service publishes now (first use)")
+    p.add_argument("url", help="the service's base URL")
+    p.add_argument("--out", default="trust.json")
+    p.set_defaults(handler=cmd_trust_pin)
 
     p = sub.add_parser("anchor", help="checkpoint the log and anchor it on the chain, once")
     p.set_defaults(handler=cmd_anchor)
 
 
+def report_step(step: Step) -> None:
+    print(f"{MARKS[step.status]} {step.name}: {step.detail}", flush=True)
+
+
 def cmd_verify_bundle(args: argparse.Namespace, bundle: ReceiptBundle) -> int:
     print(f"bundle: receipt {bundle.jti}, leaf {bundle.leaf_index} of {bundle.log_origin}")
-    if not args.jwks or not args.log_key:
-        print("note: checking against the keys inside the bundle; pin the keys you trust "
-              "with --jwks and --log-key")
-    jwks = load_json(args.jwks) if args.jwks else None
+    trust = trust_from_args(args, bundle)
     newer = None
     if args.log_url:
         import httpx
@@ -92,16 +118,37 @@ def cmd_verify_bundle(args: argparse.Namespace, bundle: ReceiptBundle) -> int:
             raise InvalidInput("--newer-checkpoint and --consistency-proof go together")
         newer = read_newer_checkpoint(Path(args.newer_checkpoint), Path(args.consistency_proof))
     chain = None if args.skip_anchor else chain_for_anchor(bundle.anchor, args.rpc_url)
-
-    def report(step: Step) -> None:
-        print(f"{MARKS[step.status]} {step.name}: {step.detail}", flush=True)
-
     try:
-        verify_receipt_bundle(bundle, jwks=jwks, log_key=args.log_key, newer=newer,
-                              chain=chain, check_anchor=not args.skip_anchor, report=report)
+        verify_receipt_bundle(bundle, jwks=trust.jwks, log_key=trust.log_key,
+                              witnesses=trust.witnesses, quorum=trust.quorum, newer=newer,
+                              chain=chain, check_anchor=not args.skip_anchor,
+                              report=report_step)
     except BundleInvalid:
         return 1
     print("verified" if not args.skip_anchor else "verified, except the anchor (not checked)")
+    return 0
+
+
+def cmd_verify_tiles(args: argparse.Namespace, text: str, bundle: ReceiptBundle | None) -> int:
+    """Verify a receipt (bare, or a bundle's) against the log's tiles at ``--tiles``."""
+    from casset_rights.log.tiles_verify import verify_receipt_from_tiles
+
+    if bundle is None and args.leaf_index is None:
+        raise InvalidInput("a bare receipt needs --leaf-index with --tiles (a bundle names it)")
+    trust = trust_from_args(args, bundle)
+    receipt = text if bundle is None else bundle.receipt
+    index = args.leaf_index if args.leaf_index is not None else bundle.leaf_index  # type: ignore[union-attr]
+    print(f"receipt at leaf {index}, checked against the tiles at {args.tiles}")
+    with http_fetcher(args.tiles) as fetch:
+        try:
+            verify_receipt_from_tiles(
+                receipt, leaf_index=index, fetch=fetch, jwks=trust.jwks, log_key=trust.log_key,
+                witnesses=trust.witnesses, quorum=trust.quorum,
+                earlier_checkpoint=None if bundle is None else bundle.checkpoint,
+                report=report_step)
+        except BundleInvalid:
+            return 1
+    print("verified from the tiles")
     return 0
 
 
@@ -132,36 +179,6 @@ def cmd_anchor(_: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- reading inputs -----------------------------------------------------------------------------
-
-
-def read_source(value: str) -> str:
-    """The text of a bundle or receipt: fetched from a URL, read from a file or stdin
-    (``-``), or the argument itself."""
-    if value.startswith(("http://", "https://")):
-        import httpx
-
-        try:
-            response = httpx.get(value, timeout=10)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable(f"cannot fetch {value}: {exc}") from None
-        return response.text.strip()
-    if value == "-":
-        return sys.stdin.read().strip()
-    try:
-        path = Path(value)
-        if path.is_file():
-            return path.read_text(encoding="utf-8").strip()
-    except OSError:  # too long or otherwise not a path: it is the text itself
-        pass
-    return value.strip()
-
-
-def load_json(source: str) -> Any:
-    try:
-        return json.loads(read_source(source))
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{source} is not JSON: {exc}") from None
 
 
 class _ConsistencyJson(msgspec.Struct):

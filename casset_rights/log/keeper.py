@@ -31,8 +31,11 @@ from casset_rights.log.service import TransparencyLog
 from casset_rights.receipts.keys import KeyStore, public_key_from_jwk
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from casset_rights.anchoring.records import AnchorRecord
     from casset_rights.config import Settings
+    from casset_rights.log.witness_client import Cosigner
 
 
 class StoredReceipt(Protocol):
@@ -159,16 +162,18 @@ class LogKeeper:
 
 
 def open_log(settings: Settings, *, engine: Engine, keys: KeyStore,
-             receipts: ReceiptLedger) -> LogKeeper:
+             receipts: ReceiptLedger, log_key: Ed25519PrivateKey,
+             cosigner: Cosigner | None = None) -> LogKeeper:
     """The log, its anchoring, its sequencer (leased as ``lease_for`` the database says)
-    and the keeper that reads them, from settings. The log signs with the key store's
-    active key, under the origin's name."""
-    log = TransparencyLog(engine, origin=settings.log_origin,
-                          signing_key=keys.active().private_key,
+    and the keeper that reads them, from settings. The log signs with its own key
+    (``log/identity.py``), under the origin's name; the sequencer has ``cosigner``'s
+    witnesses cosign each new checkpoint."""
+    log = TransparencyLog(engine, origin=settings.log_origin, signing_key=log_key,
                           checkpoint_every_appends=settings.checkpoint_every_appends,
                           checkpoint_every_seconds=settings.checkpoint_every_seconds)
     return keeper_for(log, anchoring=AnchorService.from_settings(settings, engine),
                       receipts=receipts, keys=keys, lease=lease_for(engine),
+                      cosign=None if cosigner is None else cosigner.publisher(log),
                       batch_max=settings.sequencer_batch_max,
                       idle_seconds=settings.sequencer_idle_seconds,
                       checkpoint_every_appends=settings.checkpoint_every_appends,

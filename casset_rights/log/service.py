@@ -26,10 +26,17 @@ from sqlalchemy import Connection, Engine, Row, insert, select, text
 
 from casset_rights.db.bulk import execute, insert_rows
 from casset_rights.db.engine import writing
-from casset_rights.errors import InvalidInput, NotFound
+from casset_rights.errors import CassetError, InvalidInput, NotFound
 from casset_rights.log import merkle
-from casset_rights.log.checkpoint import Checkpoint, sign_checkpoint, verifier_key
+from casset_rights.log.checkpoint import (
+    Checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+    verifier_key,
+    verify_note,
+)
 from casset_rights.log.tables import log_checkpoints, log_leaves, log_nodes
+from casset_rights.log.tiles import TileAddress, TileReader, parse_tile_path
 from casset_rights.log_queue import LeafInput, check_entry, log_pending
 
 LogIndex = NewType("LogIndex", int)
@@ -112,6 +119,7 @@ class TransparencyLog:
         self._every_appends = checkpoint_every_appends
         self._every_seconds = checkpoint_every_seconds
         self._clock = clock
+        self._tiles = TileReader(engine)
         # (size, last leaf hash, right edge) after this object's last append; see _frontier.
         self._edge: tuple[int, bytes, list[tuple[int, int, bytes]]] | None = None
         try:
@@ -289,6 +297,14 @@ class TransparencyLog:
         return ConsistencyProof(first=first, second=second,
                                 hashes=tuple(merkle.hashes_for(ranges, found)))
 
+    def tile(self, path: str) -> tuple[TileAddress, bytes]:
+        """A C2SP tlog-tiles tile or entry bundle by its path after ``tile/`` (see
+        ``log/tiles.py``), as the log's current tree holds it. Raises NotFound for a path
+        that is no tile or a tile the tree does not hold yet; EntryTooLarge for a bundle
+        with a leaf over 65,535 bytes."""
+        address = parse_tile_path(path)
+        return address, self._tiles.read(address, self.size())
+
     # --- checkpoints ----------------------------------------------------------------------
 
     def maybe_checkpoint(self, now: float | None = None) -> Checkpoint | None:
@@ -310,6 +326,25 @@ class TransparencyLog:
         now = self._clock() if now is None else now
         with self._writing() as conn:
             return self._checkpoint(conn, _size(conn), now)
+
+    def store_cosigned(self, checkpoint: Checkpoint, note: str) -> Checkpoint:
+        """Store ``note``, the checkpoint's note with the witnesses' cosignature lines
+        (``witness_client.Cosigner.cosign``), as the newest row of that checkpoint: the
+        checkpoint endpoints and bundles serve it from then on. Raises InvalidInput when
+        the note is not that checkpoint signed by this log."""
+        try:
+            verify_note(note, name=self.key_name, public_key=self._key.public_key())
+            same = parse_checkpoint(note)
+        except CassetError as exc:
+            raise InvalidInput(f"not a checkpoint of this log: {exc.detail}") from None
+        if (same.tree_size, same.root, same.timestamp) != (
+                checkpoint.tree_size, checkpoint.root, checkpoint.timestamp):
+            raise InvalidInput("the cosigned note is of another checkpoint")
+        with self._engine.begin() as conn:
+            conn.execute(insert(log_checkpoints).values(
+                origin=self.origin, tree_size=checkpoint.tree_size, root=checkpoint.root,
+                timestamp=checkpoint.timestamp, key_name=self.key_name, note=note))
+        return msgspec.structs.replace(checkpoint, note=note)
 
     def latest_checkpoint(self) -> Checkpoint | None:
         with self._engine.connect() as conn:
@@ -384,8 +419,11 @@ def _lookup(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node,
 
 
 def _latest(conn: Connection) -> Checkpoint | None:
+    """The checkpoint of the largest tree, its newest row (the cosigned one, once stored:
+    a cosigned note stored late never hides a larger checkpoint made meanwhile)."""
     row = conn.execute(select(log_checkpoints)
-                       .order_by(log_checkpoints.c.id.desc()).limit(1)).first()
+                       .order_by(log_checkpoints.c.tree_size.desc(),
+                                 log_checkpoints.c.id.desc()).limit(1)).first()
     return None if row is None else _checkpoint_of(row)
 
 

@@ -40,6 +40,8 @@ from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
 ORIGIN = "rights.casset.test/log"
 BODY = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
+# The keys a verifier pinned: the world's own, set by the fixture (never the bundle's).
+PINNED: dict[str, Any] = {}
 
 
 @dataclass
@@ -62,6 +64,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     keeper = keeper_for(log, anchoring=AnchorService(engine, chain="embedded"),
                         receipts=receipts, keys=keys)
     issuer = ReceiptIssuer(keys, issuer="https://rights.test")
+    PINNED.update(jwks=keys.jwks(), log_key=log.verifier_key)
     stored = receipts.store([issuer.issue("decision", BODY) for _ in range(7)])
     run = keeper.anchor_now()
     assert run.anchor is not None and run.anchor.status == "confirmed"
@@ -72,14 +75,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def steps_of(bundle: ReceiptBundle, **kwargs: Any) -> list[Step]:
     seen: list[Step] = []
-    verify_receipt_bundle(bundle, report=seen.append, **kwargs)
+    verify_receipt_bundle(bundle, report=seen.append, **{**PINNED, **kwargs})
     return seen
 
 
 def failed_step(bundle: ReceiptBundle, **kwargs: Any) -> tuple[str, str, list[Step]]:
     seen: list[Step] = []
     with pytest.raises(BundleInvalid) as caught:
-        verify_receipt_bundle(bundle, report=seen.append, **kwargs)
+        verify_receipt_bundle(bundle, report=seen.append, **{**PINNED, **kwargs})
     assert seen[-1].status == "failed" and seen[-1].name == caught.value.step
     assert all(s.status != "failed" for s in seen[:-1])
     return caught.value.step, caught.value.reason, seen
@@ -91,7 +94,7 @@ def test_an_anchored_bundle_verifies_every_step(world: World) -> None:
     assert bundle.anchor is not None and bundle.anchor.chain == "embedded"
     seen = steps_of(bundle, chain=world.keeper.anchoring.chain)
     assert [(s.name, s.status) for s in seen] == [
-        ("receipt", "ok"), ("checkpoint", "ok"), ("inclusion", "ok"),
+        ("receipt", "ok"), ("checkpoint", "ok"), ("witnesses", "skipped"), ("inclusion", "ok"),
         ("consistency", "skipped"), ("anchor", "ok")]
     assert "embedded (chain id" in seen[-1].detail
 
@@ -210,7 +213,7 @@ def test_pinned_keys_decide_not_the_bundles_own(world: World) -> None:
 def test_an_embedded_anchor_is_not_verified_without_its_chain(world: World) -> None:
     step, reason, seen = failed_step(world.anchored)
     assert step == "anchor" and "cannot be reached" in reason
-    assert [s.status for s in seen[:3]] == ["ok", "ok", "ok"]
+    assert [s.status for s in seen[:4]] == ["ok", "ok", "skipped", "ok"]
     skipped = steps_of(world.anchored, check_anchor=False)
     assert skipped[-1] == Step("anchor", "skipped", "not checked (asked not to)")
 
@@ -239,8 +242,8 @@ def test_consistency_with_a_newer_checkpoint(world: World) -> None:
     proof = log.consistency_proof(first, newer.tree_size)
     good = NewerCheckpoint(note=newer.note, consistency_proof=proof.hashes)
     seen = steps_of(world.anchored, newer=good, chain=world.keeper.anchoring.chain)
-    assert seen[3].name == "consistency" and seen[3].status == "ok"
-    assert f"prefix of the newer checkpoint's tree of size {newer.tree_size}" in seen[3].detail
+    assert seen[4].name == "consistency" and seen[4].status == "ok"
+    assert f"prefix of the newer checkpoint's tree of size {newer.tree_size}" in seen[4].detail
 
     bad_proof = msgspec.structs.replace(good, consistency_proof=proof.hashes[:-1])
     assert failed_step(world.anchored, newer=bad_proof)[0] == "consistency"
@@ -248,4 +251,4 @@ def test_consistency_with_a_newer_checkpoint(world: World) -> None:
     step, reason, _ = failed_step(world.anchored, newer=forged)
     assert step == "consistency" and reason.startswith("the newer checkpoint:")
     same = NewerCheckpoint(note=log.checkpoint_at(first).note, consistency_proof=())
-    assert steps_of(world.anchored, newer=same, check_anchor=False)[3].status == "ok"
+    assert steps_of(world.anchored, newer=same, check_anchor=False)[4].status == "ok"
