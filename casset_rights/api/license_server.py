@@ -90,7 +90,7 @@ async def _client_call(request: Request[Any, Any, Any],
 
 
 class LicenseServerController(Controller):
-    tags = ["licenses"]
+    tags = ["rsl"]
     opt = reads("form")  # OAuth's form posts, like /oauth/token
 
     @post("/olp/token", summary="RSL Open License Protocol: a license token for an asset",

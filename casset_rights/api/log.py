@@ -168,7 +168,7 @@ class TiledLogController(Controller):
     """The log as C2SP tlog-tiles (see the module)."""
 
     path = TLOG_PREFIX
-    tags = ["log"]
+    tags = ["tlog"]
 
     @get("/checkpoint", summary="The latest checkpoint as a signed note, with the witnesses' "
          "cosignatures (C2SP tlog-tiles)", sync_to_thread=True, media_type=MediaType.TEXT)
