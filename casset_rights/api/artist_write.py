@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post, put
 from litestar.openapi import ResponseSpec
