@@ -34,6 +34,7 @@ from casset_rights.commerce.models import PaymentRecord
 from casset_rights.commerce.payouts import Payouts
 from casset_rights.commerce.receipts import MoneyReceipts
 from casset_rights.commerce.tables import stripe_events
+from casset_rights.licenses import store as license_store
 from casset_rights.licenses.store import writing
 
 RECEIVED = "received"
@@ -51,8 +52,13 @@ class WebhookOutcome(msgspec.Struct, frozen=True):
 class Webhooks:
     def __init__(self, *, engine: Engine, gateway: PaymentGateway, checkout: Checkout,
                  payouts: Payouts, receipts: MoneyReceipts,
+                 grants_changed: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """``grants_changed(licensee)`` is told, once committed, of every license a
+        refund or a dispute changed, so decisions in this process see it at once (other
+        processes hear of it from the database)."""
         self._engine = engine
+        self._grants_changed = grants_changed
         self._gateway = gateway
         self._checkout = checkout
         self._payouts = payouts
@@ -104,6 +110,14 @@ class Webhooks:
     def _account(self, obj: dict[str, Any]) -> str:
         return self._payouts.account_updated(str(obj["id"]))
 
+    def _grant_changed(self, grant_id: str | None) -> None:
+        if grant_id is None or self._grants_changed is None:
+            return
+        with self._engine.connect() as conn:
+            grant = license_store.read_grant(conn, grant_id)
+        if grant is not None:
+            self._grants_changed(grant.licensee)
+
     def _payment_of(self, intent_id: str | None, charge_id: str | None) -> PaymentRecord | None:
         with self._engine.connect() as conn:
             found = money.read_payment(conn, intent_id=intent_id) if intent_id else None
@@ -142,6 +156,7 @@ class Webhooks:
                                    receipt_id=receipt.jti)
             self._receipts.store_in(conn, receipt)
             money.set_receipt(conn, payment.id, receipt.jti)
+        self._grant_changed(payment.grant_id)
         reversed_ = self._payouts.reverse(payment.id)
         return f"{payment.id} refunded; license {payment.grant_id} revoked; " \
                f"{reversed_} transfers reversed"
@@ -179,5 +194,7 @@ class Webhooks:
                 receipt_id=None if to_status == "active" else receipt.jti)
             self._receipts.store_in(conn, receipt)
             money.set_dispute(conn, payment.id, status=dispute.status, receipt_id=receipt.jti)
+        if changed:
+            self._grant_changed(payment.grant_id)
         return f"{payment.id}: dispute {dispute.status}; license {payment.grant_id} " \
                f"{status if changed else 'unchanged'}"

@@ -75,5 +75,6 @@ def open_commerce(settings: Settings, *, engine: Engine, licenses: LicenseServic
                         receipts=money_receipts, fee_bps=settings.platform_fee_bps,
                         hold_seconds=settings.payment_hold_seconds)
     webhooks = Webhooks(engine=engine, gateway=gateway, checkout=checkout, payouts=payouts,
+                        grants_changed=licenses.grants_changed,
                         receipts=money_receipts)
     return Commerce(checkout=checkout, payouts=payouts, webhooks=webhooks, gateway=gateway)
