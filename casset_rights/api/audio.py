@@ -20,6 +20,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from casset_rights.api.artist_write import artist_of
+from casset_rights.api.body import reads
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.security import needs
 from casset_rights.audio.errors import AudioTooLarge
@@ -66,7 +67,8 @@ class PreviewRequestBody(msgspec.Struct, forbid_unknown_fields=True):
 class AudioController(Controller):
     tags = ["audio"]
 
-    @put("/v1/tracks/{release_id:str}/{track_id:str}/audio", opt=WRITE_AUDIO,
+    @put("/v1/tracks/{release_id:str}/{track_id:str}/audio",
+         opt={**WRITE_AUDIO, **reads("stream")},
          summary="Upload a track's audio (WAV, FLAC, MP3, AAC/M4A, Ogg): its SHA-256 must "
                  "be the manifest's audio.content_hash",
          request_max_body_size=None, status_code=201)
@@ -102,7 +104,9 @@ class AudioController(Controller):
                  services: ServicesDep) -> AnalysisAnswer:
         return analysis_answer(services, release_id, track_id)
 
-    @post("/v1/tracks/{release_id:str}/{track_id:str}/analysis", opt=WRITE_AUDIO,
+    # Takes no body: an empty one, or JSON, goes through the body reader's limits.
+    @post("/v1/tracks/{release_id:str}/{track_id:str}/analysis",
+          opt={**WRITE_AUDIO, **reads("json")},
           summary="Queue the analysis of a track's audio (again, after a failure)",
           sync_to_thread=True, status_code=202)
     def queue_analysis(self, release_id: FromPath[str], track_id: FromPath[str],

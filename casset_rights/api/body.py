@@ -31,7 +31,8 @@ from casset_rights.api.security import header_of
 from casset_rights.errors import UnsupportedMediaType
 from casset_rights.limits import InputLimits, check_integer, check_size, decode_json
 
-BodyKind = Literal["json", "policy", "form"]
+# ``stream``: the route streams its body itself under its own size limit (audio uploads).
+BodyKind = Literal["json", "policy", "form", "stream"]
 BODY_OPT = "body"
 FORM = "application/x-www-form-urlencoded"
 POLICY_MEDIA = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
@@ -75,7 +76,7 @@ async def read_body(request: Request[Any, Any, Any], limits: InputLimits) -> Non
     if request.method not in _READS_BODY:
         return
     kind = body_kind(request.scope["route_handler"])
-    if kind is None:
+    if kind is None or kind == "stream":  # a streamed body is counted by its route
         return
     # The raw headers, not ``request.content_type``/``content_length``: each built
     # Litestar's header mapping, together about 20 µs a request, more than reading a

@@ -56,6 +56,16 @@ class ServiceIndex(Answer):
         description="the guides, files of the source repository")]
 
 
+class TransparencyLogMetadata(Answer):
+    """Where the log is served as C2SP tlog-tiles, its identity and its witnesses."""
+
+    origin: str
+    verifier_key: str
+    tlog_tiles_prefix: str
+    checkpoint: str
+    witnesses: list[str]
+
+
 class ServiceMetadata(Answer):
     """``/.well-known/casset-rights``."""
 
@@ -70,6 +80,7 @@ class ServiceMetadata(Answer):
     endpoints: dict[str, str]
     license_token_format: dict[str, str]
     resource_ids: dict[str, str]
+    transparency_log: TransparencyLogMetadata
 
 
 class JWK(Answer):

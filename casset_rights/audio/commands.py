@@ -51,9 +51,12 @@ def add_preview_verification(sub: Any) -> None:
     """Let ``verify`` take preview files too: adds ``--trust`` and puts a handler in
     front of the receipt and bundle one."""
     verify = sub.choices["verify"]
-    verify.add_argument("--trust", metavar="PEM",
-                        help="for a preview file: the C2PA trust anchor (file or URL), e.g. "
-                             "the service's /.well-known/c2pa-trust-anchor.pem")
+    # ``verify`` already takes ``--trust`` (a trust file for receipts and bundles): for a
+    # preview file the same option names the C2PA trust anchor.
+    if not any("--trust" in action.option_strings for action in verify._actions):
+        verify.add_argument("--trust", metavar="PEM",
+                            help="for a preview file: the C2PA trust anchor (file or URL), "
+                                 "e.g. the service's /.well-known/c2pa-trust-anchor.pem")
     others: Handler = verify.get_default("handler")
 
     def handler(args: argparse.Namespace, settings: Settings) -> int:

@@ -55,7 +55,8 @@ def cmd_trust_pin(args: argparse.Namespace, _: Any) -> int:
 
 def add_trust_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", metavar="FILE",
-                   help="a trust file (JSON: jwks, log_key, witnesses, witness_quorum)")
+                   help="a trust file (JSON: jwks, log_key, witnesses, witness_quorum); for a "
+                        "preview file, the C2PA trust anchor (PEM, file or URL)")
     p.add_argument("--jwks", help="the receipt keys to trust: a JWKS file or URL")
     p.add_argument("--log-key", help="the log's verifier key to trust (signed-note format)")
     p.add_argument("--witness-key", action="append", default=[], metavar="VKEY",

@@ -144,7 +144,7 @@ def test_every_route_with_a_body_declares_how_it_is_read(client: TestClient) -> 
     for route in client.app.routes:
         for handler in getattr(route, "route_handlers", ()):
             if handler.http_methods & {"POST", "PUT", "PATCH"}:
-                assert body_kind(handler) in ("json", "policy", "form"), route.path
+                assert body_kind(handler) in ("json", "policy", "form", "stream"), route.path
 
 
 # -- context keys --------------------------------------------------------------------------
