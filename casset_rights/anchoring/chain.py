@@ -18,7 +18,11 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import (
-    ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError,
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
 )
 
 from casset_rights.anchoring import contract

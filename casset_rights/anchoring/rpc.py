@@ -20,7 +20,11 @@ from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from casset_rights.anchoring import contract
 from casset_rights.anchoring.chain import (
-    BASE_MAINNET, BASE_SEPOLIA, Web3AnchorChain, _reachable, chain_name,
+    BASE_MAINNET,
+    BASE_SEPOLIA,
+    Web3AnchorChain,
+    _reachable,
+    chain_name,
 )
 from casset_rights.anchoring.errors import ChainMisconfigured
 

@@ -40,7 +40,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
     if not rows:
         return
     for name in columns:
-        table.c[name]  # noqa: B018 -- fail on a misspelt column before touching the database
+        table.c[name]
     if conn.dialect.name == "postgresql" and len(rows) > COPY_FROM_ROWS:
         copy_rows(conn, table, columns, rows)
         return

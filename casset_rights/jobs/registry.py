@@ -13,6 +13,7 @@ from typing import Any
 from casset_rights.errors import NotFound
 from casset_rights.jobs.queue import JobFunction
 
+
 def anchor_log(context: dict[str, Any]) -> dict[str, Any]:
     """Integrate, checkpoint and anchor the newest checkpoint now (the ``anchor`` command's
     work, on the queue)."""

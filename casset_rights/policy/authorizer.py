@@ -20,13 +20,18 @@ from collections.abc import Sequence
 from casset_rights.errors import InvalidInput, UnknownScope
 from casset_rights.policy.compiler import CompiledPolicy, CompiledRule
 from casset_rights.policy.decision import (
-    DEFAULT_DENY_REASON, Decision, LicenseRoute, Obligation, Reason, RuleError,
+    DEFAULT_DENY_REASON,
+    Decision,
+    LicenseRoute,
+    Obligation,
+    Reason,
+    RuleError,
 )
 from casset_rights.policy.model import OBLIGATION_TYPES
 from casset_rights.policy.request import Context, Request
-from casset_rights.resources import ResourceRef
 from casset_rights.policy.scopes import SCOPE_SET
 from casset_rights.principal import Principal
+from casset_rights.resources import ResourceRef
 
 DEFAULT_ATTRIBUTION = "{title} by {artist}"
 _NO_RULES: dict = {}
@@ -104,10 +109,7 @@ def _matches(rule: CompiledRule, principal: Principal, ctx: Context) -> bool:
     audience = rule.audience
     if audience is not None and not audience(principal):
         return False
-    for check in rule.checks:
-        if not check(ctx):
-            return False
-    return True
+    return all(check(ctx) for check in rule.checks)
 
 
 def _check_link(policy: CompiledPolicy, resource: ResourceRef, *, last_level: int,

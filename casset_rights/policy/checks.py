@@ -21,8 +21,8 @@ from typing import Any
 from casset_rights.errors import FieldError, InvalidInput
 from casset_rights.limits import utc_instant
 from casset_rights.policy.model import TARGETS
-from casset_rights.resources import RESOURCE_KINDS, parse_resource
 from casset_rights.policy.source import SourceDocument, escape
+from casset_rights.resources import RESOURCE_KINDS, parse_resource
 
 PLACEHOLDERS = ("title", "artist", "resource")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")

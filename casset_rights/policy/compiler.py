@@ -19,12 +19,19 @@ from casset_rights.canonical import content_hash
 from casset_rights.errors import FieldError, InvalidInput, PolicyInvalid
 from casset_rights.policy.decision import LicenseRoute, Money, Reason
 from casset_rights.policy.model import (
-    OBLIGATION_TYPES, TARGETS, Audience, Conditions, Policy, Route, Rule, serialize,
+    OBLIGATION_TYPES,
+    TARGETS,
+    Audience,
+    Conditions,
+    Policy,
+    Route,
+    Rule,
+    serialize,
 )
 from casset_rights.policy.request import Context
-from casset_rights.resources import LEVELS, RESOURCE_KINDS, ResourceRef, parse_target
 from casset_rights.policy.scopes import scope_order
 from casset_rights.principal import PRINCIPAL_KINDS, Principal
+from casset_rights.resources import LEVELS, RESOURCE_KINDS, ResourceRef, parse_target
 
 ContextCheck = Callable[[Context], bool]
 PrincipalCheck = Callable[[Principal], bool]
@@ -34,7 +41,7 @@ _MISSING = object()
 class CompiledRule:
     """One rule as the authorizer sees it, for one principal kind."""
 
-    __slots__ = ("reason", "audience", "checks", "obligations", "route", "sort_key")
+    __slots__ = ("audience", "checks", "obligations", "reason", "route", "sort_key")
 
     def __init__(self, *, reason: Reason, audience: PrincipalCheck | None,
                  checks: tuple[ContextCheck, ...], obligations: int,

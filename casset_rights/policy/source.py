@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import msgspec
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from casset_rights.errors import (
-    DuplicateKey, FieldError, LimitExceeded, MalformedInput, PolicyInvalid,
+    DuplicateKey,
+    FieldError,
+    LimitExceeded,
+    MalformedInput,
+    PolicyInvalid,
 )
 from casset_rights.limits import DOCUMENT_LIMITS, INT64_MAX, INT64_MIN, InputLimits, decode_json
 
@@ -41,7 +45,7 @@ class _FlowTooDeep(yaml.MarkedYAMLError):
 
 class _Loader(yaml.SafeLoader):
     # Own resolver table: JSON-compatible plain scalars and nothing else.
-    yaml_implicit_resolvers: dict = {}
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
     max_flow_level = DOCUMENT_LIMITS.max_depth
 
     def fetch_flow_collection_start(self, TokenClass: Any) -> None:

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '5e0a7c2d9b41'
 down_revision: str | None = '45cbc9defe4d'
 branch_labels: str | Sequence[str] | None = None
