@@ -24,6 +24,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
+from web3.types import Nonce, TxParams
 
 from casset_rights.anchoring import contract
 from casset_rights.anchoring.errors import ChainMisconfigured, ChainUnavailable
@@ -151,14 +152,16 @@ class Web3AnchorChain:
             if nonce is None:
                 nonce = self._w3.eth.get_transaction_count(account.address, "pending")
             try:
-                tx = self._contract.functions.anchor(root, tree_size).build_transaction(
-                    {"from": account.address, "nonce": nonce, "chainId": self.chain_id})
+                params: TxParams = {"from": account.address, "nonce": Nonce(nonce),
+                                    "chainId": self.chain_id}
+                tx = self._contract.functions.anchor(root, tree_size).build_transaction(params)
             except self._revert_errors as exc:
                 raise ChainMisconfigured(
                     f"the anchor contract {self._address} on {chain_name(self.chain_id)} refuses "
                     f"anchors from {account.address} (only its owner may anchor): {exc}"
                 ) from None
-        signed = account.sign_transaction(tx)
+        # eth-account types a transaction as a plain dict, web3 builds a TxParams TypedDict.
+        signed = account.sign_transaction(tx)  # type: ignore[arg-type]
         return SignedAnchor(tx_hash=signed.hash.to_0x_hex(), nonce=nonce,
                             sender=account.address, raw=bytes(signed.raw_transaction))
 

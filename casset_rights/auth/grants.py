@@ -106,7 +106,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 def _s256(verifier: str) -> str:
-    return to_unicode(urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()))
+    text: str = to_unicode(urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()))
+    return text
 
 
 def _compare_s256(code_verifier: str, code_challenge: str) -> bool:

@@ -74,6 +74,11 @@ class CassetAuthorizationServer(AuthorizationServer):
         return OAuthResponse(status, body if body is not None else "",
                              tuple((str(k), str(v)) for k, v in headers or ()))
 
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> OAuthResponse:
+        # authlib's own, typed: it goes through handle_response above.
+        response: OAuthResponse = super().handle_error_response(request, error)
+        return response
+
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
 
