@@ -20,6 +20,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from casset_rights.audio.commands import add_audio_commands, add_preview_verification
 from casset_rights.agents.commands import add_agent_commands
@@ -29,10 +30,13 @@ from casset_rights.errors import CassetError, Conflict
 from casset_rights.log.commands import add_log_commands
 from casset_rights.log.witness_commands import add_witness_commands
 
+if TYPE_CHECKING:
+    from casset_rights.services import Services
+
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
+def _services(settings: Settings) -> Services:
     from casset_rights.services import open_services
 
     return open_services(settings)

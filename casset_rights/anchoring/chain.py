@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import msgspec
 import requests
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import (
@@ -185,7 +186,7 @@ class Web3AnchorChain:
         self._prepare()
         with _reachable():
             try:
-                receipt = self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+                receipt = self._w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 return None
             if receipt is None or receipt.get("blockNumber") is None:

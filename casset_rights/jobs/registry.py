@@ -37,4 +37,5 @@ def job_function(name: str) -> JobFunction:
     if target is None:
         raise NotFound(f"no job {name!r}")
     module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    function: JobFunction = getattr(importlib.import_module(module), attribute)
+    return function

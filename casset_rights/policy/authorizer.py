@@ -36,7 +36,7 @@ from casset_rights.resources import ResourceRef
 DEFAULT_ATTRIBUTION = "{title} by {artist}"
 _NO_RULES: dict[str, ScopeRules] = {}
 _DEFAULT_DENY = Decision(decision="deny", reasons=(DEFAULT_DENY_REASON,))
-_PLAIN = {t: Obligation(type=t) for t in OBLIGATION_TYPES}  # type: ignore[arg-type]
+_PLAIN = {t: Obligation(type=t) for t in OBLIGATION_TYPES}
 # The obligation types of each bit mask, in the documented order.
 _MASKS = tuple(tuple(t for i, t in enumerate(OBLIGATION_TYPES) if mask >> i & 1)
                for mask in range(1 << len(OBLIGATION_TYPES)))

@@ -23,7 +23,8 @@ AttributeValue = str | bool | int
 
 PURPOSES: tuple[str, ...] = ("commercial", "non-commercial")
 TARGETS: dict[str, str] = {"releases": "release", "tracks": "track", "hooks": "hook"}
-OBLIGATION_TYPES: tuple[str, ...] = ("attribute", "link-back", "register-derivative", "report-use")
+OBLIGATION_TYPES: tuple[ObligationType, ...] = (
+    "attribute", "link-back", "register-derivative", "report-use")
 ROUTE_TYPES: tuple[str, ...] = ("free", "paid", "request", "partner")
 
 

@@ -160,6 +160,7 @@ class ReceiptStore:
                           f"WHERE {receipts.name}.jti = v.jti",
                     ([jti for jti, _ in logged], [index for _, index in logged]))
             return
+        # A connection in a transaction always has its driver connection; the type allows None.
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(f"UPDATE {receipts.name} SET log_index = ?, token = NULL "
