@@ -218,12 +218,6 @@ class Web3AnchorChain:
                 start = end + 1
         return found
 
-    def code_present(self) -> bool:
-        """Whether a contract is deployed at the configured address."""
-        self._prepare()
-        with _reachable():
-            return len(self._w3.eth.get_code(self._address)) > 0
-
     def _signer(self) -> LocalAccount:
         if self._account is None:
             raise ChainMisconfigured("this chain has no signing key: it can verify, not anchor")
