@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casset_rights.audio.commands import add_audio_commands, add_preview_verification
 from casset_rights.agents.commands import add_agent_commands
+from casset_rights.audio.commands import add_audio_commands, add_preview_verification
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
