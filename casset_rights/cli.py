@@ -193,7 +193,7 @@ def cmd_manifest_hash(args: argparse.Namespace, _: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, _: Settings) -> int:
-    from casset_rights.log.commands import load_json, read_source
+    from casset_rights.log.trust import load_json, read_source
     from casset_rights.receipts.verify import verify_receipt
 
     token = read_source(args.receipt)
