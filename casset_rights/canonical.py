@@ -34,10 +34,3 @@ def canonical_bytes(document: Any) -> bytes:
 def content_hash(document: Any) -> str:
     """``sha256:<hex>`` of the canonical bytes of ``document``."""
     return HASH_PREFIX + hashlib.sha256(canonical_bytes(document)).hexdigest()
-
-
-def is_content_hash(value: str) -> bool:
-    digest = value.removeprefix(HASH_PREFIX)
-    return value.startswith(HASH_PREFIX) and len(digest) == 64 and all(
-        c in "0123456789abcdef" for c in digest
-    )

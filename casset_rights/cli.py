@@ -20,19 +20,23 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from casset_rights.audio.commands import add_audio_commands, add_preview_verification
 from casset_rights.agents.commands import add_agent_commands
+from casset_rights.audio.commands import add_audio_commands, add_preview_verification
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
 from casset_rights.log.commands import add_log_commands
 from casset_rights.log.witness_commands import add_witness_commands
 
+if TYPE_CHECKING:
+    from casset_rights.services import Services
+
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
+def _services(settings: Settings) -> Services:
     from casset_rights.services import open_services
 
     return open_services(settings)
@@ -189,9 +193,8 @@ def cmd_manifest_hash(args: argparse.Namespace, _: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, _: Settings) -> int:
+    from casset_rights.log.trust import load_json, read_source
     from casset_rights.receipts.verify import verify_receipt
-
-    from casset_rights.log.commands import load_json, read_source
 
     token = read_source(args.receipt)
     jwks = load_json(args.jwks)

@@ -15,8 +15,17 @@ import time
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import BigInteger, Column, Connection, Integer, LargeBinary, String, Table, \
-    func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    func,
+    select,
+)
 
 from casset_rights.db.bulk import insert_rows
 from casset_rights.db.metadata import metadata

@@ -20,7 +20,8 @@ from casset_rights.errors import InvalidInput
 ResourceKind = Literal["release", "track", "hook"]
 RESOURCE_KINDS: tuple[ResourceKind, ...] = ("release", "track", "hook")
 # Policy levels, general to specific; a resource of kind k sits at level index(k) + 1.
-LEVELS: tuple[str, ...] = ("artist", "release", "track", "hook")
+Level = Literal["artist", "release", "track", "hook"]
+LEVELS: tuple[Level, ...] = ("artist", "release", "track", "hook")
 
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 

@@ -15,11 +15,17 @@ from typing import Any, Protocol
 import msgspec
 import requests
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import (
-    ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError,
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
 )
+from web3.types import Nonce, TxParams
 
 from casset_rights.anchoring import contract
 from casset_rights.anchoring.errors import ChainMisconfigured, ChainUnavailable
@@ -147,14 +153,16 @@ class Web3AnchorChain:
             if nonce is None:
                 nonce = self._w3.eth.get_transaction_count(account.address, "pending")
             try:
-                tx = self._contract.functions.anchor(root, tree_size).build_transaction(
-                    {"from": account.address, "nonce": nonce, "chainId": self.chain_id})
+                params: TxParams = {"from": account.address, "nonce": Nonce(nonce),
+                                    "chainId": self.chain_id}
+                tx = self._contract.functions.anchor(root, tree_size).build_transaction(params)
             except self._revert_errors as exc:
                 raise ChainMisconfigured(
                     f"the anchor contract {self._address} on {chain_name(self.chain_id)} refuses "
                     f"anchors from {account.address} (only its owner may anchor): {exc}"
                 ) from None
-        signed = account.sign_transaction(tx)
+        # eth-account types a transaction as a plain dict, web3 builds a TxParams TypedDict.
+        signed = account.sign_transaction(tx)  # type: ignore[arg-type]
         return SignedAnchor(tx_hash=signed.hash.to_0x_hex(), nonce=nonce,
                             sender=account.address, raw=bytes(signed.raw_transaction))
 
@@ -178,7 +186,7 @@ class Web3AnchorChain:
         self._prepare()
         with _reachable():
             try:
-                receipt = self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+                receipt = self._w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 return None
             if receipt is None or receipt.get("blockNumber") is None:
@@ -209,12 +217,6 @@ class Web3AnchorChain:
                 found += [self._event(log) for log in logs if self._is_anchored(log)]
                 start = end + 1
         return found
-
-    def code_present(self) -> bool:
-        """Whether a contract is deployed at the configured address."""
-        self._prepare()
-        with _reachable():
-            return len(self._w3.eth.get_code(self._address)) > 0
 
     def _signer(self) -> LocalAccount:
         if self._account is None:

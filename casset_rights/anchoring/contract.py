@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 ANCHORED_SIGNATURE = "Anchored(bytes32,uint64)"
 # topic0 of every Anchored log: the event is found by it and its indexed root (topic1).

@@ -17,6 +17,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
+from web3.types import Wei
 
 from casset_rights.anchoring import contract
 from casset_rights.anchoring.chain import Web3AnchorChain
@@ -56,7 +57,7 @@ class EmbeddedChain(Web3AnchorChain):
                 return
             w3, deployer = self._w3, self._signer()
             w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": deployer.address,
-                                     "value": FUNDING_WEI})
+                                     "value": Wei(FUNDING_WEI)})
             tx = w3.eth.contract(abi=contract.abi(), bytecode=contract.bytecode()).constructor() \
                 .build_transaction({"from": deployer.address, "nonce": 0,
                                     "chainId": w3.eth.chain_id})

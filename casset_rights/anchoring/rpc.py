@@ -20,7 +20,11 @@ from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from casset_rights.anchoring import contract
 from casset_rights.anchoring.chain import (
-    BASE_MAINNET, BASE_SEPOLIA, Web3AnchorChain, _reachable, chain_name,
+    BASE_MAINNET,
+    BASE_SEPOLIA,
+    Web3AnchorChain,
+    _reachable,
+    chain_name,
 )
 from casset_rights.anchoring.errors import ChainMisconfigured
 
@@ -35,7 +39,8 @@ def read_key_file(path: Path) -> LocalAccount:
     """The account of a file holding a hex private key. Raises ChainMisconfigured when the
     file is missing or does not hold one."""
     try:
-        return Account.from_key(path.read_text().strip())
+        account: LocalAccount = Account.from_key(path.read_text().strip())
+        return account
     except (OSError, ValueError) as exc:
         raise ChainMisconfigured(f"cannot read a private key from {path}: {exc}") from None
 
@@ -82,7 +87,7 @@ class JsonRpcChain(Web3AnchorChain):
                     raise ChainMisconfigured(
                         f"the RPC endpoint serves {chain_name(actual)} (id {actual}), not "
                         f"{chain_name(self._expected_chain_id)} (id {self._expected_chain_id})")
-                if not self._w3.eth.get_code(self.contract_address):
+                if not self._w3.eth.get_code(self._address):
                     raise ChainMisconfigured(
                         f"no contract at {self.contract_address} on {chain_name(actual)}")
             self._chain_id = actual

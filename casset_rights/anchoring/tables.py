@@ -7,7 +7,14 @@ leaves enough to settle it later without ever anchoring a root twice; the unique
 """
 
 from sqlalchemy import (
-    BigInteger, Column, Integer, LargeBinary, String, Table, Text, UniqueConstraint,
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
 )
 
 from casset_rights.db.metadata import metadata

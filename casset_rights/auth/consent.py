@@ -9,13 +9,16 @@ form carries back.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from casset_rights.auth.requests import HttpRequest, OAuthResponse
 from casset_rights.auth.scopes import OAUTH_SCOPES, scope_set
+
+if TYPE_CHECKING:
+    from casset_rights.auth.server import CassetAuthorizationServer
 
 CARRIED = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
            "code_challenge_method")
@@ -43,8 +46,8 @@ def http_value(http: HttpRequest, name: str) -> str | None:
     return next((v for k, v in pairs if k == name), None)
 
 
-def consent_prompt(server: Any, http: HttpRequest) -> ConsentPrompt | AuthorizationRefused \
-        | OAuthResponse:
+def consent_prompt(server: CassetAuthorizationServer,
+                   http: HttpRequest) -> ConsentPrompt | AuthorizationRefused | OAuthResponse:
     try:
         grant = server.get_consent_grant(request=http)
     except OAuth2Error as error:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import msgspec
 from authlib.common.encoding import to_unicode, urlsafe_b64encode
@@ -105,7 +106,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 def _s256(verifier: str) -> str:
-    return to_unicode(urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()))
+    text: str = to_unicode(urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()))
+    return text
 
 
 def _compare_s256(code_verifier: str, code_challenge: str) -> bool:
@@ -117,8 +119,10 @@ class S256CodeChallenge(CodeChallenge):
     would hand the verifier to whoever sees the authorization request."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-    CODE_CHALLENGE_METHODS = {"S256": _compare_s256}
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+    CODE_CHALLENGE_METHODS: ClassVar[dict[str, Callable[[str, str], bool]]] = {
+        "S256": _compare_s256,
+    }
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data

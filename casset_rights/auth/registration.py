@@ -136,14 +136,17 @@ def check_jwks(jwks: Any) -> None:
 
 def key_algorithms(jwk: dict[str, Any]) -> tuple[str, ...]:
     """The algorithms an assertion signed with this key may use; () when unusable."""
-    algorithms = ASSERTION_KEYS.get((jwk.get("kty"), jwk.get("crv")))
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    if not isinstance(kty, str) or not (crv is None or isinstance(crv, str)):
+        return ()
+    algorithms = ASSERTION_KEYS.get((kty, crv))
     if algorithms is None:
         return ()
     try:
         key = PyJWK(jwk, algorithm=algorithms[0])
     except (PyJWKError, ValueError, TypeError, KeyError):
         return ()
-    if jwk.get("kty") == "RSA" and key.key.key_size < 2048:  # type: ignore[union-attr]
+    if kty == "RSA" and key.key.key_size < 2048:
         return ()
     if "alg" in jwk and jwk["alg"] not in algorithms:
         return ()

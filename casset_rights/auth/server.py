@@ -15,13 +15,17 @@ import msgspec
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 
-from casset_rights.auth.assertions import METHOD as PRIVATE_KEY_JWT, PrivateKeyJWT
+from casset_rights.auth.assertions import METHOD as PRIVATE_KEY_JWT
+from casset_rights.auth.assertions import PrivateKeyJWT
 from casset_rights.auth.clients import ClientStore, OAuthClient
 from casset_rights.auth.codes import CodeStore
 from casset_rights.auth.credentials import new_secret
 from casset_rights.auth.endpoints import IntrospectionEndpoint, RevocationEndpoint
 from casset_rights.auth.grants import (
-    ArtistUser, AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant,
+    ArtistUser,
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
     S256CodeChallenge,
 )
 from casset_rights.auth.requests import CassetOAuth2Request, HttpRequest, OAuthResponse
@@ -69,6 +73,11 @@ class CassetAuthorizationServer(AuthorizationServer):
     def handle_response(self, status: int, body: Any, headers: Any) -> OAuthResponse:
         return OAuthResponse(status, body if body is not None else "",
                              tuple((str(k), str(v)) for k, v in headers or ()))
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> OAuthResponse:
+        # authlib's own, typed: it goes through handle_response above.
+        response: OAuthResponse = super().handle_error_response(request, error)
+        return response
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None

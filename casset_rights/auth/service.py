@@ -22,13 +22,19 @@ from casset_rights.auth.consent import AuthorizationRefused, ConsentPrompt, cons
 from casset_rights.auth.credentials import check_secret
 from casset_rights.auth.grants import ArtistUser
 from casset_rights.auth.registration import (
-    AUTH_METHODS, check_operator_client, parse_agent_registration,
+    AUTH_METHODS,
+    check_operator_client,
+    parse_agent_registration,
 )
 from casset_rights.auth.replay import ReplayCache, replay_cache
 from casset_rights.auth.requests import HttpRequest, OAuthResponse
 from casset_rights.auth.revocation import RevokedTokens
 from casset_rights.auth.scopes import (
-    DELEGABLE_SCOPES, KIND_SCOPES, MACHINE_SCOPES, OAUTH_SCOPES, scope_text,
+    DELEGABLE_SCOPES,
+    KIND_SCOPES,
+    MACHINE_SCOPES,
+    OAUTH_SCOPES,
+    scope_text,
 )
 from casset_rights.auth.server import CassetAuthorizationServer
 from casset_rights.auth.tokens import ACCESS_TOKEN_ALG, AccessTokenIssuer, TokenStore

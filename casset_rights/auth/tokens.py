@@ -186,13 +186,6 @@ class TokenStore:
             return Exchange(record=None, reused_grant=row.grant_id)
         return Exchange(record=None)
 
-    def revoke_refresh(self, token_hash: str) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(update(oauth_refresh_tokens)
-                         .where(oauth_refresh_tokens.c.token_hash == token_hash,
-                                oauth_refresh_tokens.c.revoked_at.is_(None))
-                         .values(revoked_at=int(self._clock())))
-
     # -- whole grants and clients --------------------------------------------------------
 
     def revoke_grant(self, grant_id: str) -> None:

@@ -29,7 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from casset_rights.auth.revocation import RevokedTokens
 from casset_rights.auth.tokens import (
-    ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, ATTRIBUTES_CLAIM, KIND_CLAIM,
+    ACCESS_TOKEN_ALG,
+    ACCESS_TOKEN_TYP,
+    ATTRIBUTES_CLAIM,
+    KIND_CLAIM,
 )
 from casset_rights.errors import InvalidToken, NotFound
 from casset_rights.principal import Principal

@@ -40,7 +40,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
     if not rows:
         return
     for name in columns:
-        table.c[name]  # noqa: B018 -- fail on a misspelt column before touching the database
+        table.c[name]
     if conn.dialect.name == "postgresql" and len(rows) > COPY_FROM_ROWS:
         copy_rows(conn, table, columns, rows)
         return
@@ -57,6 +57,7 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
               rows: Sequence[Sequence[Any]]) -> None:
     """``COPY table (columns) FROM STDIN`` on PostgreSQL, in the caller's transaction."""
     sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    # A connection in a transaction always has its driver connection; the type allows None.
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(sql) as copy:
@@ -71,6 +72,7 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Run ``sql`` (the driver's placeholders) on the driver's cursor of ``conn``; returns
     the rows it yields (none for a statement that yields none)."""
+    # A connection in a transaction always has its driver connection; the type allows None.
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)

@@ -43,10 +43,6 @@ def search_path_of(engine: Engine) -> str | None:
     return _SEARCH_PATHS.get(engine)
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 def make_engine(url: str, *, search_path: str | None = None, echo: bool = False) -> Engine:
     """Build an engine. ``search_path`` pins a PostgreSQL schema (used by the tests).
 

@@ -13,6 +13,7 @@ from typing import Any
 from casset_rights.errors import NotFound
 from casset_rights.jobs.queue import JobFunction
 
+
 def anchor_log(context: dict[str, Any]) -> dict[str, Any]:
     """Integrate, checkpoint and anchor the newest checkpoint now (the ``anchor`` command's
     work, on the queue)."""
@@ -36,4 +37,5 @@ def job_function(name: str) -> JobFunction:
     if target is None:
         raise NotFound(f"no job {name!r}")
     module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+    function: JobFunction = getattr(importlib.import_module(module), attribute)
+    return function

@@ -26,15 +26,25 @@ from casset_rights.errors import Conflict, InvalidInput, NotFound, StaleVersion,
 from casset_rights.log_queue import LeafInput, enqueue_in
 from casset_rights.manifests.hashing import manifest_bytes
 from casset_rights.manifests.ids import hook_id, is_segment, track_id
-from casset_rights.resources import parse_resource
 from casset_rights.manifests.loader import load_artists, load_catalog_directory
 from casset_rights.manifests.models import Manifest
 from casset_rights.manifests.records import (
-    Artist, HookRecord, Page, ResolvedResource, StoredVersion, TrackRecord, VersionInfo,
-    decode_cursor, encode_cursor, hook_record, release_summary, track_record,
+    Artist,
+    HookRecord,
+    Page,
+    ResolvedResource,
+    StoredVersion,
+    TrackRecord,
+    VersionInfo,
+    decode_cursor,
+    encode_cursor,
+    hook_record,
+    release_summary,
+    track_record,
 )
 from casset_rights.manifests.tables import artists, hooks, release_versions, releases, tracks
 from casset_rights.manifests.validation import validate_manifest
+from casset_rights.resources import parse_resource
 
 MAX_PAGE = 500
 _HEADS_BATCH = 200

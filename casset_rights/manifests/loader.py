@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from casset_rights.errors import (
-    FieldError, InvalidInput, LimitExceeded, MalformedInput, ManifestInvalid,
+    FieldError,
+    InvalidInput,
+    LimitExceeded,
+    MalformedInput,
+    ManifestInvalid,
 )
 from casset_rights.limits import DOCUMENT_LIMITS, InputLimits, check_size, decode_json
 from casset_rights.manifests.records import Artist, StoredVersion

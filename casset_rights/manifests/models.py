@@ -8,22 +8,26 @@ was submitted and both hash to the same name.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from msgspec import UNSET, UnsetType
 
 
 class _Model(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # Each subclass restates frozen=True: msgspec inherits it, but type checkers read the
+    # class keywords of each class on its own.
     pass
 
 
-class Audio(_Model):
+class Audio(_Model, frozen=True):
     """The recording's audio: ``content_hash`` is ``sha256:<hex>`` of the audio bytes."""
 
     content_hash: str
     media_type: str
 
 
-class Credit(_Model):
+class Credit(_Model, frozen=True):
     """A contributor. ``split`` is the percentage of the track's royalties (0..100)."""
 
     name: str
@@ -31,7 +35,7 @@ class Credit(_Model):
     split: int | float
 
 
-class Hook(_Model):
+class Hook(_Model, frozen=True):
     """A window ``[start_ms, end_ms)`` of a track with its caption and optional lyric."""
 
     id: str
@@ -41,7 +45,7 @@ class Hook(_Model):
     lyric: str | UnsetType = UNSET
 
 
-class Track(_Model):
+class Track(_Model, frozen=True):
     """One recording of the release; ``id`` is local to the release (``"1"``, ``"2"`` …)."""
 
     id: str
@@ -56,7 +60,7 @@ class Track(_Model):
         return next((h for h in self.hooks if h.id == local_id), None)
 
 
-class Visual(_Model):
+class Visual(_Model, frozen=True):
     """A reference to artwork or video: a ``kind`` (``cover``, ``video`` …) and a URI."""
 
     kind: str
@@ -64,7 +68,7 @@ class Visual(_Model):
     content_hash: str | UnsetType = UNSET
 
 
-class Manifest(_Model):
+class Manifest(_Model, frozen=True):
     """One version of a release. ``previous`` is the manifest hash of version - 1."""
 
     id: str
@@ -81,6 +85,6 @@ class Manifest(_Model):
         return next((t for t in self.tracks if t.id == local_id), None)
 
 
-def to_document(manifest: Manifest) -> dict:
+def to_document(manifest: Manifest) -> dict[str, Any]:
     """The JSON document of ``manifest``: lists for arrays, unset optional members left out."""
-    return msgspec.json.decode(msgspec.json.encode(manifest))
+    return msgspec.json.decode(msgspec.json.encode(manifest), type=dict[str, Any])

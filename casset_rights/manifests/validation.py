@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 from jsonschema import Draft202012Validator, ValidationError, validators
@@ -60,7 +60,8 @@ def exact_number(value: int | float) -> Decimal:
 @cache
 def manifest_schema() -> dict[str, Any]:
     """The manifest JSON Schema (``schemas/manifest.schema.json``)."""
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -77,7 +78,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
 
 @cache
 def _validator() -> Any:
-    cls = validators.extend(Draft202012Validator, {"pattern": _pattern})
+    # types-jsonschema leaves ``extend`` unannotated.
+    cls = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"pattern": _pattern})
     return cls(manifest_schema())
 
 
@@ -176,7 +179,8 @@ def _duplicates(items: list[Any], at: str, what: str) -> Iterator[FieldError]:
             first[local] = k
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[float]:
+    """True for a whole number, 3 or 3.0, and not for a boolean."""
     if isinstance(value, float):
         return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)

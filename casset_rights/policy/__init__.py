@@ -16,25 +16,53 @@ See docs/policy-language.md for the language and the exact decision semantics.
 from casset_rights.policy.authorizer import authorize
 from casset_rights.policy.compiler import CompiledPolicy, compile_policy
 from casset_rights.policy.decision import (
-    Decision, LicenseRoute, Money, Obligation, Reason, RuleError,
+    Decision,
+    LicenseRoute,
+    Money,
+    Obligation,
+    Reason,
+    RuleError,
 )
 from casset_rights.policy.model import (
-    OBLIGATION_TYPES, PURPOSES, ROUTE_TYPES, AudienceMatch, Conditions, ExcerptCondition,
-    Policy, PolicyTest, PolicyTestPrincipal, PolicyTestRequest, Price, Route, Rule,
-    TerritoryCondition, TimeWindow, serialize,
+    OBLIGATION_TYPES,
+    PURPOSES,
+    ROUTE_TYPES,
+    AudienceMatch,
+    Conditions,
+    ExcerptCondition,
+    Policy,
+    PolicyTest,
+    PolicyTestPrincipal,
+    PolicyTestRequest,
+    Price,
+    Route,
+    Rule,
+    TerritoryCondition,
+    TimeWindow,
+    serialize,
 )
 from casset_rights.policy.request import (
-    CONTEXT_KEYS, Context, Request, build_request, known_context, parse_context,
+    CONTEXT_KEYS,
+    Context,
+    Request,
+    build_request,
+    known_context,
+    parse_context,
 )
-from casset_rights.resources import LEVELS, ResourceRef, parse_resource
 from casset_rights.policy.scopes import SCOPES, TRAVELLING_SCOPES, check_scope
 from casset_rights.policy.testing import (
-    PolicyTestReport, PolicyTestResult, check_files, run_policy_tests, test_files,
+    PolicyTestReport,
+    PolicyTestResult,
+    check_files,
+    run_policy_tests,
+    test_files,
 )
 from casset_rights.policy.validator import ValidationReport, load_policy, parse, validate
+from casset_rights.resources import LEVELS, ResourceRef, parse_resource
 
 __all__ = [
-    "CONTEXT_KEYS", "LEVELS", "OBLIGATION_TYPES", "PURPOSES", "ROUTE_TYPES", "SCOPES", "TRAVELLING_SCOPES",
+    "CONTEXT_KEYS", "LEVELS", "OBLIGATION_TYPES", "PURPOSES", "ROUTE_TYPES", "SCOPES",
+    "TRAVELLING_SCOPES",
     "AudienceMatch", "CompiledPolicy", "Conditions", "Context", "Decision", "ExcerptCondition",
     "LicenseRoute", "Money", "Obligation", "Policy", "PolicyTest", "PolicyTestPrincipal",
     "PolicyTestReport", "PolicyTestRequest", "PolicyTestResult", "Price", "Reason", "Request",

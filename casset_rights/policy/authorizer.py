@@ -18,20 +18,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from casset_rights.errors import InvalidInput, UnknownScope
-from casset_rights.policy.compiler import CompiledPolicy, CompiledRule
+from casset_rights.policy.compiler import CompiledPolicy, CompiledRule, ScopeRules
 from casset_rights.policy.decision import (
-    DEFAULT_DENY_REASON, Decision, LicenseRoute, Obligation, Reason, RuleError,
+    DEFAULT_DENY_REASON,
+    Decision,
+    LicenseRoute,
+    Obligation,
+    Reason,
+    RuleError,
 )
 from casset_rights.policy.model import OBLIGATION_TYPES
 from casset_rights.policy.request import Context, Request
-from casset_rights.resources import ResourceRef
 from casset_rights.policy.scopes import SCOPE_SET
 from casset_rights.principal import Principal
+from casset_rights.resources import ResourceRef
 
 DEFAULT_ATTRIBUTION = "{title} by {artist}"
-_NO_RULES: dict = {}
+_NO_RULES: dict[str, ScopeRules] = {}
 _DEFAULT_DENY = Decision(decision="deny", reasons=(DEFAULT_DENY_REASON,))
-_PLAIN = {t: Obligation(type=t) for t in OBLIGATION_TYPES}  # type: ignore[arg-type]
+_PLAIN = {t: Obligation(type=t) for t in OBLIGATION_TYPES}
 # The obligation types of each bit mask, in the documented order.
 _MASKS = tuple(tuple(t for i, t in enumerate(OBLIGATION_TYPES) if mask >> i & 1)
                for mask in range(1 << len(OBLIGATION_TYPES)))
@@ -104,10 +109,7 @@ def _matches(rule: CompiledRule, principal: Principal, ctx: Context) -> bool:
     audience = rule.audience
     if audience is not None and not audience(principal):
         return False
-    for check in rule.checks:
-        if not check(ctx):
-            return False
-    return True
+    return all(check(ctx) for check in rule.checks)
 
 
 def _check_link(policy: CompiledPolicy, resource: ResourceRef, *, last_level: int,
@@ -158,9 +160,10 @@ def _reasons(rules: list[CompiledRule]) -> tuple[Reason, ...]:
 
 
 def _routes(rules: list[CompiledRule]) -> tuple[LicenseRoute, ...]:
-    if len(rules) == 1:
-        return (rules[0].route,)  # type: ignore[return-value]
-    named = {rule.route.name: rule.route for rule in rules}  # type: ignore[union-attr]
+    routes = [rule.route for rule in rules if rule.route is not None]
+    if len(routes) == 1:
+        return (routes[0],)
+    named = {route.name: route for route in routes}
     return tuple(named[name] for name in sorted(named))
 
 

@@ -16,15 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from casset_rights.errors import FieldError, InvalidInput
 from casset_rights.limits import utc_instant
 from casset_rights.policy.model import TARGETS
-from casset_rights.resources import RESOURCE_KINDS, parse_resource
 from casset_rights.policy.source import SourceDocument, escape
+from casset_rights.resources import RESOURCE_KINDS, parse_resource
 
 PLACEHOLDERS = ("title", "artist", "resource")
+RawRule = dict[str, Any]  # a rule as written, before the schema has vouched for it
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -34,7 +35,8 @@ def semantic_findings(source: SourceDocument, *, now: datetime) -> list[FieldErr
     if not isinstance(doc, dict):
         return []
     level = _target_level(doc.get("applies_to"))
-    routes = doc.get("routes") if isinstance(doc.get("routes"), dict) else {}
+    spoken = doc.get("routes")
+    routes: dict[str, Any] = spoken if isinstance(spoken, dict) else {}
     rules = [(i, r) for i, r in enumerate(_list(doc.get("rules"))) if isinstance(r, dict)]
     found: list[FieldError] = []
     found += _attribution(source, doc.get("attribution"))
@@ -78,7 +80,7 @@ def _attribution(source: SourceDocument, text: Any) -> Iterator[FieldError]:
                                            "use {title}, {artist} or {resource}")
 
 
-def _rule_ids(source: SourceDocument, rules: list[tuple[int, dict]]) -> Iterator[FieldError]:
+def _rule_ids(source: SourceDocument, rules: list[tuple[int, RawRule]]) -> Iterator[FieldError]:
     first: dict[str, int] = {}
     for i, rule in rules:
         rule_id = rule.get("id")
@@ -132,7 +134,7 @@ def _when(source: SourceDocument, when: dict[str, Any], *, at: str,
                                                   f"ended at {window['until']}", severity="warning")
 
 
-def _number(value: Any) -> bool:
+def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -178,6 +180,8 @@ def _test(source: SourceDocument, test: Any, *, at: str, applies_to: Any) -> Ite
     if not isinstance(request, dict) or not isinstance(applies_to, str) or applies_to == "artist":
         return
     resource = request.get("resource")
+    if not isinstance(resource, str):
+        return  # the schema reports a missing or malformed resource
     try:
         asked, target = parse_resource(resource), parse_resource(applies_to)
     except Exception:
@@ -192,7 +196,7 @@ def _test(source: SourceDocument, test: Any, *, at: str, applies_to: Any) -> Ite
             yield parsed
 
 
-def _shadowed(source: SourceDocument, rules: list[tuple[int, dict]]) -> Iterator[FieldError]:
+def _shadowed(source: SourceDocument, rules: list[tuple[int, RawRule]]) -> Iterator[FieldError]:
     """Permit and route rules that can never decide: for every scope there is an
     unconditional deny (or, for a route rule, permit) covering their audience and target."""
     plain = [r for _, r in rules if "when" not in r and isinstance(r.get("id"), str)]
@@ -211,7 +215,7 @@ def _shadowed(source: SourceDocument, rules: list[tuple[int, dict]]) -> Iterator
                 break
 
 
-def _covering(rule: dict[str, Any], scope: Any, effect: str, plain: list[dict]) -> str | None:
+def _covering(rule: RawRule, scope: Any, effect: str, plain: list[RawRule]) -> str | None:
     for other in plain:
         scopes = other.get(effect)
         if other is rule or not isinstance(scopes, list) or scope not in scopes:
@@ -219,7 +223,7 @@ def _covering(rule: dict[str, Any], scope: Any, effect: str, plain: list[dict]) 
         if other.get("on") not in (None, rule.get("on")):
             continue
         if _audience_covers(other.get("to", "any"), rule.get("to", "any")):
-            return other["id"]
+            return str(other["id"])
     return None
 
 

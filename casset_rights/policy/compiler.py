@@ -9,6 +9,7 @@ the asker).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +20,19 @@ from casset_rights.canonical import content_hash
 from casset_rights.errors import FieldError, InvalidInput, PolicyInvalid
 from casset_rights.policy.decision import LicenseRoute, Money, Reason
 from casset_rights.policy.model import (
-    OBLIGATION_TYPES, TARGETS, Audience, Conditions, Policy, Route, Rule, serialize,
+    OBLIGATION_TYPES,
+    TARGETS,
+    Audience,
+    Conditions,
+    Policy,
+    Route,
+    Rule,
+    serialize,
 )
 from casset_rights.policy.request import Context
-from casset_rights.resources import LEVELS, RESOURCE_KINDS, ResourceRef, parse_target
 from casset_rights.policy.scopes import scope_order
 from casset_rights.principal import PRINCIPAL_KINDS, Principal
+from casset_rights.resources import LEVELS, RESOURCE_KINDS, ResourceRef, parse_target
 
 ContextCheck = Callable[[Context], bool]
 PrincipalCheck = Callable[[Principal], bool]
@@ -34,7 +42,7 @@ _MISSING = object()
 class CompiledRule:
     """One rule as the authorizer sees it, for one principal kind."""
 
-    __slots__ = ("reason", "audience", "checks", "obligations", "route", "sort_key")
+    __slots__ = ("audience", "checks", "obligations", "reason", "route", "sort_key")
 
     def __init__(self, *, reason: Reason, audience: PrincipalCheck | None,
                  checks: tuple[ContextCheck, ...], obligations: int,
@@ -200,7 +208,7 @@ def context_checks(when: Conditions | None, *, missing: bool) -> tuple[ContextCh
         checks.append(lambda c: missing if c.purpose is None else c.purpose in allowed)
     if when.territory is not None:
         inside = when.territory.in_ is not None
-        codes = frozenset(when.territory.in_ if inside else when.territory.not_in or ())
+        codes = frozenset((when.territory.in_ if inside else when.territory.not_in) or ())
         checks.append(lambda c: missing if c.territory is None
                       else (c.territory in codes) is inside)
     if when.excerpt_seconds is not None:
@@ -213,11 +221,10 @@ def context_checks(when: Conditions | None, *, missing: bool) -> tuple[ContextCh
 
 
 def _excerpt_check(low: float | None, high: float | None, *, missing: bool) -> ContextCheck:
-    if low is None:
-        return lambda c: missing if c.excerpt_seconds is None else c.excerpt_seconds <= high
-    if high is None:
-        return lambda c: missing if c.excerpt_seconds is None else c.excerpt_seconds >= low
-    return lambda c: missing if c.excerpt_seconds is None else low <= c.excerpt_seconds <= high
+    lowest = -math.inf if low is None else low
+    highest = math.inf if high is None else high
+    return lambda c: (missing if c.excerpt_seconds is None
+                      else lowest <= c.excerpt_seconds <= highest)
 
 
 def _window_check(start: datetime | None, end: datetime | None) -> ContextCheck:

@@ -17,7 +17,7 @@ class _Out(msgspec.Struct, frozen=True, omit_defaults=True):
     pass
 
 
-class Reason(_Out, kw_only=True):
+class Reason(_Out, frozen=True, kw_only=True):
     """A rule that decided (or ``rule="default-deny"`` with no policy or level)."""
 
     policy: str | None = None
@@ -26,7 +26,7 @@ class Reason(_Out, kw_only=True):
     level: Literal["artist", "release", "track", "hook"] | None = None
 
 
-class Obligation(_Out):
+class Obligation(_Out, frozen=True):
     """A duty that comes with a permit; ``text`` is the rendered attribution for
     ``attribute``."""
 
@@ -34,12 +34,12 @@ class Obligation(_Out):
     text: str | None = None
 
 
-class Money(_Out):
+class Money(_Out, frozen=True):
     amount: int
     currency: str
 
 
-class LicenseRoute(_Out):
+class LicenseRoute(_Out, frozen=True):
     """A route an asker can act on: what a licensing module turns into a quote.
 
     ``scopes`` are every scope the policy routes here (the license may cover them all);
@@ -62,7 +62,7 @@ class LicenseRoute(_Out):
     description: str | None = None
 
 
-class RuleError(_Out):
+class RuleError(_Out, frozen=True):
     """A rule that failed while being evaluated; it was skipped."""
 
     policy: str

@@ -23,7 +23,8 @@ AttributeValue = str | bool | int
 
 PURPOSES: tuple[str, ...] = ("commercial", "non-commercial")
 TARGETS: dict[str, str] = {"releases": "release", "tracks": "track", "hooks": "hook"}
-OBLIGATION_TYPES: tuple[str, ...] = ("attribute", "link-back", "register-derivative", "report-use")
+OBLIGATION_TYPES: tuple[ObligationType, ...] = (
+    "attribute", "link-back", "register-derivative", "report-use")
 ROUTE_TYPES: tuple[str, ...] = ("free", "paid", "request", "partner")
 
 
@@ -31,7 +32,7 @@ class _Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defau
     pass
 
 
-class AudienceMatch(_Model):
+class AudienceMatch(_Model, frozen=True):
     """An audience item matching principals by kind and/or verified attributes."""
 
     kind: Literal["public", "agent", "partner", "artist"] | None = None
@@ -42,35 +43,35 @@ class AudienceMatch(_Model):
 Audience = Literal["any"] | tuple[str | AudienceMatch, ...]
 
 
-class TerritoryCondition(_Model):
+class TerritoryCondition(_Model, frozen=True):
     """ISO 3166-1 alpha-2 codes; exactly one of ``in_`` (``in``) or ``not_in``."""
 
     in_: tuple[str, ...] | None = msgspec.field(default=None, name="in")
     not_in: tuple[str, ...] | None = None
 
 
-class ExcerptCondition(_Model):
+class ExcerptCondition(_Model, frozen=True):
     """Bounds (inclusive) on the excerpt length in seconds."""
 
     min: int | float | None = None
     max: int | float | None = None
 
 
-class TimeWindow(_Model):
+class TimeWindow(_Model, frozen=True):
     """``from`` (inclusive) and ``until`` (exclusive), timezone-aware."""
 
     from_: datetime | None = msgspec.field(default=None, name="from")
     until: datetime | None = None
 
 
-class Conditions(_Model):
+class Conditions(_Model, frozen=True):
     purpose: Purpose | tuple[Purpose, ...] | None = None
     territory: TerritoryCondition | None = None
     excerpt_seconds: ExcerptCondition | None = None
     between: TimeWindow | None = None
 
 
-class Rule(_Model):
+class Rule(_Model, frozen=True):
     """One rule: exactly one of ``permit``, ``deny`` or ``route`` (with ``for_``)."""
 
     id: str
@@ -95,14 +96,14 @@ class Rule(_Model):
         return self.permit or self.deny or self.for_ or ()
 
 
-class Price(_Model):
+class Price(_Model, frozen=True):
     """``amount`` in minor units of ``currency`` (ISO 4217, lowercase: ``usd``)."""
 
     amount: int
     currency: str
 
 
-class Route(_Model):
+class Route(_Model, frozen=True):
     """How to obtain a right by license; which fields apply depends on ``type``."""
 
     type: RouteType
@@ -117,7 +118,7 @@ class Route(_Model):
     description: str | None = None
 
 
-class PolicyTestPrincipal(_Model):
+class PolicyTestPrincipal(_Model, frozen=True):
     """Who asks in a policy test, when a bare kind or ``client:<id>`` is not enough."""
 
     kind: Literal["public", "agent", "partner", "artist"] = "agent"
@@ -125,20 +126,20 @@ class PolicyTestPrincipal(_Model):
     attributes: dict[str, AttributeValue] = {}
 
 
-class PolicyTestRequest(_Model):
+class PolicyTestRequest(_Model, frozen=True):
     action: str
     resource: str
     as_: str | PolicyTestPrincipal = msgspec.field(default="public", name="as")
     context: dict[str, Any] = {}
 
 
-class PolicyTest(_Model):
+class PolicyTest(_Model, frozen=True):
     request: PolicyTestRequest
     expect: Expectation
     name: str | None = None
 
 
-class Policy(_Model):
+class Policy(_Model, frozen=True):
     """A policy file: ``policy`` is its id; ``applies_to`` is ``artist`` or a resource id."""
 
     policy: str
@@ -170,4 +171,4 @@ def serialize(policy: Policy) -> dict[str, Any]:
     """
     # Through JSON so lists are lists (``to_builtins`` keeps tuples, which JSON Schema
     # validators do not take for arrays).
-    return msgspec.json.decode(msgspec.json.encode(policy))
+    return msgspec.json.decode(msgspec.json.encode(policy), type=dict[str, Any])

@@ -15,10 +15,10 @@ import msgspec
 from casset_rights.errors import FieldError, InvalidInput, UnknownContextKey
 from casset_rights.limits import utc_instant
 from casset_rights.policy.model import PURPOSES
-from casset_rights.policy.source import escape
-from casset_rights.resources import ResourceRef, parse_resource
 from casset_rights.policy.scopes import check_scope
+from casset_rights.policy.source import escape
 from casset_rights.principal import PUBLIC, Principal
+from casset_rights.resources import ResourceRef, parse_resource
 
 CONTEXT_KEYS = ("purpose", "territory", "excerpt_seconds", "at")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "policy.schema.j
 @cache
 def policy_schema() -> dict[str, Any]:
     """The policy JSON Schema. Raises OSError when the schemas folder is missing."""
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -41,7 +42,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
 
 @cache
 def _validator() -> Any:
-    cls = validators.extend(Draft202012Validator, {"pattern": _pattern})
+    # types-jsonschema leaves ``extend`` unannotated.
+    cls = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"pattern": _pattern})
     return cls(policy_schema())
 
 
@@ -55,29 +58,32 @@ def schema_errors(source: SourceDocument) -> list[FieldError]:
 
 def _field_errors(error: ValidationError, source: SourceDocument) -> Iterator[FieldError]:
     base = pointer_of(error.absolute_path)
-    custom = (error.schema.get("x-errors") or {}).get(error.validator) \
-        if isinstance(error.schema, dict) else None
+    # An error the validator raised always has its schema and the keyword's value; the
+    # stubs type both as possibly unset.
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    value: Any = error.validator_value
+    custom = (schema.get("x-errors") or {}).get(error.validator)
     instance = error.instance
     if custom:
         yield source.error(base, custom)
     elif error.validator == "required" and isinstance(instance, dict):
-        for name in error.validator_value:
+        for name in value:
             if name not in instance:
                 yield source.error(f"{base}/{escape(name)}", f"missing required field {name!r}")
     elif error.validator == "additionalProperties" and isinstance(instance, dict):
-        known = error.schema.get("properties", {})
+        known = schema.get("properties", {})
         for name in instance:
             if name not in known:
                 yield source.error(f"{base}/{escape(name)}", f"unknown field {name!r}", key=True)
     elif isinstance(instance, str) and _is_key_error(error, source):
         yield source.error(f"{base}/{escape(instance)}", f"name {error.message}", key=True)
     elif error.validator == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
+        choices = ", ".join(str(c) for c in value)
         yield source.error(base, f"{instance!r} is not one of: {choices}")
     elif error.validator == "uniqueItems":
         yield source.error(base, "list items must not repeat")
     elif error.validator == "type":
-        yield source.error(base, f"expected {_types(error.validator_value)}, "
+        yield source.error(base, f"expected {_types(value)}, "
                                  f"got {_json_type(instance)}")
     else:
         yield source.error(base, error.message)

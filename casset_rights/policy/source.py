@@ -24,7 +24,11 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from casset_rights.errors import (
-    DuplicateKey, FieldError, LimitExceeded, MalformedInput, PolicyInvalid,
+    DuplicateKey,
+    FieldError,
+    LimitExceeded,
+    MalformedInput,
+    PolicyInvalid,
 )
 from casset_rights.limits import DOCUMENT_LIMITS, INT64_MAX, INT64_MIN, InputLimits, decode_json
 
@@ -41,7 +45,7 @@ class _FlowTooDeep(yaml.MarkedYAMLError):
 
 class _Loader(yaml.SafeLoader):
     # Own resolver table: JSON-compatible plain scalars and nothing else.
-    yaml_implicit_resolvers: dict = {}
+    yaml_implicit_resolvers = {}  # noqa: RUF012 (PyYAML looks the table up on the class)
     max_flow_level = DOCUMENT_LIMITS.max_depth
 
     def fetch_flow_collection_start(self, TokenClass: Any) -> None:
@@ -175,7 +179,8 @@ def _measure_yaml(text: str, source_name: str, limits: InputLimits) -> None:
     loader.max_flow_level = limits.max_depth
     try:
         while loader.check_event():
-            event = loader.get_event()
+            # Parser.get_event is unannotated in types-PyYAML.
+            event: yaml.Event = loader.get_event()  # type: ignore[no-untyped-call]
             depth, nodes = _count(event, depth, nodes, sizes, open_anchors)
             if depth > limits.max_depth:
                 _refuse_at(source_name, event, f"the policy is nested more than "
@@ -193,7 +198,7 @@ def _count(event: yaml.Event, depth: int, nodes: int, sizes: dict[str, int],
            open_anchors: list[tuple[str | None, int]]) -> tuple[int, int]:
     """Depth and node count after ``event``; an alias counts the nodes it names."""
     if isinstance(event, yaml.AliasEvent):
-        nodes += sizes.get(event.anchor, 1)
+        nodes += sizes.get(event.anchor, 1) if event.anchor else 1
     elif isinstance(event, yaml.ScalarEvent):
         nodes += 1
         if event.anchor:
@@ -282,7 +287,10 @@ class _Walker:
         if isinstance(node, SequenceNode):
             return [self._build(item, f"{pointer}/{i}", depth + 1)
                     for i, item in enumerate(node.value)]
-        return self._scalar(node, pointer)
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, pointer)
+        self._fail(node, pointer, f"unsupported YAML node {node.tag}")
+        return None
 
     def _mapping(self, node: MappingNode, pointer: str, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

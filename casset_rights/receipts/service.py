@@ -29,8 +29,8 @@ from sqlalchemy import Connection, Engine, select
 
 from casset_rights.db.bulk import execute, insert_rows
 from casset_rights.errors import NotFound
-from casset_rights.log_queue import LeafInput, enqueue_in
 from casset_rights.log.tables import log_leaves
+from casset_rights.log_queue import LeafInput, enqueue_in
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey
 from casset_rights.receipts.tables import receipts
@@ -132,9 +132,8 @@ class ReceiptStore:
         them signed."""
         if not batch:
             return []
-        with self._connection() as conn:
-            with conn.begin():
-                return self.store_in(conn, batch)
+        with self._connection() as conn, conn.begin():
+            return self.store_in(conn, batch)
 
     def store_in(self, conn: Connection, batch: Sequence[Receipt]) -> list[Receipt]:
         """Store receipts inside the caller's transaction on ``conn``, drafts signed
@@ -161,6 +160,7 @@ class ReceiptStore:
                           f"WHERE {receipts.name}.jti = v.jti",
                     ([jti for jti, _ in logged], [index for _, index in logged]))
             return
+        # A connection in a transaction always has its driver connection; the type allows None.
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(f"UPDATE {receipts.name} SET log_index = ?, token = NULL "
@@ -322,10 +322,8 @@ def settle(futures: list[Any], results: list[Any], failure: BaseException | None
         if loop is here:  # on that loop already: no wake-up needed
             _settle_in_loop(pairs, failure)
             continue
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed while the batch was written
             loop.call_soon_threadsafe(_settle_in_loop, pairs, failure)
-        except RuntimeError:  # the loop closed while the batch was written
-            pass
 
 
 def _settle_in_loop(pairs: list[tuple[Any, Any]], failure: BaseException | None) -> None:

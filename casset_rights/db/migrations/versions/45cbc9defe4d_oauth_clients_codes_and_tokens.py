@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '45cbc9defe4d'
 down_revision: str | None = 'b7c41e9d2a6f'
 branch_labels: str | Sequence[str] | None = None

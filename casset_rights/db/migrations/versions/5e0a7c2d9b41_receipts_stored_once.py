@@ -20,7 +20,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '5e0a7c2d9b41'
 down_revision: str | None = '45cbc9defe4d'
 branch_labels: str | Sequence[str] | None = None
@@ -40,11 +39,12 @@ def downgrade() -> None:
                       sa.column('ref', sa.String), sa.column('data', sa.LargeBinary))
     logged = sa.table('receipts', sa.column('jti', sa.String), sa.column('token', sa.Text),
                       sa.column('log_index', sa.BigInteger))
-    for jti, data in conn.execute(
-            sa.select(logged.c.jti, leaves.c.data)
-            .select_from(logged.join(leaves, (leaves.c.idx == logged.c.log_index)
-                                     & (leaves.c.ref == logged.c.jti)))
-            .where(logged.c.token.is_(None))).all():
+    unsigned: Sequence[sa.Row[str, bytes]] = conn.execute(
+        sa.select(logged.c.jti, leaves.c.data)
+        .select_from(logged.join(leaves, (leaves.c.idx == logged.c.log_index)
+                                 & (leaves.c.ref == logged.c.jti)))
+        .where(logged.c.token.is_(None))).all()
+    for jti, data in unsigned:
         conn.execute(logged.update().where(logged.c.jti == jti)
                      .values(token=bytes(data).decode('ascii')))
     with op.batch_alter_table('receipts', schema=None) as batch_op:
@@ -54,7 +54,9 @@ def downgrade() -> None:
                                       server_default='{}'))
     receipts = sa.table('receipts', sa.column('jti', sa.String), sa.column('token', sa.Text),
                         sa.column('payload', sa.Text))
-    for jti, token in conn.execute(sa.select(receipts.c.jti, receipts.c.token)).all():
+    stored: Sequence[sa.Row[str, str]] = conn.execute(
+        sa.select(receipts.c.jti, receipts.c.token)).all()
+    for jti, token in stored:
         middle = token.split('.')[1]
         payload = json.loads(base64.urlsafe_b64decode(middle + '=' * (-len(middle) % 4)))
         conn.execute(receipts.update().where(receipts.c.jti == jti)

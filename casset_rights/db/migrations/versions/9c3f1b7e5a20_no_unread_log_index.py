@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from alembic import op
 
-
 revision: str = '9c3f1b7e5a20'
 down_revision: str | None = '5e0a7c2d9b41'
 branch_labels: str | Sequence[str] | None = None

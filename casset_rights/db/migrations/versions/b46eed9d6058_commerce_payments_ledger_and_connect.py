@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = 'b46eed9d6058'
 down_revision: str | None = 'e5d2a9c31f47'
 branch_labels: str | Sequence[str] | None = None

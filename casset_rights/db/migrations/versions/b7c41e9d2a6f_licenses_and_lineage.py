@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = 'b7c41e9d2a6f'
 down_revision: str | None = '17d48dd8a34a'
 branch_labels: str | Sequence[str] | None = None

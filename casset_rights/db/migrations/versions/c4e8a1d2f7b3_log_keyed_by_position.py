@@ -17,7 +17,8 @@ becomes); a downgrade copies them back. Both report progress on large logs.
 """
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -59,9 +60,13 @@ def _set_aside(table: str, primary_key: str) -> str:
     return old
 
 
-def _copy(select_sql: str, table: sa.Table, convert, label: str) -> None:  # type: ignore[no-untyped-def]
+Rows = Sequence[Any]  # rows of the SELECT given to _copy, its columns in order
+Convert = Callable[[Rows], list[dict[str, Any]]]
+
+
+def _copy(select_sql: str, table: sa.Table, convert: Convert, label: str) -> None:
     bind = op.get_bind()
-    total = bind.execute(sa.text(f"SELECT count(*) FROM ({select_sql}) AS t")).scalar_one()
+    total: int = bind.execute(sa.text(f"SELECT count(*) FROM ({select_sql}) AS t")).scalar_one()
     done, reported = 0, 0
     result = bind.execute(sa.text(select_sql).execution_options(yield_per=BATCH))
     for rows in result.partitions(BATCH):
@@ -105,8 +110,8 @@ def downgrade() -> None:
     )
     labels = _post_order()
 
-    def convert(rows):  # type: ignore[no-untyped-def]
-        out = []
+    def convert(rows: Rows) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for pos, h in rows:
             level, idx = next(labels)
             while _position(level, idx) < pos:  # a gap: rows were removed by hand

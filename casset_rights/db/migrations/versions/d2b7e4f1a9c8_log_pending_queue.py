@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = 'd2b7e4f1a9c8'
 down_revision: str | None = 'c4e8a1d2f7b3'
 branch_labels: str | Sequence[str] | None = None

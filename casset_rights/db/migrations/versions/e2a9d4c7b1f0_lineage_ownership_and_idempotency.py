@@ -15,6 +15,7 @@ stay) and the proposals and keys.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +30,7 @@ _SHARED = ("child", "parent", "relationship", "child_release", "child_track",
            "revenue_share_ppm", "registered_by", "registered_at_ms", "receipt_id")
 
 
-def _edge_columns() -> list[sa.Column]:
+def _edge_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column('child', sa.String(length=210), nullable=False),
         sa.Column('parent', sa.String(length=210), nullable=False),
