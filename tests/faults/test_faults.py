@@ -146,7 +146,7 @@ def test_the_data_folders_disk_full(tmp_path: Path) -> None:
     back on their own."""
     mount = tmp_path / "small"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)],
                           capture_output=True)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
