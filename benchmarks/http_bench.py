@@ -95,6 +95,9 @@ class Server:
     folder: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     log_file: Path | None = None
+    # Processes that run beside it (the production shape's ``casset-rights worker``).
+    companions: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    with_worker: bool = False
 
     @property
     def base(self) -> str:
@@ -153,6 +156,13 @@ def casset_env(folder: Path) -> dict[str, str]:
     if SHAPE.redis_url:
         env["CASSET_REDIS_URL"] = SHAPE.redis_url
         env["CASSET_REDIS_KEY_PREFIX"] = f"casset-bench-{os.getpid()}:"
+    if SHAPE.name == "production":
+        # As deployed: jobs on a queue, and a ``casset-rights worker`` beside the API
+        # workers running them and the log's sequencer (the API processes run neither).
+        env["CASSET_QUEUE_URL"] = SHAPE.redis_url or ""
+        env["CASSET_QUEUE_NAME"] = f"casset-bench-{os.getpid()}"
+    # librosa's compiled code kept between runs, as a deployment keeps its data folder.
+    env["CASSET_NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "casset-bench-numba")
     return env
 
 
@@ -175,7 +185,8 @@ DECISION_BODIES: list[dict[str, Any]] = [
 
 SERVERS = {
     "casset": Server(name="casset", target="casset_rights.app:app_from_environment",
-                     env=casset_env, ready_path="/.well-known/casset-rights"),
+                     env=casset_env, ready_path="/.well-known/casset-rights",
+                     with_worker=True),
     "bare": Server(name="bare", target="http_bench:bare_app", env=lambda folder: {},
                    ready_path="/v1/decisions", ready_method="POST",
                    pythonpath=(str(HERE),)),
@@ -269,17 +280,38 @@ def start(server: Server, folder: Path, workers: int) -> None:
             body = b"{}" if server.ready_method == "POST" else None
             status, _ = http(server, server.ready_method, server.ready_path, body)
             if status < 500:
-                return
+                break
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{server.name} did not start within 60 s")
+    else:
+        raise RuntimeError(f"{server.name} did not start within 60 s")
+    if server.with_worker and env.get("CASSET_QUEUE_URL"):  # once the schema is made
+        worker_log = (folder / "worker.log").open("wb")
+        server.companions.append(subprocess.Popen(
+            [sys.executable, "-m", "casset_rights.cli", "worker"], cwd=str(ROOT), env=env,
+            stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True))
+        # Loaded only once it leads: the catalog's entries, queued at the server's start,
+        # integrated (its start-up is not measured as load).
+        deadline = time.monotonic() + 120
+        while int(query_one(server, "SELECT count(*) FROM log_pending")):
+            if server.companions[-1].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the worker did not integrate the log: "
+                                   + (folder / "worker.log").read_text()[-2000:])
+            time.sleep(0.2)
 
 
 def stop(server: Server) -> None:
     """Stop the server we started: SIGINT (granian shuts down gracefully and lets the
-    app close, which drains the receipt writer), then its process group if needed."""
-    proc = server.process
+    app close, which drains the receipt writer), then its process group if needed; then
+    its companions (the worker integrates what is left as it stops)."""
+    _stop(server.process)
+    for companion in server.companions:
+        _stop(companion)
+    server.companions.clear()
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(signal.SIGINT)

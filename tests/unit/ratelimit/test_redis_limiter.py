@@ -72,3 +72,36 @@ def test_concurrent_takes_on_one_loop_share_round_trips_and_stay_exact(prefix: s
     answers = asyncio.run(run())
     for key in ("k0", "k1", "k2"):
         assert [allowed for k, allowed in answers if k == key] == [True] * 5 + [False] * 2
+
+
+def test_a_busy_bucket_is_served_from_leases_and_never_over_admits(prefix: str) -> None:
+    """Two processes' limiters hammer one bucket (no refill to speak of): most requests
+    are admitted from leases without a round trip, the two together never admit more than
+    the bucket holds, and once the leases' time is up their unused tokens are back, so the
+    bucket is used to the last token."""
+    quota = Quota(capacity=1000, per_minute=1)
+
+    async def hammer(limiter: RedisRateLimiter, count: int) -> int:
+        allowed = 0
+        for _ in range(count):
+            allowed += (await limiter.take("busy", quota)).allowed
+        return allowed
+
+    async def run() -> tuple[int, int, int]:
+        limiters = [RedisRateLimiter(REDIS_URL, prefix=prefix) for _ in range(2)]
+        try:
+            first = sum(await asyncio.gather(*(hammer(lim, 700) for lim in limiters)))
+            trips = sum(lim.round_trips for lim in limiters)
+            await asyncio.sleep(0.4)  # the leases run out; what is left goes back
+            rest = sum(await asyncio.gather(*(hammer(lim, 400) for lim in limiters)))
+            await asyncio.sleep(0.4)
+            refused = not (await limiters[0].take("busy", quota)).allowed
+        finally:
+            for limiter in limiters:
+                await limiter.aclose()
+        return first, rest + (0 if refused else 1), trips
+
+    first, rest, trips = asyncio.run(run())
+    assert first <= 1000
+    assert first + rest == 1000  # every token used, none twice
+    assert trips < 1400 / 10  # most of the first 1,400 needed no round trip
