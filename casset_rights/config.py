@@ -51,7 +51,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_document_depth: int = 64
     # Receipts of decisions are stored in groups by a writer thread: one commit serves
     # every receipt that arrived while the previous one ran, at most
-    # ``receipt_batch_max``, waiting up to ``receipt_batch_wait_ms`` after the first.
+    # ``receipt_batch_max``, waiting ``receipt_batch_wait_ms`` after the first.
     receipt_batch_max: int = 256
     receipt_batch_wait_ms: float = 2.0
     # Transparency log: the sequencer integrates queued entries in batches of at most

@@ -153,7 +153,10 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                                 origin=settings.log_origin)
     cosigner = open_cosigner(settings, log_verifier_key=verifier_key(
         settings.log_origin, log_key.public_key()))
-    writer = ReceiptWriter(receipts, batch_max=settings.receipt_batch_max,
+    # The writer's thread keeps one connection of its own: taking one from the pool for
+    # each batch cost a check-out and, on its return, a ROLLBACK round trip.
+    writer = ReceiptWriter(ReceiptStore(engine, signing_key=keys.active, keep_connection=True),
+                           batch_max=settings.receipt_batch_max,
                            batch_wait_ms=settings.receipt_batch_wait_ms)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)

@@ -17,7 +17,6 @@ handler for each guard it calls, which cost more than the checks themselves.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from litestar import Request
@@ -27,6 +26,7 @@ from casset_rights.api.body import check_path_integers, read_body
 from casset_rights.api.deps import services_of
 from casset_rights.api.ratelimit import charge_caller, verdict_headers
 from casset_rights.api.security import check_access, header_of, principal_of
+from casset_rights.ids import random_hex
 
 _HEADERS_KEY = "casset_response_headers"
 
@@ -39,7 +39,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             return
         given = header_of(scope, b"x-request-id") or ""
         request_id = given if 0 < len(given) <= 64 and given.isprintable() \
-            else secrets.token_hex(16)
+            else random_hex(16)
         extra = [(b"x-request-id", request_id.encode("latin-1"))]
         state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
         state["request_id"] = request_id
