@@ -30,7 +30,7 @@ from casset_rights.decisions.service import DecisionService
 from casset_rights.jobs.queue import JobQueue, open_queue
 from casset_rights.jobs.registry import job_function
 from casset_rights.licenses import HeldGrants, LicenseDesk, LicenseService
-from casset_rights.licenses.wiring import open_licensing
+from casset_rights.licensing import open_licensing
 from casset_rights.lineage import LineageIndex, LineageProposals, LineageService
 from casset_rights.log.checkpoint import verifier_key
 from casset_rights.log.identity import open_log_identity

@@ -24,12 +24,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, column, select, table
 
 from casset_rights.db.bulk import execute, insert_rows
 from casset_rights.errors import NotFound
 from casset_rights.ids import random_hex
-from casset_rights.log.tables import log_leaves
 from casset_rights.log_queue import LeafInput, enqueue_in
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey
@@ -38,6 +37,10 @@ from casset_rights.receipts.tables import receipts
 RECEIPT_TYP = "casset-receipt+jws"
 # The log leaf kind of receipts; their bytes hold a unique id (``jti``).
 RECEIPT_LEAF_KIND = "receipt"
+# The log's leaves, as far as reading a logged receipt's token needs them: the log
+# package owns the table (log/tables.py) and imports this package's keys, so this one
+# names the table rather than import it.
+_leaves = table("log_leaves", column("idx"), column("ref"), column("data"))
 
 
 class Receipt(msgspec.Struct, frozen=True):
@@ -206,7 +209,7 @@ class ReceiptStore:
 
     def get(self, jti: str) -> Receipt:
         """Raises NotFound when no receipt has that id."""
-        leaf = log_leaves.alias("leaf")
+        leaf = _leaves.alias("leaf")
         query = (select(receipts.c.jti, receipts.c.kind, receipts.c.token,
                         receipts.c.log_index, leaf.c.data)
                  .select_from(receipts.outerjoin(leaf, (leaf.c.idx == receipts.c.log_index)
