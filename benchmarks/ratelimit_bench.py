@@ -34,18 +34,23 @@ KEYS = 64  # callers, round robin
 
 
 async def measure(check: Callable[[str], Awaitable[object]], n: int,
-                  concurrency: int) -> tuple[float, float]:
-    """CPU µs and wall µs per check, for ``n`` checks with ``concurrency`` in flight."""
-    keys = [f"caller-{i}" for i in range(KEYS)]
-    for key in keys:  # connections made, scripts loaded
+                  concurrency: int, *, busy: bool = True) -> tuple[float, float]:
+    """CPU µs and wall µs per check, for ``n`` checks with ``concurrency`` in flight:
+    ``busy``, on ``KEYS`` callers in turn (each asks again and again: the service's
+    limiter leases them tokens); else each check a caller never seen (a round trip each)."""
+    keys = ([f"caller-{i}" for i in range(KEYS)] if busy
+            else [f"once-{uuid.uuid4().hex[:8]}-{i}" for i in range(n)])
+    for key in keys[:KEYS]:  # connections made, scripts loaded
         await check(key)
+    if not busy:
+        keys = keys[KEYS:] + [f"once-{uuid.uuid4().hex}" for _ in range(KEYS)]
     cpu, wall = time.process_time(), time.perf_counter()
     if concurrency == 1:
         for i in range(n):
-            await check(keys[i % KEYS])
+            await check(keys[i % len(keys)])
     else:
         for start in range(0, n, concurrency):
-            await asyncio.gather(*(check(keys[i % KEYS])
+            await asyncio.gather(*(check(keys[i % len(keys)])
                                    for i in range(start, min(n, start + concurrency))))
     return ((time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6)
 
@@ -72,21 +77,22 @@ async def run(args: argparse.Namespace) -> list[tuple[str, int, list[float], lis
     async def ours_check(key: str) -> object:
         return await ours.take(key, QUOTA)
 
-    engines: list[tuple[str, Callable[[str], Awaitable[object]]]] = [
-        ("RedisRateLimiter.take", ours_check)]
+    engines: list[tuple[str, Callable[[str], Awaitable[object]], bool]] = [
+        ("RedisRateLimiter.take, busy callers", ours_check, True),
+        ("RedisRateLimiter.take, each caller once", ours_check, False)]
     storage = None
     try:
         check, storage = limits_check(args.redis, prefix)
-        engines.append(("limits MovingWindowRateLimiter.hit", check))
+        engines.append(("limits MovingWindowRateLimiter.hit, busy callers", check, True))
     except ImportError:
         print("limits is not installed: measuring the service's limiter only",
               file=sys.stderr)
     rows = []
     for concurrency in (1, args.concurrency):
-        for name, check in engines:
+        for name, check, busy in engines:
             cpu, wall = [], []
             for _ in range(args.repeats):
-                c, w = await measure(check, args.checks, concurrency)
+                c, w = await measure(check, args.checks, concurrency, busy=busy)
                 cpu.append(c)
                 wall.append(w)
             rows.append((name, concurrency, cpu, wall))
