@@ -16,7 +16,11 @@ round by round, and reports the medians, the ratio against the bare route and th
 latency percentiles. Decisions store their receipt before answering; during the load
 the age of the oldest entry waiting for the log sequencer is sampled every 100 ms (the
 integration delay). After the load it checks that no receipt was lost: every 200 answer
-of the decision endpoint has its receipt stored, and every receipt reaches the log.
+of the decision endpoint has its receipt stored, and every receipt reaches the log. Each
+run also counts the CPU time every process spent per answer (the API workers, the
+``casset-rights worker``, PostgreSQL, Redis and wrk, from ``/proc``): on a machine with
+few cores the service and the bare app share the cores with different neighbours, and
+this table says where each answer's time went.
 
 Run from the repository root (wrk: ``apt-get install -y wrk``; PostgreSQL and Redis on
 127.0.0.1, or ``--database-url`` / ``--redis-url``)::
@@ -557,14 +561,62 @@ def run_wrk(server: Server, script: Path, *, duration: int, connections: int,
             threads: int) -> dict[str, Any]:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
            "--timeout", "10s", "-s", str(script), server.base]
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     found = re.search(r"^WRKJSON (.*)$", done.stdout, re.M)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
     result = json.loads(found.group(1))
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["stdout"] = done.stdout
+    result["wrk_cpu"] = wrk_cpu
     return result
+
+
+# -- where the CPU goes ---------------------------------------------------------------------------
+
+CPU_GROUPS = ("API workers", "casset-rights worker", "PostgreSQL", "Redis", "wrk")
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu() -> dict[int, tuple[str, int, float]]:
+    """Every process's name, parent and CPU seconds so far (Linux ``/proc``)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        found[int(entry)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK)
+    return found
+
+
+def cpu_snapshot(server: Server) -> dict[str, float]:
+    """CPU seconds so far by group: the server's granian processes, its worker, every
+    PostgreSQL and Redis process on the machine (``wrk`` is counted by ``run_wrk``)."""
+    groups = dict.fromkeys(CPU_GROUPS, 0.0)
+    if not os.path.isdir("/proc") or server.process is None:
+        return groups
+    companions = {c.pid for c in server.companions}
+    for pid, (name, parent, seconds) in _process_cpu().items():
+        if pid == server.process.pid or parent == server.process.pid:
+            groups["API workers"] += seconds
+        elif pid in companions or parent in companions:
+            groups["casset-rights worker"] += seconds
+        elif name.startswith("postgres"):
+            groups["PostgreSQL"] += seconds
+        elif name.startswith("redis-server"):
+            groups["Redis"] += seconds
+    return groups
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -696,9 +748,14 @@ def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
         for s in chosen:
             server = servers[s.server]
             before = settled_receipt_count(server) if s.receipts else 0
+            cpu_before = cpu_snapshot(server)
             with DelaySampler(server) if s.receipts else contextlib.nullcontext() as sampler:
                 result = run_wrk(server, scripts[s.name], duration=args.duration,
                                  connections=args.connections, threads=args.threads)
+            cpu_after = cpu_snapshot(server)
+            result["cpu_us"] = {g: (cpu_after[g] - cpu_before[g]) / max(1, result["requests"])
+                                * 1e6 for g in CPU_GROUPS}
+            result["cpu_us"]["wrk"] = result["wrk_cpu"] / max(1, result["requests"]) * 1e6
             if sampler is not None:
                 result["delays"] = sampler.samples
             if s.receipts:
@@ -758,6 +815,15 @@ def _run(args: argparse.Namespace, command: str, chosen: list[Scenario],
             target = f" (target >= {s.target_ratio:.0%}: {'met' if meets else 'NOT met'})" \
                 if s.target_ratio else ""
             print(f"\nratio {s.name} / {base.name}: {ratio:.1%}{target}")
+    print("\nCPU per answer by process (µs, median over the runs; PostgreSQL and Redis are "
+          "every such process on the machine, wrk the load generator):")
+    print()
+    print("| scenario | " + " | ".join(CPU_GROUPS) + " | all |")
+    print("| --- | " + " | ".join("---:" for _ in CPU_GROUPS) + " | ---: |")
+    for s in chosen:
+        per = {g: statistics.median(r["cpu_us"][g] for r in s.runs) for g in CPU_GROUPS}
+        print(f"| {s.name} | " + " | ".join(f"{per[g]:,.0f}" for g in CPU_GROUPS)
+              + f" | {sum(per.values()):,.0f} |")
     for s in chosen:
         if not s.receipts:
             continue
