@@ -215,8 +215,12 @@ class TransparencyLog:
                     hook(conn, pairs)
             # By the sequence numbers read, never a range: on PostgreSQL an entry with a
             # lower number may commit after this pass read the queue.
-            execute(conn, f"DELETE FROM {log_pending.name} WHERE seq IN "
-                          f"({', '.join(str(int(row[0])) for row in rows)})")
+            if self._postgres:  # one array parameter, not thousands of literals to parse
+                execute(conn, f"DELETE FROM {log_pending.name} WHERE seq = ANY(%s::bigint[])",
+                        ([int(row[0]) for row in rows],))
+            else:
+                execute(conn, f"DELETE FROM {log_pending.name} WHERE seq IN "
+                              f"({', '.join(str(int(row[0])) for row in rows)})")
         return Integrated(count=len(rows), oldest_ms=min(int(row[4]) for row in rows))
 
     def _frontier(self, conn: Connection, size: int,
