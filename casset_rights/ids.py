@@ -19,12 +19,14 @@ class _Pool:
         self._lock = threading.Lock()
         self._buffer = b""
         self._at = 0
-        self._pid = os.getpid()
+
+    def forget(self) -> None:
+        """Drop what is buffered (a forked child must not repeat its parent's bytes)."""
+        self._lock = threading.Lock()
+        self._buffer, self._at = b"", 0
 
     def take(self, n: int) -> bytes:
         with self._lock:
-            if self._pid != os.getpid():  # a forked child must not repeat its parent's bytes
-                self._buffer, self._at, self._pid = b"", 0, os.getpid()
             if self._at + n > len(self._buffer):
                 self._buffer, self._at = os.urandom(max(_BLOCK, n)), 0
             out = self._buffer[self._at:self._at + n]
@@ -33,6 +35,8 @@ class _Pool:
 
 
 _pool = _Pool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pool.forget)
 
 
 def random_bytes(n: int) -> bytes:
