@@ -17,17 +17,24 @@ from casset_rights.api.catalog import CatalogController
 from casset_rights.api.commerce import ArtistMoneyController, PaymentController
 from casset_rights.api.decisions import DecisionController
 from casset_rights.api.discovery import DiscoveryController
-from casset_rights.api.licenses import LicenseController
 from casset_rights.api.license_server import (
-    LicenseServerController, ProtectedContentController, X402Controller,
+    LicenseServerController,
+    ProtectedContentController,
+    X402Controller,
 )
+from casset_rights.api.licenses import LicenseController
 from casset_rights.api.lineage import LineageController
 from casset_rights.api.lineage_owner import LineageOwnerController
-from casset_rights.api.mcp_mount import mcp_mount
 from casset_rights.api.log import LogController, TiledLogController
+from casset_rights.api.mcp_mount import mcp_mount
 from casset_rights.api.middleware import access_check, request_id_middleware
 from casset_rights.api.oauth import OAuthController
-from casset_rights.api.openapi import ClosedStructSchemaPlugin, openapi_config, requirement
+from casset_rights.api.openapi import (
+    ClosedStructSchemaPlugin,
+    MediaBodySchemaPlugin,
+    openapi_config,
+    requirement,
+)
 from casset_rights.api.problems import (
     database_data_error_handler,
     database_unavailable_handler,
@@ -99,6 +106,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
                         # Agents: RSL, robots.txt, TDMRep, ODRL, deeds (casset_rights/agents);
                         # public reads, like the catalog.
                         Router(path="/", opt=needs(RIGHTS_READ),
+                               security=requirement(needs(RIGHTS_READ)),
                                route_handlers=[AgentExportController,
                                                # RSL's license server; protected content.
                                                LicenseServerController,
@@ -123,7 +131,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             OperationalError: database_unavailable_handler,
             Exception: unexpected_error_handler,
         },
-        openapi_config=openapi_config(settings), plugins=[ClosedStructSchemaPlugin()],
+        openapi_config=openapi_config(settings),
+        plugins=[ClosedStructSchemaPlugin(), MediaBodySchemaPlugin()],
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
         lifespan=[mcp_lifespan],
@@ -169,7 +178,7 @@ def app_from_environment() -> Litestar:
 def prepare_anchoring(app: Litestar) -> None:
     """Get the anchoring chain ready (``AnchorService.prepare``): about 1.3 s of CPU once,
     which the first anchor, a minute into serving, took from the event loop (in the HTTP
-    benchmark that round's p99 rose to 83 – 97 ms from about 24)."""
+    benchmark that round's p99 rose to 83 to 97 ms from about 24)."""
     app.state["services"].anchoring.prepare()
 
 
@@ -185,7 +194,7 @@ def start_audio_workers(app: Litestar) -> None:
 # default is 700). A decision allocates a few hundred; at 700, objects of the requests in
 # flight (awaiting their receipt's commit) survive collections and are promoted, to be
 # scanned again by the older generations' passes. Measured under wrk: about 17 µs less
-# CPU a request, 10 – 15 % more decisions a second (docs/benchmarks.md).
+# CPU a request, 10 to 15 % more decisions a second (docs/benchmarks.md).
 YOUNG_COLLECTION_THRESHOLD = 50_000
 
 

@@ -11,25 +11,63 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import FromPath, JSONBody
 
 from casset_rights.api.artist_write import artist_of
 from casset_rights.api.body import reads
 from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.openapi import (
+    BODY,
+    EVERY,
+    PARAMS,
+    SCOPED,
+    MediaBody,
+    read_by_hand,
+    requirement,
+)
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import HookField
 from casset_rights.api.security import needs
 from casset_rights.audio.errors import AudioTooLarge
 from casset_rights.audio.previews import PreviewAnswer
+from casset_rights.audio.render import PREVIEW_MEDIA_TYPES
 from casset_rights.auth.scopes import AUDIO_WRITE, RIGHTS_READ
 from casset_rights.errors import RangeNotSatisfiable
 
 WRITE_AUDIO = needs(AUDIO_WRITE, anonymous=False)
 READ = needs(RIGHTS_READ)
+PEM_MEDIA_TYPE = "application/x-pem-file"
+# A preview is rendered in the service's one preview format (settings): AAC or MP3.
+PREVIEW_MEDIA = tuple(sorted(set(PREVIEW_MEDIA_TYPES.values())))
+AUDIO_BODY = RequestBody(
+    description="The audio file's bytes, as they are: the container is read from the "
+                "bytes (WAV, FLAC, MP3, AAC/M4A, Ogg), not from the Content-Type",
+    required=True, content={"application/octet-stream": OpenAPIMediaType(
+        schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))})
+
+
+class PreviewAudio(MediaBody):
+    """A hook's preview: the audio of its window, signed with C2PA (AAC in MP4, or MP3,
+    the service's preview format), or the bytes a Range asked for."""
+
+
+class PemCertificate(MediaBody):
+    """An X.509 certificate in PEM."""
+
+    format = None
+
+
+def preview_answers(status: int, description: str) -> dict[int, ResponseSpec]:
+    return {status: ResponseSpec(PreviewAudio, media_type=PREVIEW_MEDIA[0],
+                                 description=description, generate_examples=False)}
 
 
 class StoredAudioAnswer(msgspec.Struct):
@@ -61,17 +99,21 @@ class AnalysisAnswer(msgspec.Struct):
 
 
 class PreviewRequestBody(msgspec.Struct, forbid_unknown_fields=True):
-    resource: Annotated[str, msgspec.Meta(max_length=256, description="hook:R/T/H")]
+    resource: HookField
 
 
 class AudioController(Controller):
-    tags = ["audio"]
+    tags = ("audio",)
 
     @put("/v1/tracks/{release_id:str}/{track_id:str}/audio",
          opt={**WRITE_AUDIO, **reads("stream")},
          summary="Upload a track's audio (WAV, FLAC, MP3, AAC/M4A, Ogg): its SHA-256 must "
                  "be the manifest's audio.content_hash",
-         request_max_body_size=None, status_code=201)
+         request_max_body_size=None, status_code=201, security=requirement(WRITE_AUDIO),
+         operation_class=read_by_hand(AUDIO_BODY),
+         responses={200: ResponseSpec(StoredAudioAnswer, description="The same audio was "
+                                      "stored already", generate_examples=False),
+                    **problems(*SCOPED, *PARAMS, 404, 409, 413, 415)})
     async def upload(self, release_id: FromPath[str], track_id: FromPath[str],
                      request: Request[Any, Any, Any], services: ServicesDep,
                      principal: PrincipalDep) -> Response[StoredAudioAnswer]:
@@ -99,7 +141,8 @@ class AudioController(Controller):
 
     @get("/v1/tracks/{release_id:str}/{track_id:str}/analysis", opt=READ,
          summary="A track's audio analysis, or its job's state and progress",
-         sync_to_thread=True)
+         sync_to_thread=True, security=requirement(READ),
+         responses=problems(*SCOPED, *PARAMS, 404))
     def analysis(self, release_id: FromPath[str], track_id: FromPath[str],
                  services: ServicesDep) -> AnalysisAnswer:
         return analysis_answer(services, release_id, track_id)
@@ -108,7 +151,8 @@ class AudioController(Controller):
     @post("/v1/tracks/{release_id:str}/{track_id:str}/analysis",
           opt={**WRITE_AUDIO, **reads("json")},
           summary="Queue the analysis of a track's audio (again, after a failure)",
-          sync_to_thread=True, status_code=202)
+          sync_to_thread=True, status_code=202, security=requirement(WRITE_AUDIO),
+          responses=problems(*SCOPED, *BODY, 404, 503))
     def queue_analysis(self, release_id: FromPath[str], track_id: FromPath[str],
                        services: ServicesDep, principal: PrincipalDep) -> AnalysisAnswer:
         services.audio.owned_track(release_id, track_id, artist_of(principal))
@@ -118,7 +162,10 @@ class AudioController(Controller):
     @post("/v1/previews", opt=READ, status_code=200,
           summary="Ask for a preview of a hook: the preview decision and, on a permit, a "
                   "signed, expiring URL",
-          responses={200: ResponseSpec(PreviewAnswer, description="permitted")})
+          security=requirement(READ),
+          responses={200: ResponseSpec(PreviewAnswer, description="permitted",
+                                       generate_examples=False),
+                     **problems(*SCOPED, *BODY, 402, 404, 503)})
     async def request_preview(self, data: JSONBody[PreviewRequestBody],
                               services: ServicesDep,
                               principal: PrincipalDep) -> Response[PreviewAnswer]:
@@ -128,7 +175,14 @@ class AudioController(Controller):
         return Response(answer, headers=usage_headers(answer.terms_url, answer.content_usage))
 
     @get("/v1/previews/{token:str}", opt=READ, summary="Stream a preview (Range, ETag)",
-         media_type="audio/mp4")
+         media_type=PREVIEW_MEDIA[0], security=requirement(READ),
+         operation_class=read_by_hand(also=tuple(
+             (status, media_type, "PreviewAudio")
+             for status in (200, 206) for media_type in PREVIEW_MEDIA[1:])),
+         responses={**preview_answers(200, "The preview"),
+                    **preview_answers(206, "The bytes of the Range asked for"),
+                    304: ResponseSpec(None, description="Not modified (If-None-Match)"),
+                    **problems(*SCOPED, *PARAMS, 404, 416)})
     async def stream_preview(self, token: FromPath[str], request: Request[Any, Any, Any],
                              services: ServicesDep,
                              principal: PrincipalDep) -> Response[bytes]:
@@ -155,8 +209,12 @@ class AudioController(Controller):
                         headers=headers)
 
     @get("/.well-known/c2pa-trust-anchor.pem", summary="The root certificate preview "
-         "files' C2PA signatures chain to", media_type="application/x-pem-file",
-         sync_to_thread=True)
+         "files' C2PA signatures chain to", media_type=PEM_MEDIA_TYPE,
+         sync_to_thread=True,
+         responses={200: ResponseSpec(PemCertificate, media_type=PEM_MEDIA_TYPE,
+                                      description="The root certificate",
+                                      generate_examples=False),
+                    **problems(*EVERY)})
     def trust_anchor(self, services: ServicesDep) -> bytes:
         return services.audio.signing_identity().anchor_pem
 

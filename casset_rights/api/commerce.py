@@ -17,17 +17,30 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from casset_rights.api.body import reads
 from casset_rights.api.deps import PrincipalDep, ServicesDep
 from casset_rights.api.licenses import license_body
+from casset_rights.api.openapi import (
+    BODY,
+    PARAMS,
+    SCOPED,
+    MediaBody,
+    document_body,
+    read_by_hand,
+    requirement,
+)
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import LicenseOut
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_MANAGE, LICENSES_REQUEST, RIGHTS_READ
 from casset_rights.commerce import ConnectAccount, PaymentRecord, Statement
 from casset_rights.commerce.wiring import Commerce
 from casset_rights.errors import Forbidden, InvalidInput, PaymentsNotConfigured
 from casset_rights.licenses import rfc3339
+from casset_rights.limits import utc_instant
 from casset_rights.principal import Principal
 from casset_rights.services import Services
 
@@ -36,6 +49,9 @@ MANAGE = needs(LICENSES_MANAGE, anonymous=False)
 OPEN = needs(RIGHTS_READ)  # Stripe presents no token; the signature is the credential
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$")]
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+# Every route needs Stripe (501 without it) and may meet its failure (502).
+PAYING = (*SCOPED, 501, 502)
 
 
 class PayBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,7 +93,7 @@ class PaymentOut(msgspec.Struct, kw_only=True):
     created_at: str | None
     settled_at: str | None
     receipt_id: str | None
-    license: dict[str, Any] | None = None
+    license: LicenseOut | None = None
 
 
 class ConnectOut(msgspec.Struct, kw_only=True):
@@ -111,6 +127,13 @@ class StatementOut(msgspec.Struct, kw_only=True):
     truncated: bool
 
 
+class StatementCsv(MediaBody):
+    """An artist's statement as CSV: a header row, then one row per line (at,
+    payment_id, movement, account, kind, amount, currency, reference)."""
+
+    format = None
+
+
 class WebhookOut(msgspec.Struct, kw_only=True):
     received: bool
     event_id: str
@@ -128,7 +151,7 @@ def commerce_of(services: Services) -> Commerce:
     return services.commerce
 
 
-def payment_out(p: PaymentRecord, *, license: dict[str, Any] | None = None) -> PaymentOut:
+def payment_out(p: PaymentRecord, *, license: LicenseOut | None = None) -> PaymentOut:
     return PaymentOut(
         id=p.id, kind=p.kind, status=p.status, amount=p.amount, currency=p.currency,
         platform_fee=p.platform_fee, payee=p.artist_id, resource=p.resource,
@@ -156,28 +179,31 @@ def _ms(value: datetime | None, default: int) -> int:
         return default
     if value.tzinfo is None:
         raise InvalidInput("from and to are RFC 3339 times with a timezone")
-    return int(value.timestamp() * 1000)
+    return int(utc_instant(value, "/query").timestamp() * 1000)
 
 
 class PaymentController(Controller):
     path = "/v1/payments"
-    tags = ["commerce"]
+    tags = ("commerce",)
 
     @post("", summary="Pay for a paid quote (a Stripe PaymentIntent)", opt=REQUEST,
-          status_code=201, sync_to_thread=True)
+          status_code=201, sync_to_thread=True, security=requirement(REQUEST),
+          responses=problems(*PAYING, *BODY, 404, 409, 503))
     def pay(self, data: JSONBody[PayBody], services: ServicesDep,
             principal: PrincipalDep) -> PaymentOut:
         return payment_out(commerce_of(services).checkout.open_for_quote(principal,
                                                                          data.quote_id))
 
     @get("/{payment_id:str}", summary="One of your payments", opt=REQUEST,
-         sync_to_thread=True)
+         sync_to_thread=True, security=requirement(REQUEST),
+         responses=problems(*PAYING, *PARAMS, 404))
     def get_payment(self, payment_id: FromPath[str], services: ServicesDep,
                     principal: PrincipalDep) -> PaymentOut:
         return payment_out(commerce_of(services).checkout.get(principal, payment_id))
 
     @post("/{payment_id:str}/confirm", summary="Check the payment with Stripe and act on it",
-          opt={**REQUEST, **reads("json")}, status_code=200, sync_to_thread=True)
+          opt={**REQUEST, **reads("json")}, status_code=200, sync_to_thread=True,
+          security=requirement(REQUEST), responses=problems(*PAYING, *BODY, 404, 409))
     def confirm(self, payment_id: FromPath[str], services: ServicesDep,
                 principal: PrincipalDep) -> PaymentOut:
         record = commerce_of(services).checkout.confirm(principal, payment_id)
@@ -190,7 +216,10 @@ class PaymentController(Controller):
     # The body is read (and held to the JSON limits) before the handler; the handler
     # verifies the signature over the exact bytes received.
     @post("/webhooks/stripe", summary="Stripe's webhook (signed events)",
-          opt={**OPEN, **reads("json")}, status_code=200)
+          opt={**OPEN, **reads("json")}, status_code=200, security=requirement(OPEN),
+          operation_class=read_by_hand(document_body(
+              "A Stripe event, signed in the Stripe-Signature header", ("application/json",))),
+          responses=problems(*PAYING, *BODY))
     async def stripe_webhook(self, request: Request[Any, Any, Any],
                              services: ServicesDep) -> WebhookOut:
         commerce = commerce_of(services)
@@ -206,10 +235,11 @@ StatementFormat = Annotated[Literal["json", "csv"], QueryParameter()]
 
 class ArtistMoneyController(Controller):
     path = "/v1"
-    tags = ["commerce"]
+    tags = ("commerce",)
 
     @post("/artists/{artist_id:str}/support", summary="Support an artist directly",
-          opt=REQUEST, status_code=201, sync_to_thread=True)
+          opt=REQUEST, status_code=201, sync_to_thread=True, security=requirement(REQUEST),
+          responses=problems(*PAYING, *BODY, 404, 409, 503))
     def support(self, artist_id: FromPath[str], data: JSONBody[SupportBody],
                 request: Request[Any, Any, Any], services: ServicesDep,
                 principal: PrincipalDep) -> PaymentOut:
@@ -222,7 +252,8 @@ class ArtistMoneyController(Controller):
         return payment_out(record)
 
     @post("/releases/{release_id:str}/unlock", summary="Unlock a release (buy listen)",
-          opt=REQUEST, status_code=201, sync_to_thread=True)
+          opt=REQUEST, status_code=201, sync_to_thread=True, security=requirement(REQUEST),
+          responses=problems(*PAYING, *BODY, 404, 409, 503))
     def unlock(self, release_id: FromPath[str], data: JSONBody[UnlockBody],
                services: ServicesDep, principal: PrincipalDep) -> PaymentOut:
         commerce = commerce_of(services)
@@ -232,7 +263,8 @@ class ArtistMoneyController(Controller):
                                                             kind="unlock"))
 
     @post("/artists/{artist_id:str}/connect", summary="Your Stripe Connect account and "
-          "an onboarding link", opt=MANAGE, status_code=200, sync_to_thread=True)
+          "an onboarding link", opt=MANAGE, status_code=200, sync_to_thread=True,
+          security=requirement(MANAGE), responses=problems(*PAYING, *BODY, 503))
     def connect(self, artist_id: FromPath[str], data: JSONBody[ConnectBody],
                 services: ServicesDep, principal: PrincipalDep) -> ConnectOut:
         commerce = commerce_of(services)
@@ -243,7 +275,13 @@ class ArtistMoneyController(Controller):
         return connect_out(account)
 
     @get("/artists/{artist_id:str}/statement", summary="Your ledger between two times",
-         opt=MANAGE, sync_to_thread=True)
+         opt=MANAGE, sync_to_thread=True, security=requirement(MANAGE),
+         operation_class=read_by_hand(also=((200, "application/json", "StatementOut"),)),
+         responses={200: ResponseSpec(StatementCsv, media_type=CSV_MEDIA_TYPE,
+                                      description="The statement: JSON, or CSV (format=csv "
+                                                  "or Accept: text/csv)",
+                                      generate_examples=False),
+                    **problems(*PAYING, *PARAMS)})
     def statement(self, artist_id: FromPath[str], services: ServicesDep,
                   principal: PrincipalDep, request: Request[Any, Any, Any],
                   from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -264,7 +302,7 @@ class ArtistMoneyController(Controller):
         wants_csv = format == "csv" or "text/csv" in request.headers.get("accept", "")
         if wants_csv:
             return Response(statement_csv(found),  # type: ignore[arg-type]
-                            media_type="text/csv; charset=utf-8")
+                            media_type=CSV_MEDIA_TYPE)
         return Response(statement_out(found))
 
 

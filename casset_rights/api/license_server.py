@@ -17,14 +17,21 @@ from urllib.parse import unquote
 
 import anyio
 import msgspec
-from x402.http.utils import encode_payment_response_header
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
+from msgspec import UNSET, UnsetType
+from x402.http.utils import encode_payment_response_header
 
 from casset_rights.agents.olp import LicenseServer, OlpError, client_principal
-from casset_rights.api.body import reads
+from casset_rights.api.agent_schemas import OlpIntrospection, OlpTokenAnswer, PaidLicense
+from casset_rights.api.body import FORM, reads
 from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
 from casset_rights.api.licenses import license_body
+from casset_rights.api.oauth import oauth_errors
+from casset_rights.api.openapi import PARAMS, SCOPED, read_by_hand, requirement, struct_body
+from casset_rights.api.problems import problems
+from casset_rights.api.schemas import Answer, TokenReferenceForm
 from casset_rights.api.security import needs
 from casset_rights.auth.scopes import LICENSES_REQUEST
 from casset_rights.errors import NotFound, PaymentsNotConfigured
@@ -34,6 +41,35 @@ from casset_rights.resources import ResourceRef
 
 _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 Use = Literal[SCOPES]  # type: ignore[valid-type]
+PAY_X402 = needs(LICENSES_REQUEST, anonymous=False)
+
+
+class OlpTokenForm(Answer):
+    """RSL's token request, form-encoded: a license for an asset of this service
+    (``resource``, its URL), by ``client_credentials`` or ``rsl`` (``license``, the RSL
+    license element asked for); a paid route's retry names its ``quote`` and carries the
+    x402 ``PAYMENT-SIGNATURE`` header. The client authenticates with HTTP Basic, or
+    ``client_id`` and ``client_secret`` in the form."""
+
+    grant_type: Literal["client_credentials", "rsl"] | UnsetType = UNSET
+    resource: str | UnsetType = UNSET
+    license: str | UnsetType = UNSET
+    quote: str | UnsetType = UNSET
+    client_id: str | UnsetType = UNSET
+    client_secret: str | UnsetType = UNSET
+
+
+class OlpIntrospectForm(TokenReferenceForm):
+    """RFC 7662 for a license token, form-encoded, with the asset and the use asked about."""
+
+    resource: str | UnsetType = UNSET
+    scope: str | UnsetType = UNSET
+
+
+def olp_answers(answer: type, description: str, *errors: int) -> dict[int, ResponseSpec]:
+    """A license server answer, OAuth's errors (JSON) and the problems before them."""
+    return {200: ResponseSpec(answer, description=description, generate_examples=False),
+            **problems(403, 413), **oauth_errors(*errors)}
 
 
 def license_server(services: Any) -> LicenseServer:
@@ -90,11 +126,14 @@ async def _client_call(request: Request[Any, Any, Any],
 
 
 class LicenseServerController(Controller):
-    tags = ["rsl"]
+    tags = ("rsl",)
     opt = reads("form")  # OAuth's form posts, like /oauth/token
 
     @post("/olp/token", summary="RSL Open License Protocol: a license token for an asset",
-          status_code=200)
+          status_code=200,
+          operation_class=read_by_hand(struct_body(OlpTokenForm, FORM, "The token request"),
+                                       also_problems=(401,)),
+          responses=olp_answers(OlpTokenAnswer, "The license token", 400, 401, 402))
     async def token(self, request: Request[Any, Any, Any]) -> Response[Any]:
         signature = request.headers.get("payment-signature")
         return await _client_call(request, lambda server, principal, form: server.token(
@@ -103,7 +142,10 @@ class LicenseServerController(Controller):
             payment_signature=signature))
 
     @post("/olp/introspect", summary="RSL Open License Protocol: is this license in force "
-          "for this asset and use? (RFC 7662)", status_code=200)
+          "for this asset and use? (RFC 7662)", status_code=200,
+          operation_class=read_by_hand(struct_body(OlpIntrospectForm, FORM, "The token"),
+                                       also_problems=(401,)),
+          responses=olp_answers(OlpIntrospection, "What the license is", 400, 401))
     async def introspect(self, request: Request[Any, Any, Any]) -> Response[Any]:
         return await _client_call(request, lambda server, _principal, form: server.introspect(
             form.get("token"), resource=form.get("resource"), scope=form.get("scope")))
@@ -117,11 +159,11 @@ class LyricsResponse(msgspec.Struct, frozen=True):
 
 
 class ProtectedContentController(Controller):
-    tags = ["catalog"]
+    tags = ("catalog",)
 
     @get("/v1/lyrics/{release_id:str}/{track:str}/{hook:str}",
          summary="A hook's lyric, for a use: permitted, or covered by Authorization: License",
-         sync_to_thread=True)
+         sync_to_thread=True, responses=problems(*SCOPED, *PARAMS, 402, 404))
     def lyric(self, release_id: FromPath[str], track: FromPath[str], hook: FromPath[str],
               request: Request[Any, Any, Any], services: ServicesDep, principal: PrincipalDep,
               use: Annotated[Use, QueryParameter(description="the use you make of it")]
@@ -141,15 +183,16 @@ class X402Controller(Controller):
     ``PAYMENT-REQUIRED``; the retry with ``PAYMENT-SIGNATURE`` is verified and settled, and
     the license granted (``PAYMENT-RESPONSE`` names the transaction)."""
 
-    tags = ["licenses"]
+    tags = ("licenses",)
 
     @post("/x402/licenses/{quote_id:str}", summary="Pay a quote of a paid route with x402 "
           "(USDC) and get the license",
           # No body is read (the payment is a header): form only bounds its size.
-          opt={**needs(LICENSES_REQUEST, anonymous=False), **reads("form")},
-          status_code=201, sync_to_thread=True)
+          opt={**PAY_X402, **reads("form")}, status_code=201, sync_to_thread=True,
+          security=requirement(PAY_X402),
+          responses=problems(*SCOPED, *PARAMS, 402, 404, 409, 413, 501, 502))
     def pay(self, quote_id: FromPath[str], request: Request[Any, Any, Any],
-            services: ServicesDep, principal: PrincipalDep) -> Response[Any]:
+            services: ServicesDep, principal: PrincipalDep) -> Response[PaidLicense]:
         checkout = services.x402
         if checkout is None:
             raise PaymentsNotConfigured("x402 is turned off on this service")
@@ -169,9 +212,9 @@ class X402Controller(Controller):
                             headers={"PAYMENT-REQUIRED": required})
         paid = checkout.pay(principal, quote_id, header, url=url)
         now = services.licenses.now_ms()
-        return Response({"status": "granted", "transaction": paid.settlement.transaction,
-                         "network": paid.settlement.network,
-                         "license": license_body(paid.grant, principal, now_ms=now)},
+        return Response(PaidLicense(status="granted", transaction=paid.settlement.transaction,
+                                    network=paid.settlement.network,
+                                    license=license_body(paid.grant, principal, now_ms=now)),
                         status_code=201,
                         headers={"PAYMENT-RESPONSE": encode_payment_response_header(
                             paid.settlement)})

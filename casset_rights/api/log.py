@@ -19,10 +19,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from casset_rights.api.deps import ServicesDep
-from casset_rights.api.openapi import PARAMS, SCOPED, read_by_hand
+from casset_rights.api.openapi import PARAMS, SCOPED, MediaBody, read_by_hand
 from casset_rights.api.problems import problems
 from casset_rights.api.schemas import ReceiptIdPath
 from casset_rights.errors import InvalidInput
@@ -42,6 +43,11 @@ TLOG_PREFIX = "/tlog"
 # 10**18 and not 2**63 - 1: a bound every JSON reader reads exactly, as a double or a
 # decimal (the document writes it 1e+18).
 TreeSize = Annotated[int, QueryParameter(ge=0, le=10**18)]
+
+
+class Tile(MediaBody):
+    """A C2SP tlog-tiles tile (hashes, 32 bytes each, of one level of the tree) or an
+    entry bundle (each leaf prefixed by its length, a big-endian uint16)."""
 
 
 class CheckpointOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,7 +109,7 @@ def parse_leaf_hash(text: str) -> bytes:
 
 
 class LogController(Controller):
-    tags = ["log"]
+    tags = ("log",)
 
     @get("/v1/log/checkpoint", summary="The latest signed checkpoint (JSON, or text/plain)",
          sync_to_thread=True, operation_class=read_by_hand(also_text=(200,)),
@@ -168,10 +174,11 @@ class TiledLogController(Controller):
     """The log as C2SP tlog-tiles (see the module)."""
 
     path = TLOG_PREFIX
-    tags = ["tlog"]
+    tags = ("tlog",)
 
     @get("/checkpoint", summary="The latest checkpoint as a signed note, with the witnesses' "
-         "cosignatures (C2SP tlog-tiles)", sync_to_thread=True, media_type=MediaType.TEXT)
+         "cosignatures (C2SP tlog-tiles)", sync_to_thread=True, media_type=MediaType.TEXT,
+         responses=problems(*SCOPED))
     def checkpoint(self, services: ServicesDep) -> Response[str]:
         note = services.log_keeper.latest_checkpoint().note
         # Litestar adds "; charset=utf-8" to text/plain: the spec's exact content type.
@@ -179,7 +186,11 @@ class TiledLogController(Controller):
                         headers={"Cache-Control": CHECKPOINT_CACHE})
 
     @get("/tile/{tile:path}", summary="A Merkle tree tile or an entry bundle "
-         "(C2SP tlog-tiles)", sync_to_thread=True, media_type=TILE_MEDIA_TYPE)
+         "(C2SP tlog-tiles)", sync_to_thread=True, media_type=TILE_MEDIA_TYPE,
+         responses={200: ResponseSpec(Tile, media_type=TILE_MEDIA_TYPE, description="The "
+                                      "tile: full ones never change", generate_examples=False),
+                    # a path that is no tile, or one the tree does not hold yet: 404
+                    **problems(*SCOPED, *PARAMS, 404)})
     def tile(self, tile: FromPath[str], services: ServicesDep) -> Response[bytes]:
         address, data = services.log.tile(tile)
         cache = IMMUTABLE if address.width is None else PARTIAL_TILE_CACHE

@@ -54,6 +54,8 @@ def oauth_errors(*statuses: int) -> dict[int, ResponseSpec]:
     may answer first (a refused bearer token, the rate limit)."""
     described = {400: "The request is invalid (error says how)",
                  401: "The client failed to authenticate (invalid_client)",
+                 402: "Payment is needed first (payment_required): PAYMENT-REQUIRED "
+                      "says what to pay",
                  403: "Registration is closed (access_denied)"}
     return {**problems(*EVERY, 503),
             **{status: ResponseSpec(OAuthError, description=described[status],
@@ -142,7 +144,7 @@ def consent_response(step: ConsentPrompt | AuthorizationRefused | OAuthResponse
 
 
 class OAuthController(Controller):
-    tags = ["oauth"]
+    tags = ("oauth",)
     opt = reads("form")  # OAuth's own parameters; registration alone takes JSON
 
     @post(TOKEN_PATH, summary="Token endpoint (client_credentials, authorization_code "
@@ -205,11 +207,13 @@ class OAuthController(Controller):
 
     @post(REGISTER_PATH, summary="Dynamic client registration for agents (RFC 7591)",
           status_code=201, opt=reads("json"),
+          # The body reader refuses a body before the route reads it: a problem.
           operation_class=read_by_hand(struct_body(ClientRegistration, "application/json",
-                                                   "The agent's client metadata")),
+                                                   "The agent's client metadata"),
+                                       also_problems=(400,)),
           responses={201: ResponseSpec(ClientInformation, description="The new client; its "
                                        "secret is shown this once", generate_examples=False),
-                     **oauth_errors(400, 403)})
+                     **oauth_errors(400, 403), **problems(413, 415, 422)})
     async def register(self, request: Request[Any, Any, Any], services: ServicesDep) \
             -> Response[bytes]:
         s = services.settings

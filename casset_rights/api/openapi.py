@@ -13,11 +13,15 @@ below are the ones every route of a kind shares:
 * ``PARAMS``: a query or path parameter out of its schema (400, 422);
 * ``BODY``: a body that is malformed (400), too large (413), of another content type
   (415) or invalid (422).
+
+An answer that is not JSON (audio, tiles, XML, a certificate) is still named: its schema
+is a component (``MediaBody`` subclasses, written by ``MediaBodySchemaPlugin``), so a
+client knows its type and a fuzzer its content type.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 from litestar._openapi.schema_generation import SchemaCreator
@@ -37,7 +41,8 @@ from litestar.openapi.spec import (
     SecurityScheme,
     Tag,
 )
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
+from litestar.plugins import OpenAPISchemaPlugin
 from litestar.typing import FieldDefinition
 
 from casset_rights.api.problems import PROBLEM_MEDIA_TYPE
@@ -87,6 +92,46 @@ class ClosedStructSchemaPlugin(StructSchemaPlugin):
         return schema
 
 
+class MediaBody:
+    """A named answer that is not JSON: subclasses say what it is (their docstring, a
+    ``format`` and, for a list of records, the Struct of its ``items``)."""
+
+    format: ClassVar[OpenAPIFormat | None] = OpenAPIFormat.BINARY
+    items: ClassVar[type | None] = None
+
+
+class MediaBodySchemaPlugin(OpenAPISchemaPlugin):
+    """Writes each ``MediaBody`` once, as a component, and refers to it (Litestar names
+    components only for objects)."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return isinstance(value, type) and issubclass(value, MediaBody)
+
+    def to_openapi_schema(self, field_definition: FieldDefinition,
+                          schema_creator: SchemaCreator) -> Schema:
+        body: type[MediaBody] = field_definition.annotation
+        registry = schema_creator.schema_registry
+        schema = registry.get_schema_for_field_definition(field_definition)
+        schema.title = body.__name__
+        schema.description = " ".join((body.__doc__ or "").split())
+        if body.items is not None:
+            schema.type = OpenAPIType.ARRAY
+            schema.items = schema_creator.for_field_definition(
+                FieldDefinition.from_annotation(body.items))
+        else:
+            schema.type = OpenAPIType.STRING
+            schema.format = body.format
+        reference = registry.get_reference_for_field_definition(field_definition)
+        assert reference is not None
+        return reference  # type: ignore[return-value]  # Litestar takes a Reference too
+
+
+def component(name: str) -> Reference:
+    """A reference to the component ``name`` (a Struct or a ``MediaBody``)."""
+    return Reference(ref=f"#/components/schemas/{name}")
+
+
 def requirement(opt: dict[str, Any]) -> list[SecurityRequirement]:
     """The OpenAPI security of a route with this ``opt`` (``security.needs``): a token
     with the scope, by OAuth 2.0 or any bearer token; optional on anonymous routes."""
@@ -97,18 +142,20 @@ def requirement(opt: dict[str, Any]) -> list[SecurityRequirement]:
 
 def read_by_hand(body: RequestBody | None = None, *, also_problems: tuple[int, ...] = (),
                  also_text: tuple[int, ...] = (),
-                 also_oauth_errors: tuple[int, ...] = ()) -> type[Operation]:
+                 also_oauth_errors: tuple[int, ...] = (),
+                 also: tuple[tuple[int, str, str], ...] = ()) -> type[Operation]:
     """The ``operation_class`` of a route whose request or answer Litestar cannot see in
     its signature: ``body`` describes a request it reads itself (a form, a policy file);
     ``also_problems`` are statuses whose answer is another format (OAuth's JSON) but may
     also be a problem document (a refused bearer token is checked before the route runs);
     ``also_text`` are statuses that may also answer ``text/plain``, ``also_oauth_errors``
-    an OAuth error (JSON)."""
-    extra = [(status, PROBLEM_MEDIA_TYPE, Reference(ref="#/components/schemas/Problem"))
-             for status in also_problems]
+    an OAuth error (JSON); ``also`` names other answers as (status, media type, the
+    component of its schema)."""
+    extra = [(status, PROBLEM_MEDIA_TYPE, component("Problem")) for status in also_problems]
     extra += [(status, TEXT_MEDIA_TYPE, Schema(type=OpenAPIType.STRING)) for status in also_text]
-    extra += [(status, "application/json", Reference(ref="#/components/schemas/OAuthError"))
+    extra += [(status, "application/json", component("OAuthError"))
               for status in also_oauth_errors]
+    extra += [(status, media_type, component(name)) for status, media_type, name in also]
 
     class ReadByHand(Operation):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -278,6 +278,8 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
          "a NUL character",
     401: "No bearer token where one is needed, or a token that is expired, revoked or "
          "not ours (WWW-Authenticate says which)",
+    402: "Payment or a license is needed first: the problem says which (x402's "
+         "PAYMENT-REQUIRED header, or a license route to obtain)",
     403: "The token lacks the route's scope, or the caller may not do this",
     404: "Nothing of that id, or nothing the caller may see",
     405: "The path is another route's, which takes another method (the license id "
@@ -285,9 +287,11 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     409: "The state forbids it: already used, decided, revoked, or changed concurrently",
     413: "The request body is larger than the service accepts",
     415: "The body's content type is not one the route reads",
+    416: "The Range asked for lies outside the file, or names several ranges",
     422: "The request is well formed but invalid: each failure located by a JSON Pointer",
     429: "Too many requests: Retry-After and RateLimit say when to come back",
     501: "The route needs a part this service has not configured (payments)",
+    502: "The payment provider failed or refused the call; nothing was charged here",
     503: "A part the answer depends on (receipt storage, a cache) cannot be reached; retry",
 }
 

@@ -545,6 +545,8 @@ RESOURCE_PATTERN = (f"^((release:)?{_SEGMENT}|(track:)?{_SEGMENT}/{_SEGMENT}"
 RESOURCE_DESCRIPTION = "release:R, track:R/T or hook:R/T/H (the kind may be left out)"
 ResourceField = Annotated[str, msgspec.Meta(pattern=RESOURCE_PATTERN,
                                             description=RESOURCE_DESCRIPTION)]
+HOOK_PATTERN = f"^(hook:)?{_SEGMENT}/{_SEGMENT}/{_SEGMENT}$"
+HookField = Annotated[str, msgspec.Meta(pattern=HOOK_PATTERN, description="hook:R/T/H")]
 TERRITORY_PATTERN = "^[A-Za-z]{2}$"
 CONTEXT_SCHEMA: dict[str, Any] = {
     "purpose": {"oneOf": [{"enum": ["commercial", "non-commercial"]}, {"type": "null"}]},
@@ -556,9 +558,10 @@ CONTEXT_SCHEMA: dict[str, Any] = {
                      {"type": "null"}]},
 }
 Context = Annotated[dict[str, Any], msgspec.Meta(extra_json_schema={
-    "description": "the circumstances of the use; other keys are attributes policy "
-                   "rules may match on",
-    "extra": {"properties": CONTEXT_SCHEMA}})]
+    "description": "the circumstances of the use: another key is refused (422 "
+                   "unknown_context_key), or left out with a warning under Prefer: "
+                   "handling=lenient",
+    "extra": {"properties": CONTEXT_SCHEMA, "additional_properties": False}})]
 
 
 def id_path(pattern: str, description: str) -> Any:
