@@ -24,6 +24,8 @@ from casset_rights.api.lineage import edge_body, registration_body
 from casset_rights.api.openapi import BODY, PARAMS, SCOPED, requirement
 from casset_rights.api.problems import problems
 from casset_rights.api.schemas import (
+    RESOURCE_DESCRIPTION,
+    RESOURCE_PATTERN,
     Context,
     EdgeHistory,
     EdgeOut,
@@ -84,7 +86,7 @@ ProposalFilter = Annotated[Literal["pending", "accepted", "declined"] | None,
 
 class LineageOwnerController(Controller):
     path = "/v1/derivatives"
-    tags = ["lineage"]
+    tags = ("lineage",)
 
     @post("/withdraw", summary="Withdraw an edge of a derivative you own", opt=MANAGE,
           status_code=200, sync_to_thread=True, security=SECURITY,
@@ -103,7 +105,9 @@ class LineageOwnerController(Controller):
          opt=MANAGE, sync_to_thread=True, security=SECURITY,
          responses=problems(*SCOPED, *PARAMS, 404))
     def history(self, services: ServicesDep,
-                child: Annotated[str, QueryParameter(max_length=256)]) -> EdgeHistory:
+                child: Annotated[str, QueryParameter(
+                    max_length=256, schema_extra={"pattern": RESOURCE_PATTERN},
+                    description=RESOURCE_DESCRIPTION)]) -> EdgeHistory:
         edges = services.lineage.history(child)
         return EdgeHistory(child=child, edges=[edge_body(e) for e in edges])
 
