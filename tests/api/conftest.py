@@ -220,7 +220,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                               stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded CI machine starts it slowly
         while True:
             try:
                 if httpx.get(url + "/", timeout=2).status_code == 200:
