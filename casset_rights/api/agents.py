@@ -16,10 +16,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from casset_rights.agents import odrl, rsl
 from casset_rights.agents.deed import Deed
+from casset_rights.agents.terms import resource_of_path
 from casset_rights.api.deed_page import PAGE_HEADERS, deed_page
 from casset_rights.api.deps import ServicesDep
+from casset_rights.auth.scopes import MACHINE_SCOPES
 from casset_rights.errors import CassetError
-from casset_rights.agents.terms import resource_of_path
 
 _RSL_HEADERS = {"cache-control": "public, max-age=60"}
 
@@ -93,9 +94,11 @@ class AgentExportController(Controller):
 
 
 def _protected(services: Any, path: str) -> dict[str, Any]:
-    return services.agents.protected_resource(
-        path, issuer=services.auth.issuer_url,
-        scopes=services.auth.metadata()["scopes_supported"])
+    # The MCP tools read, quote and license: what an agent may hold (and so ask for).
+    scopes = (sorted(MACHINE_SCOPES) if path.strip("/") == "mcp"
+              else services.auth.metadata()["scopes_supported"])
+    return services.agents.protected_resource(path, issuer=services.auth.issuer_url,
+                                              scopes=scopes)
 
 
 def terms_headers_middleware(app: ASGIApp) -> ASGIApp:
