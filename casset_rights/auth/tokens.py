@@ -96,6 +96,7 @@ class AccessTokenRecord(_TokenRecord, frozen=True, kw_only=True):
     jti: str
     subject: str
     token_type: str = "access_token"
+    audience: str | None = None  # not stored: read from the token's verified ``aud``
 
 
 class RefreshTokenRecord(_TokenRecord, frozen=True, kw_only=True):

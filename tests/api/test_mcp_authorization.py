@@ -190,6 +190,9 @@ def test_an_api_token_is_not_an_mcp_token(base: str, services: Any) -> None:
                          json=initialize)
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["serverInfo"]
+    described = httpx2.post(f"{base}/oauth/introspect", auth=auth,
+                            data={"token": mcp_token}).json()
+    assert described["active"] and described["aud"] == f"{base}/mcp"  # RFC 7662
     other = httpx2.post(f"{base}/oauth/token", auth=auth, data={
         "grant_type": "client_credentials", "resource": "https://elsewhere.example/api"})
     assert other.status_code == 400 and other.json()["error"] == "invalid_target"
