@@ -166,6 +166,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     x402_key_file: Path | None = None
     x402_asset: str | None = None
     x402_pay_to: str | None = None
+    # Artists' own payout addresses (artist id -> EIP-55 address): their paid routes are
+    # paid to them, the others to x402_pay_to. CASSET_X402_ARTIST_PAY_TO takes
+    # ``artist=0xAddress,artist2=0xAddress``.
+    x402_artist_pay_to: dict[str, str] = msgspec.field(default_factory=dict)
 
     @property
     def body_limits(self) -> InputLimits:
@@ -240,7 +244,7 @@ def settings_from_env(environ: Mapping[str, str], **overrides: object) -> Settin
     fields: dict[str, object] = {"data_dir": data_dir_choice(environ, cwd=Path.cwd())[0]}
     for name in Settings.__struct_fields__:
         var = f"CASSET_{name.upper()}"
-        if var in environ and name != "rate_limits":
+        if var in environ and name not in ("rate_limits", "x402_artist_pay_to"):
             fields[name] = environ[var]
     limits = dict(Settings().rate_limits)
     for kind in ("public", "agent", "partner", "artist"):
@@ -254,11 +258,26 @@ def settings_from_env(environ: Mapping[str, str], **overrides: object) -> Settin
                 ) from None
             limits[kind] = RateLimit(capacity=capacity, per_minute=per_minute)
     fields["rate_limits"] = limits
+    payouts = environ.get("CASSET_X402_ARTIST_PAY_TO")
+    if payouts is not None:
+        fields["x402_artist_pay_to"] = _pairs(payouts, "CASSET_X402_ARTIST_PAY_TO")
     fields.update(overrides)
     try:
         return msgspec.convert(fields, Settings, strict=False, dec_hook=_decode)
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"invalid settings: {exc}") from None
+
+
+def _pairs(raw: str, var: str) -> dict[str, str]:
+    """``a=x,b=y`` as a dict. Raises InvalidInput naming ``var``."""
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InvalidInput(f"{var} must be key=value pairs separated by commas, "
+                               f"got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _decode(kind: type, value: object) -> object:

@@ -8,6 +8,7 @@ and the CLI both use it, so they behave alike.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,10 +194,19 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     sequencer=log_keeper.sequencer, jobs=jobs, commerce=commerce,
                     audio=audio,
                     agents=AgentTerms(index=index, catalog=catalog,
-                                      base=settings.resolved_issuer),
+                                      base=settings.resolved_issuer,
+                                      analyses=finished_analyses(audio)),
                     x402=open_x402(settings, licenses=licenses), cosigner=cosigner)
     context["services"] = services
     return services
+
+
+def finished_analyses(audio: AudioService) -> Callable[[str], dict[str, Any] | None]:
+    """The result of an audio blob's finished analysis, or None (the deed's waveforms)."""
+    def result(content_hash: str) -> dict[str, Any] | None:
+        state = audio.records.analysis(content_hash)
+        return state.result if state is not None and state.state == "done" else None
+    return result
 
 
 def load_examples(services: Services) -> None:

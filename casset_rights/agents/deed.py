@@ -2,13 +2,15 @@
 
 ``release_deed`` gives a ``Deed``: for the release, what each audience may do, for which
 purpose, on what conditions and at what price (from ``ResourceTerms``), what its tracks
-and hooks add or change, the hooks with their captions and windows, and the links to the
+and hooks add or change, the hooks with their captions and windows, each track's
+waveform where its audio has been analysed (``with_waveforms``), and the links to the
 machine-readable forms. It is the JSON answer of ``GET /r/{release}`` and what the HTML
 page (``api/deed_page.py``) renders.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import msgspec
@@ -19,7 +21,8 @@ from casset_rights.manifests.models import Manifest
 from casset_rights.policy import SCOPES, LicenseRoute
 
 SCOPE_LABELS: dict[str, str] = {
-    "listen": "Stream or play it", "preview": "Hear the preview", "reference": "Cite and link to it",
+    "listen": "Stream or play it", "preview": "Hear the preview",
+    "reference": "Cite and link to it",
     "quote": "Quote a short excerpt", "sample": "Sample it", "remix": "Remix it",
     "interpret": "Perform or cover it", "sync": "Set it to picture (sync)",
     "ai-input": "Ground AI answers on it", "ai-train": "Train AI models on it",
@@ -75,12 +78,56 @@ class HookDeed(msgspec.Struct, frozen=True, omit_defaults=True):
     differs: tuple[str, ...] = ()
 
 
+WAVEFORM_BARS = 240  # enough for a page's width; the analysis keeps 1,000 points
+
+
+class Waveform(msgspec.Struct, frozen=True):
+    """The peaks of a track's analysed audio: ``min[i]`` and ``max[i]`` (-1 to 1) over
+    the i-th of equal spans of the track, first to last."""
+
+    min: tuple[float, ...]
+    max: tuple[float, ...]
+
+
 class TrackDeed(msgspec.Struct, frozen=True):
     resource: str
     title: str
     duration_ms: int
     hooks: tuple[HookDeed, ...]
     differs: tuple[str, ...] = ()
+    waveform: Waveform | None = None  # None until the track's audio is analysed
+
+
+def waveform_of(result: dict[str, Any] | None, *, bars: int = WAVEFORM_BARS) -> Waveform | None:
+    """The waveform of an audio analysis result (its ``waveform`` peaks, as
+    ``casset_rights.audio.analysis.waveform_peaks`` gives them) in at most ``bars``
+    spans; None when there is no result or it holds no usable peaks."""
+    peaks = (result or {}).get("waveform")
+    if not isinstance(peaks, dict):
+        return None
+    lows, highs = peaks.get("min"), peaks.get("max")
+    if not isinstance(lows, list) or not isinstance(highs, list) or not lows \
+            or len(lows) != len(highs) \
+            or not all(isinstance(v, int | float) for v in (*lows, *highs)):
+        return None
+    n, bars = len(lows), min(bars, len(lows))
+    edges = [i * n // bars for i in range(bars + 1)]
+    spans = list(pairwise(edges))
+    return Waveform(min=tuple(_level(min(lows[a:b])) for a, b in spans),
+                    max=tuple(_level(max(highs[a:b])) for a, b in spans))
+
+
+def _level(value: float) -> float:
+    return round(max(-1.0, min(1.0, float(value))), 3)
+
+
+def with_waveforms(deed: Deed, waveforms: list[Waveform | None]) -> Deed:
+    """The deed with its tracks' waveforms (one per track, in order; None for none)."""
+    if not any(waveforms):
+        return deed
+    tracks = tuple(msgspec.structs.replace(t, waveform=w) if w else t
+                   for t, w in zip(deed.tracks, waveforms, strict=True))
+    return msgspec.structs.replace(deed, tracks=tracks)
 
 
 class Deed(msgspec.Struct, frozen=True):

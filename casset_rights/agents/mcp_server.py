@@ -99,7 +99,8 @@ def http_principal(services: Any) -> PrincipalOf:
         if scheme.lower() != "bearer" or not token:
             raise ToolError("invalid_token: send an OAuth access token as Bearer")
         try:
-            return services.auth.authenticate(token.strip())  # type: ignore[no-any-return]
+            return services.auth.authenticate(  # type: ignore[no-any-return]
+                token.strip(), audience=services.auth.mcp_audience)
         except InvalidToken as exc:
             raise ToolError(f"{exc.code}: {exc.detail}") from None
     return principal_of

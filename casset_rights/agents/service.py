@@ -12,9 +12,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from casset_rights.agents import aipref, odrl, rsl
-from casset_rights.agents.deed import Deed, release_deed
+from casset_rights.agents.deed import Deed, release_deed, waveform_of, with_waveforms
 from casset_rights.agents.terms import (
-    ResourceTerms, deed_path, release_resources, resource_terms,
+    ResourceTerms,
+    deed_path,
+    release_resources,
+    resource_terms,
 )
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.errors import NotFound
@@ -24,10 +27,16 @@ from casset_rights.resources import ResourceRef, is_segment, parse_resource
 T = TypeVar("T")
 
 
+# The result of the finished analysis of an audio blob (by its content hash), or None.
+AnalysisResults = Callable[[str], "dict[str, Any] | None"]
+
+
 class AgentTerms:
-    def __init__(self, *, index: RightsIndex, catalog: CatalogService, base: str) -> None:
+    def __init__(self, *, index: RightsIndex, catalog: CatalogService, base: str,
+                 analyses: AnalysisResults | None = None) -> None:
         self._index = index
         self._catalog = catalog
+        self._analyses = analyses
         self.base = base
         self._lock = threading.Lock()
         self._generation: tuple[int, int] | None = None
@@ -90,12 +99,18 @@ class AgentTerms:
         return self._cached(("rsl", artist, release), make)
 
     def deed(self, release_id: str) -> Deed:
-        """The deed of a release (reads its head manifest). Raises UnknownResource."""
-        def make() -> Deed:
+        """The deed of a release (reads its head manifest), with the waveforms of the
+        tracks whose audio has been analysed (looked up each time: an analysis finishing
+        does not move the index's generation). Raises UnknownResource."""
+        def make() -> tuple[Deed, tuple[str, ...]]:
             terms = self.release_terms(release_id)
             manifest = self._catalog.head(release_id).manifest
-            return release_deed(terms, manifest, base=self.base)
-        return self._cached(("deed", release_id), make)
+            return (release_deed(terms, manifest, base=self.base),
+                    tuple(t.audio.content_hash for t in manifest.tracks))
+        deed, audio_hashes = self._cached(("deed", release_id), make)
+        if self._analyses is None:
+            return deed
+        return with_waveforms(deed, [waveform_of(self._analyses(h)) for h in audio_hashes])
 
     def protected_resource(self, path: str, *, issuer: str,
                            scopes: list[str]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """x402 v2 payments for paid license routes (the ``exact`` scheme, USDC, EIP-3009).
 
 ``X402Checkout`` turns a quote of a paid route into x402 ``PaymentRequirements`` (the
-route's price in USDC, paid to the platform's payout address, on the configured network)
+route's price in USDC, paid to the artist's payout address when the artist has one in
+settings, else the platform's, on the configured network)
 and a signed ``PAYMENT-SIGNATURE`` payload into a license: the quote and a cap slot are
 reserved, the payment verified and settled on chain by the ``x402`` package's facilitator,
 then the license granted, its receipt naming the transaction. A payment that fails
@@ -19,6 +20,7 @@ from __future__ import annotations
 import binascii
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -200,10 +202,12 @@ class X402Checkout:
     """Paid routes through x402. ``chain`` is made on first use (deploying TestUSDC on
     the embedded chain costs about a second)."""
 
-    def __init__(self, *, licenses: Any, make_chain: Any, pay_to: str | None = None) -> None:
+    def __init__(self, *, licenses: Any, make_chain: Any, pay_to: str | None = None,
+                 artist_pay_to: Mapping[str, str] | None = None) -> None:
         self._licenses = licenses
         self._make_chain = make_chain
         self._pay_to = pay_to
+        self._artist_pay_to = dict(artist_pay_to or {})
         self._chain: Any = None
         self._facilitator: Any = None
         self._lock = threading.Lock()
@@ -220,8 +224,14 @@ class X402Checkout:
 
     @property
     def pay_to(self) -> str:
+        """The platform's payout address."""
         _ = self.chain
         return str(self._pay_to)
+
+    def payee(self, artist_id: str) -> str:
+        """Who is paid for the artist's routes: their own payout address, else the
+        platform's."""
+        return self._artist_pay_to.get(artist_id) or self.pay_to
 
     def requirements(self, quote: Any) -> Any:
         """What paying for ``quote`` takes. Raises InvalidInput for a route that is not
@@ -235,7 +245,7 @@ class X402Checkout:
         chain = self.chain
         return PaymentRequirements(
             scheme="exact", network=chain.network, asset=chain.asset,
-            amount=str(price.amount * CENTS_TO_UNITS), pay_to=self.pay_to,
+            amount=str(price.amount * CENTS_TO_UNITS), pay_to=self.payee(quote.artist_id),
             max_timeout_seconds=MAX_TIMEOUT_SECONDS,
             extra={"name": chain.domain[0], "version": chain.domain[1]})
 
@@ -323,9 +333,14 @@ class X402Checkout:
 
 def open_x402(settings: Any, *, licenses: Any) -> X402Checkout | None:
     """The checkout the settings ask for (None when x402 is off). Raises InvalidInput for a
-    network without its RPC URL or settlement key."""
+    network without its RPC URL or settlement key, and for a payout address that is not
+    EIP-55."""
     if not settings.x402_enabled:
         return None
+    if settings.x402_pay_to is not None:
+        check_address(settings.x402_pay_to, "CASSET_X402_PAY_TO")
+    for artist, address in settings.x402_artist_pay_to.items():
+        check_address(address, f"CASSET_X402_ARTIST_PAY_TO ({artist})")
     if settings.x402_network:
         if not settings.x402_rpc_url or settings.x402_key_file is None:
             raise InvalidInput("CASSET_X402_NETWORK needs CASSET_X402_RPC_URL and "
@@ -345,4 +360,15 @@ def open_x402(settings: Any, *, licenses: Any) -> X402Checkout | None:
         def make_chain() -> DollarChain:
             return EmbeddedDollarChain(fund=(wallet,))
     return X402Checkout(licenses=licenses, make_chain=make_chain,
-                        pay_to=settings.x402_pay_to)
+                        pay_to=settings.x402_pay_to,
+                        artist_pay_to=settings.x402_artist_pay_to)
+
+
+def check_address(address: str, what: str) -> None:
+    """Raises InvalidInput unless ``address`` is an EIP-55 checksummed address: a
+    mistyped letter changes the checksum, and dollars sent there are lost."""
+    from eth_utils import is_checksum_address
+
+    if not isinstance(address, str) or not is_checksum_address(address):
+        raise InvalidInput(f"{what} must be an EIP-55 checksummed address (0x and 40 hex "
+                           f"digits in mixed case), got {address!r}")

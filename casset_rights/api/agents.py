@@ -25,6 +25,7 @@ from casset_rights.api.deps import ServicesDep
 from casset_rights.api.openapi import PARAMS, SCOPED, MediaBody, read_by_hand
 from casset_rights.api.problems import problems
 from casset_rights.api.schemas import RESOURCE_DESCRIPTION, RESOURCE_PATTERN, id_path
+from casset_rights.auth.scopes import MACHINE_SCOPES
 from casset_rights.errors import CassetError
 
 _RSL_HEADERS = {"cache-control": "public, max-age=60"}
@@ -134,9 +135,11 @@ class AgentExportController(Controller):
 
 
 def _protected(services: Any, path: str) -> ProtectedResourceMetadata:
+    # The MCP tools read, quote and license: what an agent may hold (and so ask for).
+    scopes = (sorted(MACHINE_SCOPES) if path.strip("/") == "mcp"
+              else services.auth.metadata()["scopes_supported"])
     return msgspec.convert(services.agents.protected_resource(
-        path, issuer=services.auth.issuer_url,
-        scopes=services.auth.metadata()["scopes_supported"]), ProtectedResourceMetadata)
+        path, issuer=services.auth.issuer_url, scopes=scopes), ProtectedResourceMetadata)
 
 
 def terms_headers_middleware(app: ASGIApp) -> ASGIApp:

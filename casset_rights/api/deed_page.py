@@ -1,7 +1,8 @@
 """The deed of a release as one server-rendered HTML page (``GET /r/{release}``).
 
 No script runs and nothing is loaded from elsewhere: the styles are inline, each track's
-timeline (its hook windows marked) is inline SVG, and the machine-readable forms are
+timeline (its waveform where its audio has been analysed, its hook windows marked) is
+inline SVG, and the machine-readable forms are
 linked and embedded as JSON-LD (``<script type="application/ld+json">``, data, not code).
 Every value is HTML-escaped; JSON-LD is escaped so no ``</script>`` can close it early.
 """
@@ -11,7 +12,13 @@ from __future__ import annotations
 import json
 from html import escape
 
-from casset_rights.agents.deed import AUDIENCE_LABELS, OBLIGATION_LABELS, Deed, TrackDeed
+from casset_rights.agents.deed import (
+    AUDIENCE_LABELS,
+    OBLIGATION_LABELS,
+    Deed,
+    TrackDeed,
+    Waveform,
+)
 
 PAGE_HEADERS = {
     # style-src for the inline <style>; nothing else may load (no script at all).
@@ -148,7 +155,7 @@ def _tracks(deed: Deed) -> str:
                 differs = ("<ul>" + "".join(f"<li>{escape(d)}</li>" for d in hook.differs)
                            + "</ul>") if hook.differs else ""
                 items.append(f"<li><strong>{escape(hook.resource.rsplit('/', 1)[-1])}</strong>"
-                             f" ({_clock(hook.start_ms)}–{_clock(hook.end_ms)}): "
+                             f" ({_clock(hook.start_ms)}\u2013{_clock(hook.end_ms)}): "
                              f"{escape(hook.caption)}{lyric}{differs}</li>")
             parts.append(f'<ul aria-label="Hooks of {escape(track.title)}">'
                          f'{"".join(items)}</ul>')
@@ -157,24 +164,45 @@ def _tracks(deed: Deed) -> str:
 
 
 def _timeline(track: TrackDeed) -> str:
-    """The track's length as a bar with its hook windows marked (no audio analysis is
-    stored, so no waveform is drawn)."""
+    """The track's length as a bar, or its waveform where its audio has been analysed,
+    with its hook windows marked over it; titled and described for screen readers."""
     width, height = 600, 40
     total = max(track.duration_ms, 1)
+    # Over a waveform the windows span its height, translucent so the peaks show.
+    y, h, see_through = (2, 36, ' fill-opacity="0.35"') if track.waveform else (6, 28, "")
     marks = []
     for hook in track.hooks:
         x = round(hook.start_ms / total * width, 1)
         w = max(round((hook.end_ms - hook.start_ms) / total * width, 1), 2)
-        marks.append(f'<rect x="{x}" y="6" width="{w}" height="28" fill="#b35900">'
-                     f"<title>{escape(hook.caption)}</title></rect>")
+        marks.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#b35900"'
+                     f'{see_through}><title>{escape(hook.caption)}</title></rect>')
     described = "; ".join(f"{h.resource.rsplit('/', 1)[-1]} from {_clock(h.start_ms)} to "
                           f"{_clock(h.end_ms)}" for h in track.hooks) or "no hooks"
     sid = escape(track.resource.replace(":", "-").replace("/", "-"))
+    if track.waveform:
+        what = "Waveform"
+        described = f"The waveform of the analysed audio, hook windows marked: {described}"
+        drawing = _waveform(track.waveform, width=width, height=height)
+    else:
+        what = "Timeline"
+        drawing = f'<rect x="0" y="16" width="{width}" height="8" fill="#c9c9d3"/>'
     return (f'<svg viewBox="0 0 {width} {height}" role="img" aria-labelledby="{sid}-t {sid}-d">'
-            f'<title id="{sid}-t">Timeline of {escape(track.title)}</title>'
+            f'<title id="{sid}-t">{what} of {escape(track.title)}</title>'
             f'<desc id="{sid}-d">{escape(described)}</desc>'
-            f'<rect x="0" y="16" width="{width}" height="8" fill="#c9c9d3"/>{"".join(marks)}'
+            f'{drawing}{"".join(marks)}'
             "</svg>")
+
+
+def _waveform(waveform: Waveform, *, width: int, height: int) -> str:
+    """The peaks as one filled path: the maxima left to right, the minima back."""
+    middle, scale = height / 2, height / 2 - 1
+    step = width / len(waveform.max)
+    top = [f"{i * step:.1f},{middle - hi * scale:.1f} {(i + 1) * step:.1f},"
+           f"{middle - hi * scale:.1f}" for i, hi in enumerate(waveform.max)]
+    bottom = [f"{(i + 1) * step:.1f},{middle - lo * scale:.1f} {i * step:.1f},"
+              f"{middle - lo * scale:.1f}" for i, lo in reversed(list(enumerate(waveform.min)))]
+    return (f'<path class="waveform" fill="#3b3b8f" d="M{" L".join(top)} '
+            f'L{" L".join(bottom)} Z"/>')
 
 
 def _clock(ms: int) -> str:

@@ -126,6 +126,19 @@ def _request_id(request: Request[Any, Any, Any]) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
+def bearer_challenge(request: Request[Any, Any, Any], error: str | None) -> str:
+    """RFC 6750's challenge, naming the protected resource's metadata (RFC 9728 section
+    5.1): ``/mcp``'s own under ``/mcp``, the API's elsewhere, so a client that knows only
+    the standards finds the authorization server from the 401."""
+    services = request.scope["litestar_app"].state["services"]
+    # The path as sent: a mounted app (``/mcp``) sees only what follows its mount.
+    sent = request.scope.get("raw_path") or request.scope["path"].encode()
+    path = "mcp" if sent.split(b"?")[0].rstrip(b"/") in (b"/mcp",) or sent.startswith(
+        b"/mcp/") else "v1"
+    metadata = f"{services.settings.resolved_issuer}/.well-known/oauth-protected-resource/{path}"
+    return "Bearer " + (f'error="{error}", ' if error else "") + f'resource_metadata="{metadata}"'
+
+
 def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) -> Response[bytes]:
     status = status_of(exc)
     headers: dict[str, str] = {}
@@ -135,9 +148,11 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) ->
     if isinstance(exc, e.NotYet):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, e.Unauthenticated):
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        # No error code when no token was sent (RFC 6750 section 3.1).
+        headers["WWW-Authenticate"] = bearer_challenge(
+            request, "invalid_token" if isinstance(exc, e.InvalidToken) else None)
     if isinstance(exc, e.InsufficientScope):
-        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
+        headers["WWW-Authenticate"] = bearer_challenge(request, "insufficient_scope")
     if isinstance(exc, e.LicenseChallenge):  # RSL: a License token is what is missing
         headers["WWW-Authenticate"] = exc.challenge
     if isinstance(exc, e.PaymentRefused):  # x402: what to pay, to try again

@@ -28,10 +28,14 @@ from typing import Any
 
 import msgspec
 
+from casset_rights.agents import aipref
 from casset_rights.audio.blobs import BlobStore
 from casset_rights.audio.certificates import SigningIdentity
 from casset_rights.audio.errors import (
-    AudioMissing, PreviewDenied, PreviewLicenseRequired, WindowInvalid,
+    AudioMissing,
+    PreviewDenied,
+    PreviewLicenseRequired,
+    WindowInvalid,
 )
 from casset_rights.audio.links import LinkClaims, PreviewLinks, binding_of
 from casset_rights.audio.provenance import sign_preview, training_mining_entries
@@ -172,7 +176,8 @@ class PreviewService:
                                         title=f"{hook.caption[:80]} (preview)",
                                         rights=rights, training=training)
             signed = self._put(PREVIEWS, signed_key, signed_bytes, rendered)
-        usage = content_usage(ai)
+        usage = content_usage({**ai, "reference": self._decisions.evaluate(
+            build_request("reference", ref, principal=ANALYST))[0].decision})
         expires = int(time.time()) + self._limits.url_ttl_seconds
         token = self._links.issue(LinkClaims(
             blob=signed.blob_key, media_type=signed.media_type, resource=ref.id,
@@ -261,11 +266,10 @@ class BytesCache:
                 self._size -= len(dropped)
 
 
-def content_usage(ai: dict[str, str]) -> str:
-    """The IETF aipref ``Content-Usage`` value for the policy's ai-train decision: only
-    a permit is a ``y``."""
-    train = "y" if ai.get("ai-train") == "permit" else "n"
-    return f"train-ai={train}, train-genai={train}"
+def content_usage(decisions: dict[str, str]) -> str:
+    """The IETF aipref ``Content-Usage`` value from the decisions by scope of the
+    vocabulary's categories (casset_rights/agents/aipref.py): only a permit is a ``y``."""
+    return aipref.field_value(decisions)
 
 
 def _key(*parts: object) -> str:

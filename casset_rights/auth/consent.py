@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from casset_rights.auth.server import CassetAuthorizationServer
 
 CARRIED = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-           "code_challenge_method")
+           "code_challenge_method", "resource")
 
 
 class AuthorizationRefused(msgspec.Struct, frozen=True):
@@ -52,9 +52,11 @@ def consent_prompt(server: CassetAuthorizationServer,
         grant = server.get_consent_grant(request=http)
     except OAuth2Error as error:
         client = server.query_client(http_value(http, "client_id") or "")
-        # Errors go back only to a verified redirect URI of a client that may use this
-        # grant: a self-registered agent's URI would make this an open redirector.
-        if error.redirect_uri and client is not None and client.check_response_type("code"):
+        # Errors go back only to a verified redirect URI of a client an operator created:
+        # anyone may register a client with its own redirect URI, which would make this
+        # an open redirector (RFC 9700 section 4.11.2); those get the refusal page.
+        if error.redirect_uri and client is not None and client.check_response_type("code") \
+                and client.created_by == "operator":
             return server.handle_error_response(None, error)  # 302 with error & state
         return AuthorizationRefused(error=error.error or "invalid_request",
                                     description=error.description or "")

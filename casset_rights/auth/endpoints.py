@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
@@ -37,7 +38,9 @@ class _FindToken:
         except InvalidToken:
             return None
         record: AccessTokenRecord | None = self.server.tokens.access(claims["jti"])
-        return record
+        if record is None:
+            return None
+        return msgspec.structs.replace(record, audience=claims["aud"])
 
 
 class IntrospectionEndpoint(_FindToken, _IntrospectionEndpoint):
@@ -53,7 +56,8 @@ class IntrospectionEndpoint(_FindToken, _IntrospectionEndpoint):
             "iat": token.issued_at, "exp": token.expires_at, "iss": self.server.issuer_url,
         }
         if isinstance(token, AccessTokenRecord):
-            body.update(sub=token.subject, jti=token.jti, aud=self.server.audience)
+            body.update(sub=token.subject, jti=token.jti,
+                        aud=token.audience or self.server.audience)
         elif isinstance(token, RefreshTokenRecord):
             body.update(sub=token.artist_id)
         return body

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import msgspec
 from authlib.common.encoding import to_unicode, urlsafe_b64encode
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc7636 import CodeChallenge
 
 from casset_rights.auth.scopes import scope_set, scope_text
@@ -19,6 +19,9 @@ from casset_rights.auth.scopes import scope_set, scope_text
 # Every grant's token request accepts the same three client authentication methods;
 # which one a client may use is decided by its registration (check_endpoint_auth_method).
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+# The code grant (and its refresh tokens) also serves public clients (RFC 6749 section
+# 2.1; registered with ``none``): PKCE binds the code to the client that asked for it.
+CODE_AUTH_METHODS = [*TOKEN_AUTH_METHODS, "none"]
 
 
 class ArtistUser(msgspec.Struct, frozen=True):
@@ -27,11 +30,51 @@ class ArtistUser(msgspec.Struct, frozen=True):
     artist_id: str
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 section 2: the ``resource`` is not one this server issues tokens for."""
+
+    error = "invalid_target"
+    status_code = 400
+
+
+def requested_audience(server: Any, request: Any) -> str:
+    """The audience of the token to mint: the ``resource`` the client names (RFC 8707;
+    MCP clients name the MCP endpoint), one of the resources this server protects, else
+    the API. Raises InvalidTargetError."""
+    resource = request.payload.data.get("resource")
+    if not resource:
+        return str(server.audience)
+    if resource not in server.audiences:
+        raise InvalidTargetError("resource must be one of " + ", ".join(server.audiences) + ".")
+    return str(resource)
+
+
+class _ResourceIndicators:
+    """Token requests may name a ``resource`` (RFC 8707): it becomes the token's ``aud``."""
+
+    request: Any
+    server: Any
+    GRANT_TYPE: str
+
+    def validate_resource(self) -> None:
+        self.request.audience = requested_audience(self.server, self.request)
+
+    def generate_token(self, user: Any = None, scope: str | None = None,
+                       grant_type: str | None = None, expires_in: int | None = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        token: dict[str, Any] = self.server.mint_token(
+            grant_type=grant_type or self.GRANT_TYPE, client=self.request.client, user=user,
+            scope=scope, include_refresh_token=include_refresh_token,
+            audience=getattr(self.request, "audience", None) or self.server.audience)
+        return token
+
+
+class ClientCredentialsGrant(_ResourceIndicators, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
+        self.validate_resource()
         asked = scope_set(self.request.payload.scope)
         allowed = self.client.machine_scopes
         if not asked <= allowed:
@@ -45,11 +88,11 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(_ResourceIndicators, grants.AuthorizationCodeGrant):
     """For partners an artist authorises. Codes live ``authorization_code_ttl_seconds``
     and are redeemed once; a second redemption revokes the tokens of the first."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = CODE_AUTH_METHODS
 
     @staticmethod
     def validate_authorization_redirect_uri(request: Any, client: Any) -> str:
@@ -61,6 +104,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if not client.check_redirect_uri(redirect_uri):
             raise InvalidRequestError("The redirect_uri is not registered for this client.")
         return str(redirect_uri)
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri: str = super().validate_authorization_request()
+        try:
+            requested_audience(self.server, self.request)
+        except InvalidTargetError as error:
+            error.redirect_uri, error.state = redirect_uri, self.request.payload.state
+            raise
+        return redirect_uri
+
+    def validate_token_request(self) -> None:
+        # The resource is checked before the code is claimed, so a bad one leaves the
+        # code redeemable.
+        self.validate_resource()
+        super().validate_token_request()
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         data = request.payload.data
@@ -85,10 +143,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return ArtistUser(artist_id=authorization_code.artist_id)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+class RefreshTokenGrant(_ResourceIndicators, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CODE_AUTH_METHODS
     # Rotation: every exchange returns a new refresh token and retires the old one.
     INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def validate_token_request(self) -> None:
+        self.validate_resource()  # before the refresh token is exchanged
+        super().validate_token_request()
 
     def authenticate_refresh_token(self, refresh_token: str) -> Any:
         exchange = self.server.tokens.exchange(refresh_token,

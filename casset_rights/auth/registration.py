@@ -1,10 +1,14 @@
 """Client metadata (RFC 7591), checked before any client is stored.
 
-Dynamic registration is open to agents only: they get the ``agent`` kind, the
-``client_credentials`` grant and the machine scopes. Standard RFC 7591 metadata alone is
-enough (``client_name``, as MCP clients send it); an agent may also declare who operates
-it and for what purpose (``operator``, ``purpose``: recorded as attributes policy rules
-can match on; a rule that asks for them does not match an agent that did not say). Partners and
+Dynamic registration is open to agents only: they get the ``agent`` kind and the machine
+scopes. Standard RFC 7591 metadata alone is enough (``client_name``, as MCP clients send
+it). An agent acting for itself uses ``client_credentials`` (the default here); an agent
+acting for an artist (an MCP client, say) registers for ``authorization_code`` (with
+``refresh_token``), ``response_types: ["code"]`` and its redirect URIs, and may be a
+public client (``token_endpoint_auth_method: none``) since PKCE is required anyway. An
+agent may also declare who operates it and for what purpose (``operator``, ``purpose``:
+recorded as attributes policy rules can match on; a rule that asks for them does not
+match an agent that did not say). Partners and
 artists are created by an operator (``casset-rights clients create``), through the same
 checks. Errors are the RFC 7591 ones: ``invalid_redirect_uri`` and
 ``invalid_client_metadata``.
@@ -25,6 +29,8 @@ from jwt.exceptions import PyJWKError
 from casset_rights.auth.scopes import DELEGABLE_SCOPES, KIND_SCOPES, MACHINE_SCOPES, scope_set
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+PUBLIC_METHOD = "none"  # RFC 7591 section 2: a public client, for the code grant only
+CODE_GRANTS = ({"authorization_code"}, {"authorization_code", "refresh_token"})
 SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 PURPOSE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_URI = 2000
@@ -74,17 +80,18 @@ def parse_agent_registration(document: Any) -> AgentRegistration:
     if reg.purpose is not None and not PURPOSE.match(reg.purpose):
         raise InvalidClientMetadataError(
             "purpose is a lower-case slug of letters, digits and dashes (e.g. search).")
-    if reg.grant_types != ["client_credentials"] or reg.response_types:
-        raise InvalidClientMetadataError(
-            "Registered clients are agents and use client_credentials only; partner "
-            "platforms are created by the operator.")
-    if reg.jwks_uri is not None:
-        raise InvalidClientMetadataError(
-            "jwks_uri is not supported; send the public keys inline as jwks.")
-    check_auth_method(reg.token_endpoint_auth_method, reg.jwks)
     if len(reg.redirect_uris) > MAX_LISTED or len(reg.contacts) > MAX_LISTED:
         raise InvalidClientMetadataError(
             f"redirect_uris and contacts may list at most {MAX_LISTED} entries each.")
+    check_registered_grants(reg)
+    if reg.jwks_uri is not None:
+        raise InvalidClientMetadataError(
+            "jwks_uri is not supported; send the public keys inline as jwks.")
+    if reg.token_endpoint_auth_method == PUBLIC_METHOD:
+        if reg.jwks is not None:
+            raise InvalidClientMetadataError("jwks is only used with private_key_jwt.")
+    else:
+        check_auth_method(reg.token_endpoint_auth_method, reg.jwks)
     check_redirect_uris(reg.redirect_uris)
     if reg.scope is not None and not scope_set(reg.scope) <= MACHINE_SCOPES:
         raise InvalidClientMetadataError(
@@ -100,6 +107,32 @@ def parse_agent_registration(document: Any) -> AgentRegistration:
         if value is not None:
             check_text(value, name)
     return reg
+
+
+def check_registered_grants(reg: AgentRegistration) -> None:
+    """``client_credentials`` alone, or the code grant (with ``refresh_token``) with
+    ``response_types: ["code"]`` and at least one redirect URI; a public client
+    (``none``) only for the code grant."""
+    grants = set(reg.grant_types)
+    if len(grants) != len(reg.grant_types):
+        raise InvalidClientMetadataError("grant_types lists a grant twice.")
+    if grants == {"client_credentials"}:
+        if reg.response_types:
+            raise InvalidClientMetadataError(
+                "response_types must be empty for client_credentials.")
+        if reg.token_endpoint_auth_method == PUBLIC_METHOD:
+            raise InvalidClientMetadataError(
+                "A client using client_credentials must authenticate; none is refused.")
+        return
+    if grants not in CODE_GRANTS:
+        raise InvalidClientMetadataError(
+            "grant_types is client_credentials alone, or authorization_code with "
+            "refresh_token optionally; partner platforms are created by the operator.")
+    if reg.response_types and set(reg.response_types) != {"code"}:  # absent means code
+        raise InvalidClientMetadataError(
+            "authorization_code goes with the response type code (RFC 7591 section 2.1).")
+    if not reg.redirect_uris:
+        raise InvalidRedirectURIError("authorization_code needs at least one redirect URI.")
 
 
 def check_text(value: str, field: str, *, limit: int = 200) -> None:

@@ -40,7 +40,8 @@ logger = logging.getLogger("casset_rights.auth")
 class CassetAuthorizationServer(AuthorizationServer):
     def __init__(self, *, clients: ClientStore, codes: CodeStore, tokens: TokenStore,
                  issuer: AccessTokenIssuer, validator: AccessTokenValidator,
-                 client_assertions: PrivateKeyJWT, issuer_url: str, audience: str) -> None:
+                 client_assertions: PrivateKeyJWT, issuer_url: str, audience: str,
+                 audiences: tuple[str, ...]) -> None:
         super().__init__(scopes_supported=list(OAUTH_SCOPES))
         self.clients = clients
         self.codes = codes
@@ -48,8 +49,9 @@ class CassetAuthorizationServer(AuthorizationServer):
         self.token_issuer = issuer
         self.validator = validator
         self.issuer_url = issuer_url
-        self.audience = audience
-        self.register_token_generator("default", self._generate_token)
+        self.audience = audience  # of a token whose request names no resource
+        self.audiences = audiences  # every resource a token may be asked for (RFC 8707)
+        self.register_token_generator("default", self.mint_token)
         self.register_client_auth_method(PRIVATE_KEY_JWT, client_assertions)
         self.register_grant(ClientCredentialsGrant)
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
@@ -99,9 +101,10 @@ class CassetAuthorizationServer(AuthorizationServer):
                                      artist_id=request.user.artist_id, grant_id=grant_id,
                                      scope=claims["scope"])
 
-    def _generate_token(self, *, grant_type: str, client: OAuthClient, user: Any = None,
-                        scope: str | None = None, expires_in: int | None = None,
-                        include_refresh_token: bool = True) -> dict[str, Any]:
+    def mint_token(self, *, grant_type: str, client: OAuthClient, user: Any = None,
+                   scope: str | None = None, expires_in: int | None = None,
+                   include_refresh_token: bool = True,
+                   audience: str | None = None) -> dict[str, Any]:
         scope = scope or ""
         if isinstance(user, ArtistUser):
             # A partner acting for an artist: the artist is the principal.
@@ -111,7 +114,8 @@ class CassetAuthorizationServer(AuthorizationServer):
         else:
             kind, subject, attributes = client.kind, client.client_id, dict(client.attributes)
         minted = self.token_issuer.mint(client_id=client.client_id, subject=subject, kind=kind,
-                                        scope=scope, attributes=attributes)
+                                        scope=scope, attributes=attributes,
+                                        audience=audience or self.audience)
         token: dict[str, Any] = {"token_type": "Bearer", "access_token": minted.token,
                                  "expires_in": self.token_issuer.ttl_seconds, "scope": scope}
         if include_refresh_token and isinstance(user, ArtistUser):

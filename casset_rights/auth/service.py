@@ -23,6 +23,7 @@ from casset_rights.auth.credentials import check_secret
 from casset_rights.auth.grants import ArtistUser
 from casset_rights.auth.registration import (
     AUTH_METHODS,
+    PUBLIC_METHOD,
     check_operator_client,
     parse_agent_registration,
 )
@@ -50,6 +51,7 @@ INTROSPECT_PATH = "/oauth/introspect"
 REVOKE_PATH = "/oauth/revoke"
 REGISTER_PATH = "/oauth/register"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
+MCP_PATH = "/mcp"  # the MCP endpoint: a protected resource of its own (RFC 8707, 9728)
 ASSERTION_ALGS = ["ES256", "EdDSA", "PS256", "RS256"]
 
 ConsentStep = ConsentPrompt | AuthorizationRefused | OAuthResponse
@@ -73,13 +75,20 @@ class AuthService:
                 audiences=[base + TOKEN_PATH, base], replay=replay,
                 leeway_seconds=settings.token_leeway_seconds,
                 max_age_seconds=settings.client_assertion_max_age_seconds),
-            issuer_url=base, audience=settings.resolved_token_audience)
+            issuer_url=base, audience=settings.resolved_token_audience,
+            audiences=resource_audiences(settings))
 
     # -- the request path -----------------------------------------------------------------
 
-    def authenticate(self, bearer_token: str, *, address: str | None = None) -> Principal:
-        """The principal of a bearer token. Raises InvalidToken."""
-        return self.validator.principal(bearer_token, address=address)
+    @property
+    def mcp_audience(self) -> str:
+        return self.issuer_url + MCP_PATH
+
+    def authenticate(self, bearer_token: str, *, address: str | None = None,
+                     audience: str | None = None) -> Principal:
+        """The principal of a bearer token meant for ``audience`` (the API's when None).
+        Raises InvalidToken."""
+        return self.validator.principal(bearer_token, address=address, audience=audience)
 
     # -- OAuth endpoints (synchronous: call in a worker thread) ---------------------------
 
@@ -128,7 +137,8 @@ class AuthService:
 
     def register(self, document: Any) -> OAuthResponse:
         """Dynamic registration of an agent (RFC 7591): 201 with the client id and secret
-        (shown once), or 400 with ``invalid_client_metadata``/``invalid_redirect_uri``."""
+        (shown once; a public client of the code grant has none), or 400 with
+        ``invalid_client_metadata``/``invalid_redirect_uri``."""
         if not self.settings.registration_enabled:
             return OAuthResponse(403, {"error": "access_denied",
                                        "error_description": "Registration is closed."},
@@ -139,7 +149,7 @@ class AuthService:
             return self.server.handle_error_response(None, error)
         new = self.clients.create(
             kind="agent", name=reg.client_name, created_by="registration",
-            auth_method=reg.token_endpoint_auth_method, grant_types=["client_credentials"],
+            auth_method=reg.token_endpoint_auth_method, grant_types=reg.grant_types,
             scope=reg.scope or scope_text(MACHINE_SCOPES), redirect_uris=reg.redirect_uris,
             attributes={k: v for k, v in (("operator", reg.operator),
                                           ("purpose", reg.purpose)) if v is not None},
@@ -208,7 +218,7 @@ class AuthService:
             "grant_types_supported": ["client_credentials", "authorization_code",
                                       "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": methods,
+            "token_endpoint_auth_methods_supported": [*methods, PUBLIC_METHOD],
             "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
             "introspection_endpoint_auth_methods_supported": methods,
             "revocation_endpoint_auth_methods_supported": methods,
@@ -239,6 +249,11 @@ def client_information(new: NewClient) -> dict[str, Any]:
     return body
 
 
+def resource_audiences(settings: Settings) -> tuple[str, ...]:
+    """The resources tokens are issued for: the API (the default) and the MCP endpoint."""
+    return (settings.resolved_token_audience, settings.resolved_issuer + MCP_PATH)
+
+
 def open_auth(settings: Settings, *, engine: Engine, keys: KeyStore) -> AuthService:
     """Build the authorization server and the token validator on ``engine``."""
     revoked = RevokedTokens(engine, refresh_seconds=settings.revocation_refresh_seconds)
@@ -246,7 +261,7 @@ def open_auth(settings: Settings, *, engine: Engine, keys: KeyStore) -> AuthServ
                                audience=settings.resolved_token_audience,
                                ttl_seconds=settings.access_token_ttl_seconds)
     validator = AccessTokenValidator(keys, issuer=settings.resolved_issuer,
-                                     audience=settings.resolved_token_audience,
+                                     audiences=resource_audiences(settings),
                                      leeway_seconds=settings.token_leeway_seconds,
                                      revoked=revoked)
     tokens = TokenStore(engine, revoked=revoked,

@@ -49,12 +49,13 @@ class AccessTokenIssuer:
         self._clock = clock
 
     def mint(self, *, client_id: str, subject: str, kind: str, scope: str,
-             attributes: dict[str, Any]) -> MintedToken:
+             attributes: dict[str, Any], audience: str | None = None) -> MintedToken:
+        """A signed access token for ``audience`` (the API's unless another is named)."""
         key = self._keys.active()
         now = int(self._clock())
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {
-            "iss": self._issuer, "sub": subject, "aud": self._audience,
+            "iss": self._issuer, "sub": subject, "aud": audience or self._audience,
             "client_id": client_id, "scope": scope, "jti": jti, "iat": now,
             "exp": now + self.ttl_seconds, KIND_CLAIM: kind,
         }
@@ -95,6 +96,7 @@ class AccessTokenRecord(_TokenRecord, frozen=True, kw_only=True):
     jti: str
     subject: str
     token_type: str = "access_token"
+    audience: str | None = None  # not stored: read from the token's verified ``aud``
 
 
 class RefreshTokenRecord(_TokenRecord, frozen=True, kw_only=True):

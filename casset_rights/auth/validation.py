@@ -6,7 +6,8 @@ Every check is explicit (PyJWT with options spelled out):
   every other algorithm are refused before any key is touched;
 * ``typ`` must be ``at+jwt`` (RFC 9068), so a receipt or license signed by the same key is
   never taken for an access token;
-* ``aud`` must be exactly our API audience (strict: no lists) and ``iss`` our issuer;
+* ``aud`` must be exactly one string, the audience of the resource asked (the API's, or
+  the MCP endpoint's: RFC 8707), and ``iss`` our issuer;
 * ``exp``, ``iat``, ``jti``, ``sub``, ``client_id`` and ``scope`` are required; ``exp``,
   ``iat`` and ``nbf`` are checked with ``leeway`` seconds for clock skew (small, and far
   below the token lifetime);
@@ -47,15 +48,17 @@ class _Verified(msgspec.Struct, frozen=True):
     principal: Principal
     jti: str
     expires_at: int
+    audience: str
 
 
 class AccessTokenValidator:
-    def __init__(self, keys: KeyStore, *, issuer: str, audience: str, leeway_seconds: int,
+    def __init__(self, keys: KeyStore, *, issuer: str, audiences: tuple[str, ...],
+                 leeway_seconds: int,
                  revoked: RevokedTokens, clock: Callable[[], float] = time.time,
                  cache_size: int = 4096) -> None:
         self._keys = keys
         self._issuer = issuer
-        self._audience = audience
+        self._audiences = audiences  # the first is the API's, the default
         self._leeway = leeway_seconds
         self._revoked = revoked
         self._clock = clock
@@ -63,11 +66,15 @@ class AccessTokenValidator:
         self._cache: dict[str, _Verified] = {}
         self._public_keys: dict[str, Ed25519PublicKey] = {}
 
-    def principal(self, token: str, *, address: str | None = None) -> Principal:
-        """The principal a bearer token stands for. Raises InvalidToken."""
+    def principal(self, token: str, *, address: str | None = None,
+                  audience: str | None = None) -> Principal:
+        """The principal a bearer token meant for ``audience`` (the API's when None)
+        stands for. Raises InvalidToken."""
         verified = self._cache.get(token)
         if verified is None or self._clock() > verified.expires_at + self._leeway:
             verified = self._verify(token)
+        if verified.audience != (audience or self._audiences[0]):
+            raise InvalidToken("the access token is meant for another audience")
         if self._revoked.is_revoked(verified.jti):
             raise InvalidToken("the access token has been revoked")
         if address is None:
@@ -75,7 +82,8 @@ class AccessTokenValidator:
         return msgspec.structs.replace(verified.principal, address=address)
 
     def claims(self, token: str) -> dict[str, Any]:
-        """The verified claims (signature, typ, aud, iss, times; not revocation)."""
+        """The verified claims (signature, typ, iss, times, ``aud`` one of ours; not
+        revocation)."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise InvalidToken("the bearer token is not a JWT")
         try:
@@ -88,15 +96,17 @@ class AccessTokenValidator:
             raise InvalidToken("the token is not an access token (typ at+jwt)")
         key = self._key(header.get("kid"))
         try:
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token, key,
                 # Pinned: the header's alg is never trusted to pick the verifier.
                 algorithms=[ACCESS_TOKEN_ALG],
-                audience=self._audience,
+                audience=list(self._audiences),
                 issuer=self._issuer,
                 # Clock skew between servers only; tokens live 15 minutes.
                 leeway=self._leeway,
-                options={"require": REQUIRED_CLAIMS, "strict_aud": True,
+                # Any of our audiences here (a list, so not strict_aud); a single string
+                # is required below and matched to the resource asked by ``principal``.
+                options={"require": REQUIRED_CLAIMS, "strict_aud": False,
                          "verify_signature": True, "verify_exp": True, "verify_nbf": True,
                          "verify_iat": True, "verify_aud": True, "verify_iss": True},
             )
@@ -114,11 +124,14 @@ class AccessTokenValidator:
             raise InvalidToken(f"the access token has no {exc.claim} claim") from None
         except jwt.InvalidTokenError:
             raise InvalidToken("the access token is malformed") from None
+        if not isinstance(claims["aud"], str):
+            raise InvalidToken("the access token names more than one audience")
+        return claims
 
     def _verify(self, token: str) -> _Verified:
         claims = self.claims(token)
         verified = _Verified(principal=principal_from_claims(claims), jti=claims["jti"],
-                             expires_at=int(claims["exp"]))
+                             expires_at=int(claims["exp"]), audience=claims["aud"])
         if len(self._cache) >= self._cache_size:
             # Drop the oldest entry (dicts keep insertion order).
             self._cache.pop(next(iter(self._cache)), None)

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -171,6 +172,30 @@ class LiveServer:
                     "redirect_uri": PARTNER_REDIRECT, "code_verifier": verifier})
         assert answer.status_code == 200, answer.text
         return str(answer.json()["access_token"])
+
+
+@contextmanager
+def serving(app: Any, *, port: int = 0) -> Iterator[int]:
+    """``app`` served by uvicorn on 127.0.0.1 (``port``, or a free one) in a thread, for
+    as long as the block runs; gives the port."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
+                                          ws="none", log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield int(server.servers[0].sockets[0].getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
 
 
 def free_port() -> int:

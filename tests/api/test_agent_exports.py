@@ -141,6 +141,12 @@ def test_rsl_names_what_it_cannot_state(services) -> None:
     assert "RSL states the terms of automated clients only" in notes
 
 
+def test_every_category_of_the_vocabulary_is_stated() -> None:
+    # draft-ietf-aipref-vocab-08, section 5.1 (labels): AI Training, AI Use, Search.
+    assert list(aipref.LABELS) == ["train-ai", "ai-use", "search"]
+    assert set(aipref.LABELS.values()) <= set(SCOPES)
+
+
 def test_content_usage_headers_parse_and_match_the_engine(client, services) -> None:
     for terms in _all_terms(services):
         path = resource_path(terms.ref)

@@ -14,9 +14,12 @@ import pytest
 pytest.importorskip("soundfile")
 pytest.importorskip("c2pa")
 
-from casset_rights.audio.provenance import verify_preview  # noqa: E402
-from casset_rights.audio.synth import encode_audio, song  # noqa: E402
-from casset_rights.receipts.verify import verify_receipt  # noqa: E402
+import http_sf
+
+from casset_rights.agents import aipref
+from casset_rights.audio.provenance import verify_preview
+from casset_rights.audio.synth import encode_audio, song
+from casset_rights.receipts.verify import verify_receipt
 
 RATE = 44100
 
@@ -164,7 +167,13 @@ def test_a_permitted_preview_is_signed_streamed_and_carries_its_rights(
     assert body["decision"] == "permit" and body["media_type"] == "audio/mp4"
     assert (body["start_ms"], body["end_ms"]) == (10000, 25000)
     assert answer.headers["link"] == '<http://rights.test/r/glass-hours>; rel="license"'
-    assert answer.headers["content-usage"] == "train-ai=n, train-genai=n"
+    # Every category of the AI-preference vocabulary, each as the engine answers an agent.
+    usage = http_sf.parse(answer.headers["content-usage"].encode(), tltype="dictionary")
+    terms = services.agents.terms("hook:glass-hours/1/chorus")
+    assert {k: str(v) for k, (v, _) in usage.items()} == {
+        label: "y" if terms.value(scope) == "permit" else "n"
+        for label, scope in aipref.LABELS.items()}
+    assert set(usage) == {"train-ai", "ai-use", "search"}
     url = body["preview_url"].removeprefix("http://rights.test")
     whole = oauth.http.get(url)
     assert whole.status_code == 200 and whole.headers["content-type"] == "audio/mp4"

@@ -96,9 +96,65 @@ def test_the_deed_is_json_when_asked(client, services) -> None:
     assert client.get("/r/no-such-release").status_code == 404
 
 
+WAVEFORM_COLOUR = (0x3B, 0x3B, 0x8F)
+
+
+def analyse_first_track(services: Any, release: str = "midnight-tapes") -> str:
+    """Store a finished analysis of the release's first track: the waveform peaks the
+    analysis computes (``waveform_peaks``) of a tone swelling from quiet to loud."""
+    import numpy as np
+
+    from casset_rights.audio.analysis import waveform_peaks
+
+    track = services.catalog.track(f"{release}/1")
+    rate = 8000
+    seconds = np.arange(rate * 30) / rate
+    mono = (np.sin(2 * np.pi * 220 * seconds) * np.linspace(0.05, 0.9, seconds.size))
+    services.audio.records.queue_analysis(track.audio_hash)
+    services.audio.records.finish_analysis(track.audio_hash,
+                                           {"waveform": waveform_peaks(mono.astype(np.float32))})
+    return str(track.title)
+
+
+def test_an_analysed_track_shows_its_waveform_with_the_hooks_marked(client, services) -> None:
+    before = client.get("/r/midnight-tapes", headers={"accept": "application/json"}).json()
+    assert all(t["waveform"] is None for t in before["tracks"])
+    title = analyse_first_track(services)
+    body = client.get("/r/midnight-tapes", headers={"accept": "application/json"}).json()
+    first, *others = body["tracks"]
+    assert len(first["waveform"]["max"]) == len(first["waveform"]["min"]) == 240
+    assert all(-1 <= lo <= hi <= 1 for lo, hi in zip(first["waveform"]["min"],
+                                                      first["waveform"]["max"], strict=True))
+    assert first["waveform"]["max"][0] < 0.1 < 0.85 < first["waveform"]["max"][-1]  # swells
+    assert all(t["waveform"] is None for t in others)
+    page = _Page()
+    page.feed(client.get("/r/midnight-tapes").text)
+    svgs = [attrs for tag, attrs in page.tags if tag == "svg"]
+    assert all(a["role"] == "img" and a["aria-labelledby"] for a in svgs)
+    paths = [attrs for tag, attrs in page.tags if tag == "path"]
+    assert [p["class"] for p in paths] == ["waveform"]
+    html = client.get("/r/midnight-tapes").text
+    assert f"<title id=\"track-midnight-tapes-1-t\">Waveform of {title}</title>" in html
+    assert "The waveform of the analysed audio, hook windows marked:" in html
+
+
+def test_a_waveform_is_read_only_from_usable_peaks() -> None:
+    from casset_rights.agents.deed import waveform_of
+
+    for result in (None, {}, {"waveform": []}, {"waveform": {"min": [], "max": []}},
+                   {"waveform": {"min": [0.1], "max": [0.2, 0.3]}},
+                   {"waveform": {"min": ["x"], "max": [1]}}):
+        assert waveform_of(result) is None
+    peaks = {"waveform": {"min": [-0.1, -0.5, -0.2, -2.0], "max": [0.3, 0.2, 0.9, 0.1]}}
+    assert waveform_of(peaks, bars=2) is not None
+    two = waveform_of(peaks, bars=2)
+    assert two is not None and two.min == (-0.5, -1.0) and two.max == (0.3, 0.9)
+
+
 def test_hostile_text_in_a_caption_is_escaped(client, services) -> None:
-    from casset_rights.api.deed_page import deed_page
     import msgspec
+
+    from casset_rights.api.deed_page import deed_page
 
     deed = services.agents.deed("midnight-tapes")
     track = deed.tracks[0]
@@ -124,6 +180,8 @@ def test_the_deed_in_a_browser_without_javascript(client, services, tmp_path) ->
     executable = _chromium_or_skip()
     sync_api = pytest.importorskip("playwright.sync_api")
     from PIL import Image
+
+    analysed = analyse_first_track(services)
 
     requested: list[str] = []
 
@@ -152,8 +210,11 @@ def test_the_deed_in_a_browser_without_javascript(client, services, tmp_path) ->
             assert table.get_by_role("row").count() == len(SCOPES) + 1
             assert table.get_by_role("columnheader", name="Registered AI agents").count() == 1
             timeline = page.get_by_role("img", name=re.compile("Timeline of"))
-            assert timeline.count() == len(services.agents.deed("midnight-tapes").tracks)
+            assert timeline.count() == len(services.agents.deed("midnight-tapes").tracks) - 1
+            waveform = page.get_by_role("img", name=f"Waveform of {analysed}")
+            assert waveform.count() == 1
             assert "chorus from 0:58 to 1:28" in page.locator("svg desc").first.text_content()
+            assert waveform.locator("path").bounding_box()["height"] > 20  # drawn, not flat
             link = page.get_by_role("link", name="remix-license").first
             assert link.get_attribute("href") == "#route-remix-license"
             shot = tmp_path / "deed.png"
@@ -167,8 +228,9 @@ def test_the_deed_in_a_browser_without_javascript(client, services, tmp_path) ->
     assert colours is not None and len(colours) > 50  # text, table lines, the timelines
     white = sum(count for count, rgb in colours if rgb == (255, 255, 255))
     assert white < image.width * image.height * 0.97  # not a blank page
-    # The hook windows are drawn in their colour on the timelines.
+    # The hook windows are drawn in their colour on the timelines, the waveform in its own.
     assert any(rgb == (0xB3, 0x59, 0x00) for _, rgb in colours)
+    assert sum(count for count, rgb in colours if rgb == WAVEFORM_COLOUR) > 2000
 
 
 def test_the_openapi_page_loads_nothing_from_elsewhere(client) -> None:

@@ -57,7 +57,7 @@ def test_metadata_names_every_endpoint(oauth: Any) -> None:
         assert meta[name] == ISSUER + path
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "private_key_jwt"}
+        "client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
     assert set(meta["scopes_supported"]) >= {"rights:read", "licenses:request",
                                             "licenses:manage", "catalog:write",
                                             "policies:write"}
@@ -317,7 +317,13 @@ def test_registration_of_an_agent(oauth: Any) -> None:
 
 @pytest.mark.parametrize("metadata, error", [
     ({"client_name": "x", "operator": "y", "purpose": "search",
-      "grant_types": ["authorization_code"]}, "invalid_client_metadata"),
+      "grant_types": ["authorization_code"]}, "invalid_redirect_uri"),
+    ({"client_name": "x", "grant_types": ["implicit"], "response_types": ["token"],
+      "redirect_uris": ["https://agent.example/cb"]}, "invalid_client_metadata"),
+    ({"client_name": "x", "grant_types": ["authorization_code"], "response_types": ["token"],
+      "redirect_uris": ["https://agent.example/cb"]}, "invalid_client_metadata"),
+    ({"client_name": "x", "grant_types": ["authorization_code", "client_credentials"],
+      "redirect_uris": ["https://agent.example/cb"]}, "invalid_client_metadata"),
     ({"client_name": "x", "operator": "y", "purpose": "Search Things"},
      "invalid_client_metadata"),
     ({"client_name": "x", "purpose": "not a slug"}, "invalid_client_metadata"),

@@ -50,6 +50,16 @@ def test_a_bare_client_name_is_enough(oauth: Any) -> None:
     {"client_name": "\u202eevil"},
     {"client_name": "ok", "grant_types": ["authorization_code", "refresh_token"],
      "response_types": ["code"], "token_endpoint_auth_method": "none"},
+    # The code grant (as MCP clients register) with hostile redirect URIs.
+    *({"client_name": "ok", "grant_types": ["authorization_code"], "response_types": ["code"],
+       "token_endpoint_auth_method": "none", "redirect_uris": [uri]} for uri in (
+        "http://evil.example/cb", "javascript:alert(1)", "https://*.evil.example/cb",
+        "https://evil.example/" + "a" * 3000, "https://evil.example/\u00e9",
+        "data:text/html,<script>", "https://evil.example/cb\r\nSet-Cookie: x=1")),
+    {"client_name": "ok", "grant_types": ["client_credentials"],
+     "token_endpoint_auth_method": "none"},
+    {"client_name": "ok", "grant_types": ["authorization_code", "authorization_code"],
+     "redirect_uris": ["https://ok.example/cb"]},
 ])
 def test_hostile_or_huge_metadata_is_refused_in_rfc7591_form(oauth: Any,
                                                               metadata: dict[str, Any]) -> None:
@@ -71,3 +81,29 @@ def test_protected_resource_metadata(oauth: Any) -> None:
     assert oauth.http.get("/.well-known/oauth-protected-resource/nope").status_code == 404
     server = oauth.http.get("/.well-known/oauth-authorization-server").json()
     assert server["code_challenge_methods_supported"] == ["S256"]  # PKCE, S256 only
+
+
+def test_an_mcp_style_client_registers_for_the_code_grant(oauth: Any) -> None:
+    """What an MCP client sends (RFC 7591, nothing of ours): a public client of the code
+    grant. Its errors at the authorization endpoint are never redirected to the URI it
+    registered itself (that would make the endpoint an open redirector)."""
+    response = oauth.http.post("/oauth/register", json={
+        "client_name": "MCP client", "redirect_uris": ["http://127.0.0.1:33418/callback"],
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        "token_endpoint_auth_method": "none", "scope": "rights:read licenses:request"})
+    assert response.status_code == 201, response.text
+    info = response.json()
+    assert "client_secret" not in info and info["token_endpoint_auth_method"] == "none"
+    assert info["grant_types"] == ["authorization_code", "refresh_token"]
+    assert info["response_types"] == ["code"]
+    # A public client cannot take client_credentials.
+    refused = oauth.http.post("/oauth/token", data={"grant_type": "client_credentials",
+                                                    "client_id": info["client_id"]})
+    assert refused.status_code in (400, 401)
+    assert refused.json()["error"] in ("unauthorized_client", "invalid_client")
+    no_pkce = oauth.http.get("/oauth/authorize", params={
+        "response_type": "code", "client_id": info["client_id"], "state": "s",
+        "redirect_uri": "http://127.0.0.1:33418/callback", "scope": "rights:read"},
+        follow_redirects=False)
+    assert no_pkce.status_code == 400 and "location" not in no_pkce.headers
+    assert "PKCE" in no_pkce.text

@@ -28,7 +28,7 @@ def parts(engine: Engine, tmp_path: Path) -> tuple[AccessTokenIssuer, AccessToke
     keys = FileKeyStore(tmp_path / "keys")
     revoked = RevokedTokens(engine, refresh_seconds=60)
     issuer = AccessTokenIssuer(keys, issuer=ISSUER, audience=AUDIENCE, ttl_seconds=900)
-    validator = AccessTokenValidator(keys, issuer=ISSUER, audience=AUDIENCE,
+    validator = AccessTokenValidator(keys, issuer=ISSUER, audiences=(AUDIENCE,),
                                      leeway_seconds=30, revoked=revoked)
     return issuer, validator, TokenStore(engine, revoked=revoked,
                                          refresh_ttl_seconds=60), keys
