@@ -32,6 +32,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 
+from casset_rights.db.engine import writing
 from casset_rights.errors import InvalidInput, PaymentRefused
 from casset_rights.licenses import store
 from casset_rights.licenses.errors import QuoteExpired, QuoteUsed
@@ -274,7 +275,7 @@ class X402Checkout:
         if now >= quote.expires_at_ms:
             raise QuoteExpired(f"quote {quote_id!r} expired; ask for a new one")
         engine = self._licenses.engine
-        with store.writing(engine) as conn:
+        with writing(engine) as conn:
             if not store.use_quote(conn, quote.id, now_ms=now):
                 raise QuoteUsed(f"quote {quote_id!r} was already used")
             if not store.take_slot(conn, quote.route):
@@ -288,7 +289,7 @@ class X402Checkout:
             if not settled.success:
                 raise self._refused(quote, url, settled.error_reason, settled.error_message)
         except BaseException:
-            with store.writing(engine) as conn:
+            with writing(engine) as conn:
                 store.unuse_quote(conn, quote.id)
                 store.give_back_slot(conn, quote.route)
             raise

@@ -32,19 +32,26 @@ from sqlalchemy.exc import IntegrityError
 from casset_rights.commerce import ledger
 from casset_rights.commerce import store as money
 from casset_rights.commerce.errors import (
-    ArtistNotPayable, PaymentNotFound, PaymentProviderError, RouteNotPaid,
+    ArtistNotPayable,
+    PaymentNotFound,
+    PaymentProviderError,
+    RouteNotPaid,
 )
 from casset_rights.commerce.gateway import PaymentGateway
 from casset_rights.commerce.models import IntentState, PaymentKind, PaymentRecord, Split
 from casset_rights.commerce.money import check_charge, platform_fee
 from casset_rights.commerce.payouts import Payouts
 from casset_rights.commerce.receipts import MoneyReceipts
+from casset_rights.db.engine import writing
 from casset_rights.licenses import store as licensing
 from casset_rights.licenses.errors import LicenseCapReached, QuoteExpired, QuoteUsed
 from casset_rights.licenses.models import Grant, Quote, rfc3339
 from casset_rights.licenses.payments import Payment
 from casset_rights.licenses.service import (
-    LicenseService, cap_reached, principal_from, require_licensee,
+    LicenseService,
+    cap_reached,
+    principal_from,
+    require_licensee,
 )
 from casset_rights.lineage import graph
 from casset_rights.lineage.royalties import royalty_split
@@ -177,7 +184,7 @@ class Checkout:
 
     def _open(self, record: PaymentRecord, *, quote: Quote | None,
               principal: Principal) -> PaymentRecord:
-        with licensing.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             if quote is not None:
                 if not licensing.use_quote(conn, quote.id, now_ms=record.created_at_ms):
                     raise QuoteUsed(f"quote {quote.id!r} was already used")
@@ -201,13 +208,13 @@ class Checkout:
                 description=f"{record.kind} {record.resource or record.artist_id}",
                 idempotency_key=f"casset-{record.quote_id or record.id}")
         except BaseException:
-            with licensing.writing(self._engine) as conn:
+            with writing(self._engine) as conn:
                 money.delete_unstarted(conn, record.id)
                 if quote is not None:
                     licensing.unuse_quote(conn, quote.id)
                     licensing.give_back_slot(conn, quote.route)
             raise
-        with licensing.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             money.set_intent(conn, record.id, intent.id)
         return _replace(record, intent_id=intent.id, client_secret=intent.client_secret)
 
@@ -282,7 +289,7 @@ class Checkout:
 
         try:
             if record.quote_id is None:
-                with licensing.writing(self._engine) as conn:
+                with writing(self._engine) as conn:
                     in_transaction(conn, None)
             else:
                 self._grant(record, intent, in_transaction)
@@ -326,7 +333,7 @@ class Checkout:
     def _release(self, record: PaymentRecord, *, status: str, why: str) -> str:
         now = self.now_ms()
         try:
-            with licensing.writing(self._engine) as conn:
+            with writing(self._engine) as conn:
                 if not money.move(conn, record.id, from_status="open", to_status=status,
                                   settled_at_ms=now, holds_slot=False):
                     raise _Settled

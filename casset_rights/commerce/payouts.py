@@ -28,7 +28,7 @@ from casset_rights.commerce.errors import PaymentProviderError
 from casset_rights.commerce.gateway import PaymentGateway
 from casset_rights.commerce.models import ConnectAccount, PaymentRecord, Statement
 from casset_rights.commerce.receipts import MoneyReceipts
-from casset_rights.licenses.store import writing
+from casset_rights.db.engine import writing
 
 
 class Payouts:

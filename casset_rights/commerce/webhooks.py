@@ -34,8 +34,8 @@ from casset_rights.commerce.models import PaymentRecord
 from casset_rights.commerce.payouts import Payouts
 from casset_rights.commerce.receipts import MoneyReceipts
 from casset_rights.commerce.tables import stripe_events
+from casset_rights.db.engine import writing
 from casset_rights.licenses import store as license_store
-from casset_rights.licenses.store import writing
 
 RECEIVED = "received"
 DISPUTE_OPEN = ("warning_needs_response", "warning_under_review", "needs_response",

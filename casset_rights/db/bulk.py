@@ -18,7 +18,8 @@ errors are raised as SQLAlchemy's exceptions (``IntegrityError``...), as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -57,26 +58,45 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str],
               rows: Sequence[Sequence[Any]]) -> None:
     """``COPY table (columns) FROM STDIN`` on PostgreSQL, in the caller's transaction."""
     sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    # A connection in a transaction always has its driver connection; the type allows None.
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, (), exc, conn.dialect.loaded_dbapi.Error) from exc
-    finally:
-        cursor.close()
+    with _cursor(conn, sql, ()) as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Run ``sql`` (the driver's placeholders) on the driver's cursor of ``conn``; returns
     the rows it yields (none for a statement that yields none)."""
-    # A connection in a transaction always has its driver connection; the type allows None.
+    # Inline rather than through ``_cursor``: this is on the path of every receipt batch
+    # and log read.
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)
         return list(cursor.fetchall()) if cursor.description is not None else []
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
+def execute_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` (the driver's placeholders) once for each of ``rows`` with the driver's
+    ``executemany``: one prepared statement stepped per row, without SQLAlchemy's
+    per-row parameter processing (for statements that take no multi-row form, such as an
+    ``UPDATE`` of many rows by key on SQLite)."""
+    if not rows:
+        return
+    with _cursor(conn, sql, rows) as cursor:
+        cursor.executemany(sql, rows)
+
+
+@contextmanager
+def _cursor(conn: Connection, sql: str, params: Any) -> Iterator[Any]:
+    """The driver's cursor of ``conn``, closed afterwards; driver errors raised as
+    SQLAlchemy's exceptions for ``sql``."""
+    # A connection in a transaction always has its driver connection; the type allows None.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
     finally:

@@ -19,17 +19,28 @@ import msgspec
 from sqlalchemy import Connection
 
 from casset_rights import idempotency
+from casset_rights.db.engine import writing
 from casset_rights.errors import Forbidden, ReceiptInvalid
 from casset_rights.idempotency import Claim
 from casset_rights.licenses import store
 from casset_rights.licenses.errors import (
-    LicenseAlreadyRevoked, LicenseNotFound, RequestAlreadyDecided, RequestNotFound,
+    LicenseAlreadyRevoked,
+    LicenseNotFound,
+    RequestAlreadyDecided,
+    RequestNotFound,
 )
 from casset_rights.licenses.models import (
-    Grant, Introspection, LicenseRequest, licensee_key, rfc3339,
+    Grant,
+    Introspection,
+    LicenseRequest,
+    licensee_key,
+    rfc3339,
 )
 from casset_rights.licenses.service import (
-    LicenseService, grant_summary, principal_from, require_licensee,
+    LicenseService,
+    grant_summary,
+    principal_from,
+    require_licensee,
 )
 from casset_rights.licenses.tokens import verify_license_token
 from casset_rights.policy import check_scope, parse_resource
@@ -161,7 +172,7 @@ class LicenseDesk:
             "licensee": pending.licensee,
             "message": message,
         })
-        with store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             if not store.decide_request(conn, request_id, status="refused",
                                         now_ms=licenses.now_ms(), message=message,
                                         grant_id=None, receipt_id=receipt.jti):
@@ -197,7 +208,7 @@ class LicenseDesk:
         revoked = msgspec.structs.replace(grant, status="revoked", revoked_at_ms=now,
                                           revocation_reason=reason,
                                           revocation_receipt_id=receipt.jti)
-        with store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             if not store.revoke_grant(conn, grant_id, now_ms=now, reason=reason,
                                       receipt_id=receipt.jti):
                 raise LicenseAlreadyRevoked(f"license {grant_id!r} was already revoked")

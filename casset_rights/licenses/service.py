@@ -27,15 +27,27 @@ import msgspec
 from sqlalchemy import Connection, Engine
 
 from casset_rights import idempotency
+from casset_rights.db.engine import writing
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.errors import PaymentsNotConfigured, Unauthenticated
 from casset_rights.idempotency import Claim
 from casset_rights.licenses import store
 from casset_rights.licenses.errors import (
-    LicenseCapReached, QuoteExpired, QuoteNotFound, QuoteUsed, RouteNotOffered, UnknownRoute,
+    LicenseCapReached,
+    QuoteExpired,
+    QuoteNotFound,
+    QuoteUsed,
+    RouteNotOffered,
+    UnknownRoute,
 )
 from casset_rights.licenses.models import (
-    QUOTE_TTL_SECONDS, Grant, LicenseRequest, Obtained, Quote, licensee_key, rfc3339,
+    QUOTE_TTL_SECONDS,
+    Grant,
+    LicenseRequest,
+    Obtained,
+    Quote,
+    licensee_key,
+    rfc3339,
 )
 from casset_rights.licenses.payments import NoPayments, Payment, Payments, format_money
 from casset_rights.licenses.tokens import sign_license
@@ -167,7 +179,7 @@ class LicenseService:
                       manifest_hash=resolved.release.manifest_hash, context=context_doc,
                       created_at_ms=now, expires_at_ms=now + self._quote_ttl_ms,
                       token=receipt.token)
-        with store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             store.insert_quote(conn, quote)
             self.store_receipt_in(conn, receipt)
         return quote
@@ -252,7 +264,7 @@ class LicenseService:
                                "amount": msgspec.to_builtins(payment.amount)}
         receipt = self.record(receipt_kind, {**body, **(receipt_extra or {})})
         grant = msgspec.structs.replace(grant, receipt_id=receipt.jti)
-        with store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             if use_quote and not store.use_quote(conn, quote.id, now_ms=grant.granted_at_ms):
                 raise QuoteUsed(f"quote {quote.id!r} was already used")
             if take_slot and not store.take_slot(conn, grant.route):
@@ -288,7 +300,7 @@ class LicenseService:
         the reservation given back too, so the same quote can be tried again. Raises
         PaymentsNotConfigured first of all when there is no payment provider."""
         self.require_payments(quote)
-        with store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             if use_quote and not store.use_quote(conn, quote.id, now_ms=self.now_ms()):
                 raise QuoteUsed(f"quote {quote.id!r} was already used")
             if not store.take_slot(conn, quote.route):
@@ -310,7 +322,7 @@ class LicenseService:
 
     def _release(self, quote: Quote, *, use_quote: bool) -> None:
         """Give back what ``collect_then_grant`` reserved: the quote and the cap slot."""
-        with store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             if use_quote:
                 store.unuse_quote(conn, quote.id)
             store.give_back_slot(conn, quote.route)
@@ -341,7 +353,7 @@ class LicenseService:
             scopes=quote.scopes, route=quote.route, message=message, status="pending",
             created_at_ms=now, decided_at_ms=None, decision_message=None, grant_id=None,
             receipt_id=receipt.jti)
-        with store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             if not store.use_quote(conn, quote.id, now_ms=now):
                 raise QuoteUsed(f"quote {quote.id!r} was already used")
             store.insert_request(conn, request)

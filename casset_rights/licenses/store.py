@@ -17,10 +17,12 @@ import msgspec
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from casset_rights.db.engine import writing  # noqa: F401 -- the services open their writes with store.writing
 from casset_rights.licenses.models import Grant, LicenseRequest, Quote
 from casset_rights.licenses.tables import (
-    license_grants, license_quotes, license_requests, license_route_counts,
+    license_grants,
+    license_quotes,
+    license_requests,
+    license_route_counts,
 )
 from casset_rights.policy import LicenseRoute
 

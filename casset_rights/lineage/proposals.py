@@ -20,8 +20,8 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
+from casset_rights.db.engine import writing
 from casset_rights.errors import InvalidInput
-from casset_rights.licenses import store as license_store
 from casset_rights.licenses.service import principal_from, require_licensee
 from casset_rights.lineage.errors import ProposalAlreadyDecided, ProposalNotFound
 from casset_rights.lineage.models import ParentLink, Registration
@@ -156,7 +156,7 @@ class LineageProposals:
             "parents": msgspec.to_builtins(found.parents),
             "message": message,
         })
-        with license_store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             self._decide(conn, found, status="declined", now_ms=now, message=message,
                          receipt_id=receipt.jti)
             self._receipts.store_in(conn, [receipt])

@@ -26,16 +26,22 @@ import msgspec
 from sqlalchemy import Connection, Engine, text
 
 from casset_rights import idempotency
+from casset_rights.db.engine import writing
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.service import DecisionService
 from casset_rights.errors import FieldError, InvalidInput, UnknownResource
+from casset_rights.idempotency import Claim
 from casset_rights.licenses import store as license_store
 from casset_rights.licenses.service import require_licensee
-from casset_rights.idempotency import Claim
 from casset_rights.lineage import graph
 from casset_rights.lineage.errors import (
-    EdgeNotFound, GrantDoesNotCover, GrantRequired, LineageCycle, NotLineageOwner,
-    RevenueShareExceeded, UnknownParent,
+    EdgeNotFound,
+    GrantDoesNotCover,
+    GrantRequired,
+    LineageCycle,
+    NotLineageOwner,
+    RevenueShareExceeded,
+    UnknownParent,
 )
 from casset_rights.lineage.graph import PPM, RELATIONSHIP_SCOPES, Direction, Edge
 from casset_rights.lineage.models import LineageView, ParentLink, Plan, Registration
@@ -163,7 +169,7 @@ class LineageService:
             **(receipt_extra or {}),
         })
         new = [(msgspec.structs.replace(e, receipt_id=receipt.jti), ref) for e, ref in new]
-        with license_store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             self._lock(conn)
             stored = graph.existing(conn, [e.key for e, _ in new])
             new = [(e, ref) for e, ref in new if e.key not in stored]
@@ -222,7 +228,7 @@ class LineageService:
         })
         withdrawn = msgspec.structs.replace(edge, withdrawn_at_ms=now,
                                             withdrawal_receipt_id=receipt.jti)
-        with license_store.writing(self._engine) as conn:
+        with writing(self._engine) as conn:
             self._lock(conn)
             if not graph.withdraw(conn, key, now_ms=now, receipt_id=receipt.jti):
                 raise EdgeNotFound(f"the edge from {key[0]} to {key[1]} as {key[2]} was "

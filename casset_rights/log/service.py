@@ -16,8 +16,7 @@ in one query and never rebuild the tree.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NewType
 
 import msgspec
@@ -142,7 +141,7 @@ class TransparencyLog:
         """Append leaves in one transaction, in order; returns their indexes."""
         if not entries:
             return []
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             return self.append_many_in(conn, entries)
 
     def append_many_in(self, conn: Connection, entries: Sequence[LeafInput], *,
@@ -198,7 +197,7 @@ class TransparencyLog:
         (receipts record their index there), the entries deleted. Entries whose bytes are
         already logged keep their first index. Meant for the one sequencer; a concurrent
         caller is still safe (the append lock is taken before the queue is read)."""
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             self._lock(conn)
             rows = execute(conn, f"SELECT seq, kind, ref, data, created_at_ms FROM "
                                  f"{log_pending.name} ORDER BY seq LIMIT {int(max_entries)}")
@@ -314,7 +313,7 @@ class TransparencyLog:
     def maybe_checkpoint(self, now: float | None = None) -> Checkpoint | None:
         """Sign and store a checkpoint if one is due (see the class); else None."""
         now = self._clock() if now is None else now
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             size = _size(conn)
             last = _latest(conn)
             if last is None:
@@ -328,7 +327,7 @@ class TransparencyLog:
     def checkpoint_now(self, now: float | None = None) -> Checkpoint:
         """Sign and store a checkpoint of the log as it is (even an empty one)."""
         now = self._clock() if now is None else now
-        with self._writing() as conn:
+        with writing(self._engine) as conn:
             return self._checkpoint(conn, _size(conn), now)
 
     def store_cosigned(self, checkpoint: Checkpoint, note: str) -> Checkpoint:
@@ -374,11 +373,6 @@ class TransparencyLog:
         return signed
 
     # --- sequencing -----------------------------------------------------------------------
-
-    def _writing(self) -> AbstractContextManager[Connection]:
-        """A transaction holding the log's write lock from its first statement on SQLite
-        (on PostgreSQL, ``_lock`` takes the append lock)."""
-        return writing(self._engine)
 
     def _lock(self, conn: Connection) -> None:
         if self._postgres:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy import Connection, Engine, column, select, table
 
-from casset_rights.db.bulk import execute, insert_rows
+from casset_rights.db.bulk import execute, execute_many, insert_rows
 from casset_rights.errors import NotFound
 from casset_rights.ids import random_hex
 from casset_rights.log_queue import LeafInput, enqueue_in
@@ -163,13 +163,8 @@ class ReceiptStore:
                           f"WHERE {receipts.name}.jti = v.jti",
                     ([jti for jti, _ in logged], [index for _, index in logged]))
             return
-        # A connection in a transaction always has its driver connection; the type allows None.
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(f"UPDATE {receipts.name} SET log_index = ?, token = NULL "
-                               "WHERE jti = ?", [(index, jti) for jti, index in logged])
-        finally:
-            cursor.close()
+        execute_many(conn, f"UPDATE {receipts.name} SET log_index = ?, token = NULL "
+                           "WHERE jti = ?", [(index, jti) for jti, index in logged])
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
