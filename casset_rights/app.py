@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 from litestar import Litestar, Router
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.routes import HTTPRoute
@@ -138,7 +139,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         lifespan=[mcp_lifespan],
         on_shutdown=[on_shutdown],
         debug=False,
-        state={"services": container},
+        state=State({"services": container}),
     )
     allow_every_method(app)
     return app

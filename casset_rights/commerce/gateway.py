@@ -70,9 +70,9 @@ class StripeGateway:
 
     def __init__(self, *, secret_key: str, webhook_secret: str | None,
                  api_base: str | None = None, max_network_retries: int = 2) -> None:
-        addresses: dict[str, str] = {"api": api_base.rstrip("/")} if api_base else {}
-        self._client = stripe.StripeClient(secret_key, base_addresses=addresses,  # type: ignore[arg-type]
-                                           max_network_retries=max_network_retries)
+        self._client = stripe.StripeClient(
+            secret_key, base_addresses={"api": api_base.rstrip("/")} if api_base else None,
+            max_network_retries=max_network_retries)
         self._webhook_secret = webhook_secret
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -168,6 +168,8 @@ class Webhooks:
             return f"no payment for dispute {dispute.id}: recorded, no effect"
         if dispute.status == payment.dispute_status:
             return f"{payment.id}: dispute already {dispute.status}"
+        # the license statuses it changes from, to, and the receipt's kind and status
+        change: tuple[tuple[str, ...], str, str, str]
         if dispute.status in DISPUTE_OPEN:
             change = ("active",), "suspended", "license-suspension", "suspended"
         elif dispute.status == "won":

@@ -18,11 +18,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UnsetType
 
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.errors import UnknownResource
 from casset_rights.manifests.catalog import CatalogService
+from casset_rights.manifests.models import Hook
 from casset_rights.manifests.records import HookRecord, StoredVersion, TrackRecord, VersionInfo
 
 
@@ -112,7 +113,7 @@ class CatalogView:
         raise UnknownResource(f"no hook {release_id}/{track_id}/{local_id!r}")
 
 
-def _hook(head: StoredVersion, track_id: str, position: int, hook) -> HookRecord:  # type: ignore[no-untyped-def]
+def _hook(head: StoredVersion, track_id: str, position: int, hook: Hook) -> HookRecord:
     rid = head.release_id
     return HookRecord(id=f"{rid}/{track_id}/{hook.id}", track_id=f"{rid}/{track_id}",
                       release_id=rid, artist_id=head.artist_id, local_id=hook.id,
@@ -120,5 +121,5 @@ def _hook(head: StoredVersion, track_id: str, position: int, hook) -> HookRecord
                       caption=hook.caption, lyric=_given(hook.lyric))
 
 
-def _given(value: object) -> object:
-    return None if value is UNSET else value
+def _given(value: str | None | UnsetType) -> str | None:
+    return None if isinstance(value, UnsetType) else value

@@ -22,12 +22,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
 from casset_rights.db.engine import search_path_of
 from casset_rights.decisions.tables import CHANGE_CHANNEL
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger("casset_rights.decisions")
 
@@ -80,22 +83,20 @@ class ChangeListener:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _connect(self):  # type: ignore[no-untyped-def]
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         import psycopg
 
         url = self._engine.url.set(drivername="postgresql")
-        options = {}
         path = search_path_of(self._engine)
-        if path:
-            options["options"] = f"-csearch_path={path}"
         return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                               connect_timeout=5, **options)
+                               connect_timeout=5,
+                               options=f"-csearch_path={path}" if path else None)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 with self._connect() as conn:
-                    schema = conn.execute("SELECT current_schema()").fetchone()[0]
+                    [(schema,)] = conn.execute("SELECT current_schema()").fetchall()
                     conn.execute(f"LISTEN {CHANGE_CHANNEL}")
                     self._on_connected()  # raising: connect and try again
                     self.connected.set()

@@ -162,8 +162,8 @@ def permit_by_grants(grants: Sequence[HeldGrant], *, request: Request, resolved:
                            level=g.resource.kind) for g in grants)
     wanted = {o for g in grants for o in g.obligations}
     obligations = tuple(
-        Obligation(type="attribute", text=attribution(request, resolved))  # type: ignore[arg-type]
-        if o == "attribute" else Obligation(type=o)  # type: ignore[arg-type]
+        Obligation(type="attribute", text=attribution(request, resolved))
+        if o == "attribute" else Obligation(type=o)
         for o in OBLIGATION_TYPES if o in wanted)
     return Decision(decision="permit", reasons=reasons, obligations=obligations, errors=errors)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casset_rights.canonical import canonical_bytes, content_hash
@@ -33,7 +34,7 @@ class StoredPolicy(msgspec.Struct, frozen=True):
     hash: str
     source_name: str
     source_text: str
-    document: dict
+    document: dict[str, Any]
     created_at: int
     changed: bool = True
 
@@ -131,15 +132,13 @@ class PolicyStore:
             for row in rows:
                 yield self._read(conn, row.id, row.head_version, changed=False)
 
-    def list_for_artist(self, artist_id: str) -> list[StoredPolicy]:
-        return [p for p in self.heads() if p.artist_id == artist_id]
-
     def generation(self) -> int:
         """Grows with every stored version (versions are never deleted)."""
         with self._engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(policy_versions)).scalar())
+            return conn.execute(select(func.count()).select_from(policy_versions)).scalar_one()
 
-    def _read(self, conn, policy_id: str, version: int, *, changed: bool) -> StoredPolicy:  # type: ignore[no-untyped-def]
+    def _read(self, conn: Connection, policy_id: str, version: int, *,
+              changed: bool) -> StoredPolicy:
         row = conn.execute(select(policy_versions, policies.c.artist_id, policies.c.applies_to)
                            .join(policies, policies.c.id == policy_versions.c.policy_id)
                            .where(policy_versions.c.policy_id == policy_id,

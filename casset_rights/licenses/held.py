@@ -39,7 +39,7 @@ _decode_route = msgspec.json.Decoder(LicenseRoute).decode
 class HeldGrants:
     """Every licensee's grants, in memory (a follower of ``license_grants``)."""
 
-    tables = ("license_grants",)
+    tables: tuple[str, ...] = ("license_grants",)
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -57,8 +57,9 @@ class HeldGrants:
     # -- freshness ------------------------------------------------------------------
 
     def generation(self, conn: Connection) -> tuple[int, int]:
-        return tuple(conn.execute(select(func.count(), func.count(_g.revoked_at_ms))
-                                  .select_from(license_grants)).one())  # type: ignore[return-value]
+        grants, revoked = conn.execute(select(func.count(), func.count(_g.revoked_at_ms))
+                                       .select_from(license_grants)).tuples().one()
+        return grants, revoked
 
     def reload(self) -> None:
         with self._lock, self._engine.connect() as conn:

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine
 from casset_rights import idempotency
 from casset_rights.db.engine import writing
 from casset_rights.decisions.index import RightsIndex
-from casset_rights.errors import PaymentsNotConfigured, Unauthenticated
+from casset_rights.errors import InvalidInput, PaymentsNotConfigured, Unauthenticated
 from casset_rights.idempotency import Claim
 from casset_rights.licenses import store
 from casset_rights.licenses.errors import (
@@ -300,6 +300,9 @@ class LicenseService:
         the reservation given back too, so the same quote can be tried again. Raises
         PaymentsNotConfigured first of all when there is no payment provider."""
         self.require_payments(quote)
+        price = quote.route.price
+        if price is None:
+            raise InvalidInput(f"route {quote.route.name!r} has no price to collect")
         with writing(self._engine) as conn:
             if use_quote and not store.use_quote(conn, quote.id, now_ms=self.now_ms()):
                 raise QuoteUsed(f"quote {quote.id!r} was already used")
@@ -307,7 +310,7 @@ class LicenseService:
                 raise cap_reached(quote.route)
         try:
             payment = self.payments.collect(
-                quote_id=quote.id, amount=quote.route.price,  # type: ignore[arg-type]
+                quote_id=quote.id, amount=price,
                 payer=payer, description=f"{quote.route.name} on {quote.resource}")
         except BaseException:
             self._release(quote, use_quote=use_quote)

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import (
-    Connection, String, and_, func, literal, or_, select, tuple_, union_all, update,
+    CTE, Connection, Select, String, and_, func, literal, or_, select, tuple_, union_all,
+    update,
 )
 
 from casset_rights.lineage.tables import lineage_edges
@@ -114,7 +115,7 @@ def _below(edge: Any, node: Any, release: Any, track: Any) -> Any:
                 or_(node == release, node == track, edge.c.parent == node))
 
 
-def _nodes_up(start: ResourceRef, max_depth: int):  # type: ignore[no-untyped-def]
+def _nodes_up(start: ResourceRef, max_depth: int) -> CTE:
     """Every resource above ``start`` (with its release and track) and the depths it
     is reached at. The walk carries nodes, not edges: ``UNION`` keeps each node once per
     depth, however many paths of a DAG lead to it."""
@@ -130,7 +131,7 @@ def _nodes_up(start: ResourceRef, max_depth: int):  # type: ignore[no-untyped-de
     return walk.union(step)
 
 
-def _nodes_down(start: ResourceRef, max_depth: int):  # type: ignore[no-untyped-def]
+def _nodes_down(start: ResourceRef, max_depth: int) -> CTE:
     """Every resource below ``start`` (with its release and track) and the depths it
     is reached at."""
     e = lineage_edges
@@ -151,7 +152,7 @@ def _nodes_down(start: ResourceRef, max_depth: int):  # type: ignore[no-untyped-
     return walk.union(step)
 
 
-def _walk(start: ResourceRef, direction: Direction, max_depth: int):  # type: ignore[no-untyped-def]
+def _walk(start: ResourceRef, direction: Direction, max_depth: int) -> Select[Any]:
     """The edges within ``max_depth`` of ``start``: the nodes reached (each at its
     smallest depth, and ``start`` itself at 0), then the edges leading on from them."""
     nodes = (_nodes_up if direction == "ancestors" else _nodes_down)(start, max_depth)
@@ -210,7 +211,8 @@ def ancestor_ids(conn: Connection, start: ResourceRef, *, max_depth: int) -> dic
     """Every resource upstream of ``start`` with the smallest number of edges to it (the
     walk carries nodes, not edges: each node once per depth)."""
     nodes = _nodes_up(start, max_depth)
-    rows = conn.execute(select(nodes.c.node, func.min(nodes.c.depth)).group_by(nodes.c.node))
+    rows = conn.execute(select(nodes.c.node, func.min(nodes.c.depth))
+                        .group_by(nodes.c.node)).tuples()
     return {parent: depth for parent, depth in rows}
 
 

@@ -32,7 +32,7 @@ class LineageIndex:
     """Every edge (child -> parents, by the child's release), in memory (a follower of
     ``lineage_edges``)."""
 
-    tables = ("lineage_edges",)
+    tables: tuple[str, ...] = ("lineage_edges",)
 
     def __init__(self, engine: Engine, *, max_depth: int = ANCESTOR_DEPTH) -> None:
         self._engine = engine

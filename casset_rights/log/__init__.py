@@ -15,8 +15,9 @@ from casset_rights.log.merkle import (
     EMPTY_ROOT, leaf_hash, node_hash, root_of, verify_consistency, verify_inclusion,
 )
 from casset_rights.log.service import (
-    ConsistencyProof, InclusionProof, LeafInput, LogEntry, LogIndex, TransparencyLog,
+    ConsistencyProof, InclusionProof, LogEntry, LogIndex, TransparencyLog,
 )
+from casset_rights.log_queue import LeafInput
 
 __all__ = [
     "EMPTY_ROOT", "Checkpoint", "CheckpointInvalid", "ConsistencyProof", "InclusionProof",

@@ -137,7 +137,8 @@ def cmd_verify_tiles(args: argparse.Namespace, text: str, bundle: ReceiptBundle 
         raise InvalidInput("a bare receipt needs --leaf-index with --tiles (a bundle names it)")
     trust = trust_from_args(args, bundle)
     receipt = text if bundle is None else bundle.receipt
-    index = args.leaf_index if args.leaf_index is not None else bundle.leaf_index  # type: ignore[union-attr]
+    index = args.leaf_index if bundle is None or args.leaf_index is not None else (
+        bundle.leaf_index)
     print(f"receipt at leaf {index}, checked against the tiles at {args.tiles}")
     with http_fetcher(args.tiles) as fetch:
         try:

@@ -39,9 +39,16 @@ if TYPE_CHECKING:
 
 
 class StoredReceipt(Protocol):
-    jti: str
-    token: str
-    log_index: int | None
+    """A stored receipt as the keeper reads it (read-only: receipts are frozen)."""
+
+    @property
+    def jti(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def log_index(self) -> int | None: ...
 
 
 class ReceiptLedger(Protocol):

@@ -408,7 +408,7 @@ def _lookup(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node,
     # ~40 SQLAlchemy bound parameters per proof cost more than the query itself.
     wanted = {merkle.position(level, idx): (level, idx) for level, idx in nodes}
     rows = conn.exec_driver_sql(f"SELECT pos, hash FROM {log_nodes.name} "
-                                f"WHERE pos IN ({', '.join(map(str, wanted))})")
+                                f"WHERE pos IN ({', '.join(map(str, wanted))})").tuples()
     found = {wanted[pos]: bytes(h) for pos, h in rows}
     missing = [n for n in nodes if n not in found]
     if missing:

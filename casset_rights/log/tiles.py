@@ -170,7 +170,7 @@ def _leaf_data(conn: Connection, address: TileAddress) -> list[bytes]:
     start = address.index * TILE_WIDTH
     rows = conn.exec_driver_sql(
         f"SELECT idx, data FROM {log_leaves.name} WHERE idx >= {start} "
-        f"AND idx < {start + address.count} ORDER BY idx").all()
+        f"AND idx < {start + address.count} ORDER BY idx").tuples().all()
     if len(rows) != address.count:
         raise LookupError(f"log storage is missing leaves of {address.path}")
     return [bytes(data) for _, data in rows]
@@ -182,10 +182,8 @@ def _tile_hashes(conn: Connection, address: TileAddress) -> list[bytes]:
     # Positions are ints computed here (safe to inline; see service._lookup for why text).
     wanted = {merkle.position(level, first + i): i for i in range(address.count)}
     rows = conn.exec_driver_sql(f"SELECT pos, hash FROM {log_nodes.name} "
-                                f"WHERE pos IN ({', '.join(map(str, wanted))})").all()
-    hashes: list[bytes | None] = [None] * address.count
-    for pos, h in rows:
-        hashes[wanted[pos]] = bytes(h)
-    if any(h is None for h in hashes):
+                                f"WHERE pos IN ({', '.join(map(str, wanted))})").tuples()
+    found = {wanted[pos]: bytes(h) for pos, h in rows}
+    if len(found) != address.count:
         raise LookupError(f"log storage is missing subtree hashes of {address.path}")
-    return hashes  # type: ignore[return-value]
+    return [found[i] for i in range(address.count)]

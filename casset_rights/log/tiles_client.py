@@ -14,7 +14,7 @@ root or proof is checked against the checkpoint (``verify_inclusion_from_tiles``
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from casset_rights.log import merkle
 from casset_rights.log.errors import ProofInvalid
@@ -79,8 +79,7 @@ class TiledLog:
         self._nodes[(level, index)] = hashes[0]
         return hashes[0]
 
-    def _lookup(self, nodes: list[merkle.Node] | tuple[merkle.Node, ...]) -> dict[
-            merkle.Node, bytes]:
+    def _lookup(self, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
         return {n: self.node(*n) for n in nodes}
 
     def _tile(self, level: int, index: int) -> list[bytes]:

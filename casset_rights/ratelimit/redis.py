@@ -176,7 +176,7 @@ class _Lane:
             del self._empty[key]
         if self._loop.time() < self._down_until:
             return None
-        future = self._loop.create_future()
+        future: asyncio.Future[tuple[bool, float] | None] = self._loop.create_future()
         waiting = self._waiting.get(key)
         if waiting is None:
             waiting = self._waiting[key] = _Waiting(capacity, rate)
@@ -296,7 +296,9 @@ class _Lane:
         connection (one round trip at a time needs no pool)."""
         conn = self._conn
         if conn is None:
-            conn = self._conn = self.client.connection_pool.make_connection()
+            pool = self.client.connection_pool
+            # redis-py leaves make_connection unannotated.
+            conn = self._conn = pool.make_connection()  # type: ignore[no-untyped-call]
         self.round_trips += 1
         try:
             await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
@@ -324,4 +326,5 @@ class _Waiting:
 
     def __init__(self, capacity: int, rate: str) -> None:
         self.args = (capacity, rate)
-        self.futures: list[asyncio.Future[Any]] = []
+        # each a request's answer: ``(allowed, tokens left)``, or None (Redis away)
+        self.futures: list[asyncio.Future[tuple[bool, float] | None]] = []
