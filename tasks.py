@@ -2,7 +2,7 @@
 """Set-up and the two everyday commands, needing nothing but Python 3.11.
 
     python3.11 tasks.py serve   # the service on embedded defaults at 127.0.0.1:8000
-    python3.11 tasks.py test    # the whole test suite (SQLite, and PostgreSQL/Redis when they answer)
+    python3.11 tasks.py test    # the whole test suite (SQLite, and PostgreSQL/Redis if they answer)
 
 Each command makes the virtual environment in ``.venv`` and installs the project into it
 when ``pyproject.toml`` changed since the last install, then runs. Extra arguments are

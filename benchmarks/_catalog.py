@@ -254,7 +254,7 @@ def _manifest(rng: random.Random, release_id: str, artist: str, tracks: int,
         duration = rng.randint(150_000, 300_000)
         hook_docs = []
         starts = sorted(rng.sample(range(0, duration - 30_000, 1000), hooks))
-        for h, (name, start) in enumerate(zip(rng.sample(HOOK_NAMES, hooks), starts)):
+        for h, (name, start) in enumerate(zip(rng.sample(HOOK_NAMES, hooks), starts, strict=True)):
             hook_docs.append({"id": name, "start_ms": start,
                               "end_ms": start + rng.randint(8, 30) * 1000,
                               "caption": f"{name.title()} of track {t}"})
@@ -415,7 +415,8 @@ def _artist_policy(artist: str, posture: str, i: int) -> dict[str, Any]:
         {"id": "preview-hooks", "permit": ["preview"], "on": "hooks", "to": "any",
          "obligations": ["attribute"]},
         {"id": "partner-listening", "route": "agreement", "for": ["listen"],
-         "to": [f"client:{partner}", {"kind": "partner", "attributes": {"verified-name": "Partner 1"}}]},
+         "to": [f"client:{partner}",
+                {"kind": "partner", "attributes": {"verified-name": "Partner 1"}}]},
         {"id": "sync-paid", "route": "sync-license", "for": ["sync"],
          "when": {"purpose": "commercial"}},
         {"id": "no-public-derivatives", "deny": ["remix", "sample"], "to": ["public"]},

@@ -4,9 +4,10 @@
 PostgreSQL with ``--database-url``) with Stripe pointed at localstripe behind the test
 double (tests/stripe_double), through the real ``stripe`` SDK. ``--buyers`` concurrent
 payers (threads) each run, for ``--seconds``: quote a paid route of Glass Hours
-(``BENCH_POLICY``: 15.00 USD, no cap), open the payment (a PaymentIntent), pay it as the payer (set the card,
-confirm), then hand the service the signed ``payment_intent.succeeded`` webhook, which
-verifies it, grants the license and writes the ledger. localstripe itself delivers that
+(``BENCH_POLICY``: 15.00 USD, no cap), open the payment (a PaymentIntent), pay it as the
+payer (set the card, confirm), then hand the service the signed
+``payment_intent.succeeded`` webhook, which verifies it, grants the license and writes
+the ledger. localstripe itself delivers that
 event a fixed second after the payment (an ``asyncio.sleep(1)`` in its code); the
 benchmark signs the same event itself (Stripe's scheme, the webhook secret) so the
 figure is the service's and localstripe's work, not that sleep. Afterwards it checks

@@ -49,21 +49,24 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import msgspec  # noqa: E402
-
 import _catalog  # noqa: E402
+import msgspec  # noqa: E402
 from _machine import cpu_model, load_average  # noqa: E402
+
 from casset_rights.config import settings_from_env  # noqa: E402
 from casset_rights.decisions.decide import (  # noqa: E402
-    TRAVELLING, Ancestor, HeldGrant, decide,
+    TRAVELLING,
+    Ancestor,
+    HeldGrant,
+    decide,
 )
 from casset_rights.errors import UnknownResource  # noqa: E402
 from casset_rights.licenses import store as license_store  # noqa: E402
 from casset_rights.licenses.models import Grant, Quote  # noqa: E402
 from casset_rights.lineage import graph  # noqa: E402
 from casset_rights.policy import Decision, Policy, Request, authorize, build_request  # noqa: E402
-from casset_rights.resources import parse_resource  # noqa: E402
 from casset_rights.policy.model import AudienceMatch, Conditions, Rule  # noqa: E402
+from casset_rights.resources import parse_resource  # noqa: E402
 from casset_rights.services import Services, open_services  # noqa: E402
 
 LEVEL_OF = {"release": 1, "track": 2, "hook": 3}
@@ -170,7 +173,7 @@ def add_licenses(services: Services, raw: list[dict[str, Any]], *, seed: int) ->
                             expires_at_ms=now + 365 * DAY_MS, revoked_at_ms=None,
                             revocation_reason=None, receipt_id=f"r-{n}", **common))
     with services.engine.begin() as conn:
-        for quote, grant in zip(quotes, grants):
+        for quote, grant in zip(quotes, grants, strict=True):
             license_store.insert_quote(conn, quote)
             license_store.insert_grant(conn, grant)
     return len(grants)
@@ -197,12 +200,13 @@ def decided_from_sql(services: Services, request: Request) -> Decision:
         held = [] if licensee is None else license_store.held_grants(
             conn, licensee, sorted(resources), at_ms=now)
     grants: dict[str, list[HeldGrant]] = {}
-    for held_grant in [HeldGrant(id=g.id, resource=parse_resource(g.resource), scopes=frozenset(g.scopes),
-                        policy=g.route.policy, obligations=g.route.obligations,
-                        territory=None if g.route.territory is None
-                        else frozenset(g.route.territory),
-                        granted_at_ms=g.granted_at_ms, expires_at_ms=g.expires_at_ms,
-                        revoked_at_ms=g.revoked_at_ms) for g in held]:
+    for held_grant in [HeldGrant(id=g.id, resource=parse_resource(g.resource),
+                                 scopes=frozenset(g.scopes), policy=g.route.policy,
+                                 obligations=g.route.obligations,
+                                 territory=None if g.route.territory is None
+                                 else frozenset(g.route.territory),
+                                 granted_at_ms=g.granted_at_ms, expires_at_ms=g.expires_at_ms,
+                                 revoked_at_ms=g.revoked_at_ms) for g in held]:
         grants.setdefault(held_grant.resource.id, []).append(held_grant)
     found = []
     for a in ancestors:
@@ -444,7 +448,8 @@ e = priority(p.eft) || deny
 [matchers]
 m = r.act == p.act && (p.kind == "*" || p.kind == r.kind) && g2(r.obj, p.obj) && \
 g(r.sub, p.sub) && \
-(p.purpose == "*" || (r.purpose == "" && p.miss == "1") || (r.purpose != "" && r.purpose in p.purpose)) && \
+(p.purpose == "*" || (r.purpose == "" && p.miss == "1") || \
+(r.purpose != "" && r.purpose in p.purpose)) && \
 (p.tin == "*" || (r.terr == "" && p.miss == "1") || (r.terr != "" && r.terr in p.tin)) && \
 (p.tout == "*" || (r.terr == "" && p.miss == "1") || (r.terr != "" && r.terr not in p.tout)) && \
 (p.xmin == "*" || (r.secs < 0 && p.miss == "1") || (r.secs >= 0 && r.secs >= num(p.xmin))) && \
@@ -676,7 +681,8 @@ def _run(args: argparse.Namespace, command: str, catalog: _catalog.Catalog,
     services.index.refresh(force=True)  # held licenses and the graph, into memory
     log(f"  {n_edges} edges, {n_grants} licenses")
 
-    def prepare_ours(batch: list[dict[str, Any]]) -> tuple[list[Request], list[tuple[Any, Request]]]:
+    def prepare_ours(batch: list[dict[str, Any]],
+                     ) -> tuple[list[Request], list[tuple[Any, Request]]]:
         """Requests built once; for the pure engine, chains resolved once too."""
         built = [build_request(r["action"], r["resource"],
                                principal=principal_of[r["principal"].uid],
@@ -728,7 +734,8 @@ def _run(args: argparse.Namespace, command: str, catalog: _catalog.Catalog,
     ours = [authorize(chain, req) for chain, req in check_pure]
     cedar_results = cedarpy.is_authorized_batch(check_cedar, policy_set, entities)
     cedar_part = [cedarpy.is_authorized(q, sets_by_artist[catalog.artist_of(
-        r.resource.release_id)], entities) for q, r in zip(check_cedar, check_requests)]
+        r.resource.release_id)], entities)
+        for q, r in zip(check_cedar, check_requests, strict=True)]
     casbin_results = [enforcer.enforce(*casbin_request(r)) for r in check_raw]
     via_service = [evaluate(req)[0] for req in check_requests]
     via_sql = [decided_from_sql(services, req) for req in check_requests]
@@ -785,7 +792,7 @@ def _run(args: argparse.Namespace, command: str, catalog: _catalog.Catalog,
             cedarpy.is_authorized_batch(cedar_reqs[k:min(n, k + 1000)], policy_set, entities)
 
     def run_cedar_part(n: int) -> None:
-        for q, ps in zip(cedar_reqs[:n], cedar_partition[:n]):
+        for q, ps in zip(cedar_reqs[:n], cedar_partition[:n], strict=True):
             is_authorized(q, ps, entities)
 
     enforce = enforcer.enforce

@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from _machine import cpu_model, load_average  # noqa: E402
+
 from casset_rights.ratelimit import Quota, RedisRateLimiter  # noqa: E402
 
 QUOTA = Quota(capacity=1_000_000, per_minute=60_000_000)  # never refuses: every check counts
@@ -80,9 +81,8 @@ async def run(args: argparse.Namespace) -> list[tuple[str, int, list[float], lis
     engines: list[tuple[str, Callable[[str], Awaitable[object]], bool]] = [
         ("RedisRateLimiter.take, busy callers", ours_check, True),
         ("RedisRateLimiter.take, each caller once", ours_check, False)]
-    storage = None
     try:
-        check, storage = limits_check(args.redis, prefix)
+        check, _ = limits_check(args.redis, prefix)
         engines.append(("limits MovingWindowRateLimiter.hit, busy callers", check, True))
     except ImportError:
         print("limits is not installed: measuring the service's limiter only",

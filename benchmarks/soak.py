@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
           f"not in the log after the load: {unlogged}")
     print(f"- integration delay under load: median {statistics.median(waits) if waits else 0}"
           f" ms, p99 {p99_wait} ms ({len(waits)} samples)")
-    print(f"- resident memory of the server (main process and workers), MiB, every 10 s: "
+    print("- resident memory of the server (main process and workers), MiB, every 10 s: "
           + ", ".join(f"{kib / 1024:.0f}" for _, kib in samples))
     print(f"- memory growth, last minute against the second: {growth:+.1%} "
           f"(limit +10 %)")

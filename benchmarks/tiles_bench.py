@@ -36,11 +36,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import cpu_model, load_average  # noqa: E402
+from _machine import cpu_model, load_average
 
-from casset_rights.log import merkle  # noqa: E402
-from casset_rights.log.tiles import TILE_WIDTH, tile_path  # noqa: E402
-from casset_rights.log.tiles_client import TiledLog, verify_inclusion_from_tiles  # noqa: E402
+from casset_rights.log import merkle
+from casset_rights.log.tiles import TILE_WIDTH, tile_path
+from casset_rights.log.tiles_client import TiledLog, verify_inclusion_from_tiles
 
 _sha = hashlib.sha256
 

@@ -22,8 +22,14 @@ from typing import Any
 import msgspec
 
 from casset_rights.errors import (
-    DuplicateKey, FieldError, InputTooDeep, InputTooLarge, IntegerOutOfRange, InvalidInput,
-    MalformedInput, NumberOutOfRange,
+    DuplicateKey,
+    FieldError,
+    InputTooDeep,
+    InputTooLarge,
+    IntegerOutOfRange,
+    InvalidInput,
+    MalformedInput,
+    NumberOutOfRange,
 )
 
 INT64_MIN = -(2**63)

@@ -22,7 +22,7 @@ from casset_rights.cli import main
 from casset_rights.log.bundle import BundleAnchor, ReceiptBundle, decode_bundle
 
 sys.path.insert(0, str(Path(__file__).parent / "unit" / "anchoring"))
-from eth_rpc_double import EthRpcDouble  # noqa: E402
+from eth_rpc_double import EthRpcDouble
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOK = "hook:midnight-tapes/1/chorus"

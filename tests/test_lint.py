@@ -1,7 +1,10 @@
-"""ruff and mypy (strict) on the checked paths: any finding fails the test run.
+"""ruff on the whole project and mypy (strict) on the domain packages: any finding fails
+the test run.
 
-The paths are mypy's ``files`` in pyproject.toml, so the two tools and a bare ``mypy`` at
-the project root check the same code. Packages not listed there are not yet covered.
+ruff checks the package, the tests, the benchmarks and ``tasks.py`` with the settings in
+pyproject.toml, less ``RUFF_NOT_YET`` (to be brought under the check and dropped from
+here). mypy checks its ``files`` in pyproject.toml, so a bare ``mypy`` at the project root
+checks the same code.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"]
+TYPED = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"]
+LINTED = ["casset_rights", "tests", "benchmarks", "tasks.py"]
+RUFF_NOT_YET = ["casset_rights/audio", "casset_rights/agents"]
+# The domain packages: none of them may leave the strict check.
+DOMAIN = ["casset_rights/decisions", "casset_rights/licenses", "casset_rights/lineage",
+          "casset_rights/log", "casset_rights/ratelimit", "casset_rights/commerce",
+          "casset_rights/policy", "casset_rights/receipts", "casset_rights/manifests",
+          "casset_rights/idempotency", "casset_rights/config.py", "casset_rights/limits.py"]
 
 pytestmark = pytest.mark.slow  # mypy on the checked paths takes 20 s and more from cold
 
@@ -24,17 +34,18 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=900, check=False)
 
 
-def test_checked_paths_are_the_domain_packages() -> None:
-    assert "casset_rights/receipts" in CHECKED and "casset_rights/cli.py" in CHECKED
-    assert all((ROOT / path).exists() for path in CHECKED), CHECKED
+def test_typed_paths_hold_the_domain_packages() -> None:
+    assert set(DOMAIN) <= set(TYPED), sorted(set(DOMAIN) - set(TYPED))
+    assert all((ROOT / path).exists() for path in TYPED + LINTED + RUFF_NOT_YET)
 
 
 def test_ruff_finds_nothing() -> None:
-    result = _run("ruff", "check", "--no-cache", *CHECKED)
+    result = _run("ruff", "check", "--no-cache", "--extend-exclude", ",".join(RUFF_NOT_YET),
+                  *LINTED)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_strict_finds_nothing() -> None:
-    result = _run("mypy", "--no-incremental", *CHECKED)
+    result = _run("mypy", "--no-incremental", *TYPED)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout

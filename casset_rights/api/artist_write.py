@@ -8,6 +8,7 @@ exist, so ids do not leak.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import msgspec
@@ -126,10 +127,8 @@ def create_release(data: JSONBody[dict[str, Any]], services: ServicesDep,
         raise Forbidden(f"releases are published as their artist, {artist!r}")
     release_id = data.get("id")
     if isinstance(release_id, str):
-        try:
+        with contextlib.suppress(UnknownResource):  # a new release: what this route is for
             owned_release(services, release_id, artist)
-        except UnknownResource:
-            pass  # a new release: what this route is for
     return store_version(services, data)
 
 

@@ -30,8 +30,8 @@ from casset_rights.api.schemas import (
     TrackOut,
     VersionOut,
 )
-from casset_rights.manifests import MAX_PAGE, StoredVersion
 from casset_rights.errors import NotFound
+from casset_rights.manifests import MAX_PAGE, StoredVersion
 from casset_rights.manifests.records import HookRecord
 
 FOUND = problems(*SCOPED, *PARAMS, 404)

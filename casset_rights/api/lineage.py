@@ -115,6 +115,7 @@ class LineageController(Controller):
         currency: Annotated[str | None, QueryParameter(min_length=3, max_length=3)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_EDGES)] = MAX_EDGES,
     ) -> LineageOut:
-        view = services.lineage.lineage(resource_in_path(resource), direction=direction, depth=depth,
-                                        revenue=revenue, currency=currency, limit=limit)
+        view = services.lineage.lineage(resource_in_path(resource), direction=direction,
+                                        depth=depth, revenue=revenue, currency=currency,
+                                        limit=limit)
         return view_body(view)

@@ -14,11 +14,15 @@ from litestar import Request
 from litestar.enums import MediaType
 from litestar.openapi.plugins import OpenAPIRenderPlugin
 
-_STYLE = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+_STYLE = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;
+padding:0 1rem;color:#222}
 h2{margin-top:2.5rem;border-bottom:1px solid #ccc}h3{margin:1.6rem 0 .3rem;font-size:1.05rem}
-code,.m{font-family:ui-monospace,monospace;font-size:.9em}.m{display:inline-block;min-width:4.2em;font-weight:bold}
-table{border-collapse:collapse;margin:.3rem 0}td,th{border:1px solid #ddd;padding:.15rem .5rem;text-align:left;vertical-align:top}
-.op{border-left:3px solid #8ab;padding-left:.8rem;margin:1rem 0}.muted{color:#666}nav a{margin-right:.8rem}"""
+code,.m{font-family:ui-monospace,monospace;font-size:.9em}
+.m{display:inline-block;min-width:4.2em;font-weight:bold}
+table{border-collapse:collapse;margin:.3rem 0}
+td,th{border:1px solid #ddd;padding:.15rem .5rem;text-align:left;vertical-align:top}
+.op{border-left:3px solid #8ab;padding-left:.8rem;margin:1rem 0}
+.muted{color:#666}nav a{margin-right:.8rem}"""
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _METHODS = ("get", "put", "post", "patch", "delete")
 

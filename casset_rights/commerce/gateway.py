@@ -15,7 +15,9 @@ from typing import Any, Protocol
 import stripe
 
 from casset_rights.commerce.errors import (
-    PaymentProviderError, WebhookInvalid, WebhookSignatureInvalid,
+    PaymentProviderError,
+    WebhookInvalid,
+    WebhookSignatureInvalid,
 )
 from casset_rights.commerce.models import ChargeState, DisputeState, IntentState
 

@@ -7,7 +7,15 @@ events racing, cannot both act.
 """
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
 )
 
 from casset_rights.db.metadata import metadata

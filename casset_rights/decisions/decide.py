@@ -32,8 +32,15 @@ import msgspec
 
 from casset_rights.decisions.index import Resolved
 from casset_rights.policy import (
-    OBLIGATION_TYPES, TRAVELLING_SCOPES, Decision, LicenseRoute, Obligation, Reason, Request,
-    RuleError, authorize,
+    OBLIGATION_TYPES,
+    TRAVELLING_SCOPES,
+    Decision,
+    LicenseRoute,
+    Obligation,
+    Reason,
+    Request,
+    RuleError,
+    authorize,
 )
 from casset_rights.principal import Principal
 from casset_rights.resources import ResourceRef

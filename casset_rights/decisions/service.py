@@ -19,7 +19,13 @@ import msgspec
 
 from casset_rights.canonical import content_hash
 from casset_rights.decisions.decide import (
-    NO_HOLDINGS, TRAVELLING, Ancestor, AncestorSource, GrantSource, at_ms_of, decide,
+    NO_HOLDINGS,
+    TRAVELLING,
+    Ancestor,
+    AncestorSource,
+    GrantSource,
+    at_ms_of,
+    decide,
 )
 from casset_rights.decisions.index import Resolved, RightsIndex
 from casset_rights.errors import UnknownResource

@@ -3,7 +3,15 @@
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Column, Connection, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
+    BigInteger,
+    Column,
+    Connection,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
     event,
 )
 

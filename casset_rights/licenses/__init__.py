@@ -16,7 +16,13 @@ See docs/licenses-and-lineage.md.
 from casset_rights.licenses.desk import LicenseDesk
 from casset_rights.licenses.held import HeldGrants
 from casset_rights.licenses.models import (
-    Grant, Introspection, LicenseRequest, Obtained, Quote, licensee_key, rfc3339,
+    Grant,
+    Introspection,
+    LicenseRequest,
+    Obtained,
+    Quote,
+    licensee_key,
+    rfc3339,
 )
 from casset_rights.licenses.payments import NoPayments, Payment, Payments
 from casset_rights.licenses.service import LicenseService

@@ -58,7 +58,7 @@ class HeldGrants:
 
     def generation(self, conn: Connection) -> tuple[int, int]:
         grants, revoked = conn.execute(select(func.count(), func.count(_g.revoked_at_ms))
-                                       .select_from(license_grants)).tuples().one()
+                                       .select_from(license_grants)).one()
         return grants, revoked
 
     def reload(self) -> None:

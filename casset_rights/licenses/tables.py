@@ -7,7 +7,15 @@ the fields queried on (licensee, resource, artist, status) are columns of their 
 """
 
 from sqlalchemy import (
-    BigInteger, Column, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
 )
 
 from casset_rights.db.metadata import metadata

@@ -15,7 +15,11 @@ The graph is an edge table walked by recursive CTEs on SQLite and PostgreSQL
 
 from casset_rights.lineage.graph import RELATIONSHIP_SCOPES, RELATIONSHIPS, Edge
 from casset_rights.lineage.models import (
-    LineageView, ParentLink, Registration, Relationship, Royalties,
+    LineageView,
+    ParentLink,
+    Registration,
+    Relationship,
+    Royalties,
 )
 from casset_rights.lineage.proposals import LineageProposals, Proposal
 from casset_rights.lineage.refiner import LineageIndex

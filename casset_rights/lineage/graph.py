@@ -20,7 +20,17 @@ from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import (
-    CTE, Connection, Select, String, and_, func, literal, or_, select, tuple_, union_all,
+    CTE,
+    Connection,
+    Select,
+    String,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
     update,
 )
 
@@ -211,9 +221,8 @@ def ancestor_ids(conn: Connection, start: ResourceRef, *, max_depth: int) -> dic
     """Every resource upstream of ``start`` with the smallest number of edges to it (the
     walk carries nodes, not edges: each node once per depth)."""
     nodes = _nodes_up(start, max_depth)
-    rows = conn.execute(select(nodes.c.node, func.min(nodes.c.depth))
-                        .group_by(nodes.c.node)).tuples()
-    return {parent: depth for parent, depth in rows}
+    rows = conn.execute(select(nodes.c.node, func.min(nodes.c.depth)).group_by(nodes.c.node))
+    return {row[0]: row[1] for row in rows}
 
 
 def existing(conn: Connection, keys: Iterable[tuple[str, str, str]]) -> dict[

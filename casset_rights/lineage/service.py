@@ -173,7 +173,7 @@ class LineageService:
             self._lock(conn)
             stored = graph.existing(conn, [e.key for e, _ in new])
             new = [(e, ref) for e, ref in new if e.key not in stored]
-            for edge, ref in new:
+            for _, ref in new:
                 self._refuse_cycle(conn, child, ref)
             self._refuse_overdrawn(conn, child, [e for e, _ in new])
             graph.insert_edges(conn, [graph.edge_row(e, child=child, parent=ref)

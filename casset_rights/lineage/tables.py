@@ -17,7 +17,14 @@ composite on the parent's release, track and id serves the walk down.
 """
 
 from sqlalchemy import (
-    BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
 )
 
 from casset_rights.db.metadata import metadata

@@ -8,14 +8,27 @@ Public surface::
 """
 
 from casset_rights.log.checkpoint import (
-    Checkpoint, parse_checkpoint, parse_verifier_key, verifier_key, verify_checkpoint,
+    Checkpoint,
+    parse_checkpoint,
+    parse_verifier_key,
+    verifier_key,
+    verify_checkpoint,
 )
 from casset_rights.log.errors import CheckpointInvalid, ProofInvalid
 from casset_rights.log.merkle import (
-    EMPTY_ROOT, leaf_hash, node_hash, root_of, verify_consistency, verify_inclusion,
+    EMPTY_ROOT,
+    leaf_hash,
+    node_hash,
+    root_of,
+    verify_consistency,
+    verify_inclusion,
 )
 from casset_rights.log.service import (
-    ConsistencyProof, InclusionProof, LogEntry, LogIndex, TransparencyLog,
+    ConsistencyProof,
+    InclusionProof,
+    LogEntry,
+    LogIndex,
+    TransparencyLog,
 )
 from casset_rights.log_queue import LeafInput
 

@@ -408,8 +408,8 @@ def _lookup(conn: Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node,
     # ~40 SQLAlchemy bound parameters per proof cost more than the query itself.
     wanted = {merkle.position(level, idx): (level, idx) for level, idx in nodes}
     rows = conn.exec_driver_sql(f"SELECT pos, hash FROM {log_nodes.name} "
-                                f"WHERE pos IN ({', '.join(map(str, wanted))})").tuples()
-    found = {wanted[pos]: bytes(h) for pos, h in rows}
+                                f"WHERE pos IN ({', '.join(map(str, wanted))})")
+    found = {wanted[row[0]]: bytes(row[1]) for row in rows}
     missing = [n for n in nodes if n not in found]
     if missing:
         raise LookupError(f"log storage is missing subtree hashes {missing[:4]}")

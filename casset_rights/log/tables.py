@@ -11,7 +11,14 @@ the table's own row id, with no separate index to write.
 """
 
 from sqlalchemy import (
-    BigInteger, Column, Index, Integer, LargeBinary, String, Table, Text,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
 )
 
 from casset_rights.db.metadata import metadata

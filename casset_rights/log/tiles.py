@@ -170,10 +170,10 @@ def _leaf_data(conn: Connection, address: TileAddress) -> list[bytes]:
     start = address.index * TILE_WIDTH
     rows = conn.exec_driver_sql(
         f"SELECT idx, data FROM {log_leaves.name} WHERE idx >= {start} "
-        f"AND idx < {start + address.count} ORDER BY idx").tuples().all()
+        f"AND idx < {start + address.count} ORDER BY idx").all()
     if len(rows) != address.count:
         raise LookupError(f"log storage is missing leaves of {address.path}")
-    return [bytes(data) for _, data in rows]
+    return [bytes(row[1]) for row in rows]
 
 
 def _tile_hashes(conn: Connection, address: TileAddress) -> list[bytes]:
@@ -182,8 +182,8 @@ def _tile_hashes(conn: Connection, address: TileAddress) -> list[bytes]:
     # Positions are ints computed here (safe to inline; see service._lookup for why text).
     wanted = {merkle.position(level, first + i): i for i in range(address.count)}
     rows = conn.exec_driver_sql(f"SELECT pos, hash FROM {log_nodes.name} "
-                                f"WHERE pos IN ({', '.join(map(str, wanted))})").tuples()
-    found = {wanted[pos]: bytes(h) for pos, h in rows}
+                                f"WHERE pos IN ({', '.join(map(str, wanted))})")
+    found = {wanted[row[0]]: bytes(row[1]) for row in rows}
     if len(found) != address.count:
         raise LookupError(f"log storage is missing subtree hashes of {address.path}")
     return [found[i] for i in range(address.count)]

@@ -28,9 +28,9 @@ from casset_rights.log.bundle import (
     NewerCheckpoint,
     Step,
     StepName,
+    check_checkpoint,
     check_consistency,
     check_receipt,
-    check_checkpoint,
     check_witnesses,
 )
 from casset_rights.log.checkpoint import Checkpoint

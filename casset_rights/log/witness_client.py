@@ -39,10 +39,9 @@ from casset_rights.log.witness import SIZE_MEDIA_TYPE, Witness, WitnessRefused, 
 if TYPE_CHECKING:
     import httpx
 
+    from casset_rights.config import Settings
     from casset_rights.log.checkpoint import Checkpoint
     from casset_rights.log.service import TransparencyLog
-
-    from casset_rights.config import Settings
 
 logger = logging.getLogger("casset_rights.log.witness")
 ProofFetcher = Callable[[int, int], Sequence[bytes]]

@@ -10,7 +10,13 @@ import uuid
 from typing import Any
 
 from commerce_helpers import (  # noqa: F401 (double and settings are fixtures)
-    auth, deliver, double, onboard, pay, payer_sdk, settings,
+    auth,
+    deliver,
+    double,
+    onboard,
+    pay,
+    payer_sdk,
+    settings,
 )
 from stripe_double.server import StripeDouble
 

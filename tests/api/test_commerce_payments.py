@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from commerce_helpers import (  # noqa: F401 (double and settings are fixtures)
-    COMMERCIAL, HOOK, auth, deliver, double, onboard, open_payment, pay, quote_remix,
+    COMMERCIAL,
+    HOOK,
+    auth,
+    deliver,
+    double,
+    onboard,
+    open_payment,
+    pay,
+    quote_remix,
     settings,
 )
 from sqlalchemy import update

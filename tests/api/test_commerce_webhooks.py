@@ -6,8 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from commerce_helpers import (  # noqa: F401 (double and settings are fixtures)
-    COMMERCIAL, HOOK, auth, deliver, double, onboard, open_payment, pay, payer_sdk,
-    quote_remix, settings,
+    COMMERCIAL,
+    HOOK,
+    auth,
+    deliver,
+    double,
+    onboard,
+    open_payment,
+    pay,
+    payer_sdk,
+    quote_remix,
+    settings,
 )
 from sqlalchemy import func, select
 from stripe_double.server import Delivery, StripeDouble

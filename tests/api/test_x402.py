@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from x402 import x402ClientSync
 from x402.http.utils import (
-    decode_payment_required_header, decode_payment_response_header,
+    decode_payment_required_header,
+    decode_payment_response_header,
     encode_payment_signature_header,
 )
 from x402.mechanisms.evm.exact.register import register_exact_evm_client

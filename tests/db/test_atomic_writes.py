@@ -3,7 +3,8 @@
 The database itself refuses the receipt: a trigger on ``receipts`` raises for one kind of
 receipt, inside the transaction that also carries the change. Each test then checks that
 nothing of the change was committed (no row, the quote unused, the request pending, the
-edge in force, nothing queued for the log), drops the trigger, and retries the same call, which works.
+edge in force, nothing queued for the log), drops the trigger, and retries the same call,
+which works.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from test_licenses_support import FERRYMEN, NIGHTGLASS, LedgerPayments, agent, with_payments
 
 from casset_rights.licenses.tables import (
-    license_grants, license_quotes, license_requests,
+    license_grants,
+    license_quotes,
+    license_requests,
 )
 from casset_rights.lineage import ParentLink
 from casset_rights.lineage.tables import lineage_edges, lineage_proposals

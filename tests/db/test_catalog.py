@@ -16,12 +16,21 @@ import pytest
 from sqlalchemy import Engine, select
 
 from casset_rights.errors import (
-    Conflict, InvalidInput, ManifestInvalid, NotFound, StaleVersion, UnknownResource,
-)
-from casset_rights.manifests import (
-    CatalogService, StoredVersion, load_catalog_directory, manifest_hash, validate_manifest,
+    Conflict,
+    InvalidInput,
+    ManifestInvalid,
+    NotFound,
+    StaleVersion,
+    UnknownResource,
 )
 from casset_rights.log_queue import log_pending
+from casset_rights.manifests import (
+    CatalogService,
+    StoredVersion,
+    load_catalog_directory,
+    manifest_hash,
+    validate_manifest,
+)
 from casset_rights.manifests import catalog as catalog_module
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "catalog"

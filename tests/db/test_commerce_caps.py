@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
-from commerce_helpers import double, pay, settings  # noqa: E402,F401 (fixtures)
-from stripe_double.server import StripeDouble  # noqa: E402
-from test_licenses_support import agent, put_policy  # noqa: E402
+from commerce_helpers import double, pay, settings  # noqa: F401 (fixtures)
+from stripe_double.server import StripeDouble
+from test_licenses_support import agent, put_policy
 
-from casset_rights.commerce.tables import ledger_entries, payments  # noqa: E402
-from casset_rights.licenses import store  # noqa: E402
-from casset_rights.licenses.errors import LicenseCapReached  # noqa: E402
-from casset_rights.licenses.tables import license_grants  # noqa: E402
+from casset_rights.commerce.tables import ledger_entries, payments
+from casset_rights.licenses import store
+from casset_rights.licenses.errors import LicenseCapReached
+from casset_rights.licenses.tables import license_grants
 
 BUYERS = 50
 CAP = 10

@@ -8,15 +8,30 @@ from typing import Any
 import msgspec
 import pytest
 from test_licenses_support import (
-    CAPPED_GROUNDING, FERRYMEN, NIGHTGLASS, LedgerPayments,
-    PaymentDeclined, agent, partner, put_policy, with_payments,
+    CAPPED_GROUNDING,
+    FERRYMEN,
+    NIGHTGLASS,
+    LedgerPayments,
+    PaymentDeclined,
+    agent,
+    partner,
+    put_policy,
+    with_payments,
 )
 
 from casset_rights.errors import Forbidden, PaymentsNotConfigured, Unauthenticated
 from casset_rights.licenses import LicenseService, verify_license_token
 from casset_rights.licenses.errors import (
-    LicenseAlreadyRevoked, LicenseCapReached, LicenseNotFound, QuoteExpired, QuoteNotFound,
-    QuoteUsed, RequestAlreadyDecided, RequestNotFound, RouteNotOffered, UnknownRoute,
+    LicenseAlreadyRevoked,
+    LicenseCapReached,
+    LicenseNotFound,
+    QuoteExpired,
+    QuoteNotFound,
+    QuoteUsed,
+    RequestAlreadyDecided,
+    RequestNotFound,
+    RouteNotOffered,
+    UnknownRoute,
 )
 from casset_rights.policy import build_request
 from casset_rights.principal import PUBLIC, Principal

@@ -12,10 +12,14 @@ from test_licenses_support import FERRYMEN, MARA, agent, paid_license
 
 from casset_rights.errors import Forbidden, Unauthenticated
 from casset_rights.lineage import ParentLink, Registration
-from casset_rights.lineage.models import Relationship
 from casset_rights.lineage.errors import (
-    GrantDoesNotCover, GrantRequired, LineageCycle, RevenueShareExceeded, UnknownParent,
+    GrantDoesNotCover,
+    GrantRequired,
+    LineageCycle,
+    RevenueShareExceeded,
+    UnknownParent,
 )
+from casset_rights.lineage.models import Relationship
 from casset_rights.principal import PUBLIC, Principal
 from casset_rights.services import Services
 
@@ -61,7 +65,7 @@ def _chain(services: Services) -> tuple[Any, Any, Any, Any]:
 
 
 def test_registering_records_edges_with_the_license_and_its_share(services: Services) -> None:
-    g1, g2, first, second = _chain(services)
+    g1, _, first, second = _chain(services)
     edge = first.edges[0]
     assert first.created == (True,) and edge.grant_id == g1.id
     assert edge.revenue_share_ppm == 100_000 and edge.parent_artist == "nightglass"
@@ -81,7 +85,7 @@ def test_the_same_edge_twice_changes_nothing(services: Services) -> None:
 
 
 def test_ancestors_attribution_and_the_royalty_split(services: Services) -> None:
-    g1, g2, _, _ = _chain(services)
+    _, g2, _, _ = _chain(services)
     view = services.lineage.lineage("release:salt-and-static", revenue=10_000, currency="usd")
     assert [(n.resource, n.depth) for n in view.nodes] == [
         ("release:salt-and-static", 0), ("release:river-engine", 1), (OUTRO, 2)]
@@ -133,7 +137,6 @@ def test_a_cycle_through_containment_is_refused(services: Services) -> None:
     midnight-tapes as a whole contains the outro, so it cannot remix the intro; another
     hook of midnight-tapes can."""
     fun = {"purpose": "non-commercial"}
-    lineage = services.lineage
     declare(services, MAKER, child="hook:glass-hours/1/intro", parents=[link(OUTRO)],
                      context=fun)
     with pytest.raises(LineageCycle, match="close a cycle"):

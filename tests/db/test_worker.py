@@ -71,7 +71,7 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 
 def test_a_worker_sequences_the_log_and_runs_enqueued_jobs(queued, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    settings, services, env = queued
+    _, services, env = queued
     assert not services.sequencer.leading  # a queued service leaves it to the workers
     services.receipts.store([services.issuer.draft("decision", BODY) for _ in range(5)])
     worker = start_worker(env, tmp_path, "worker")
@@ -89,7 +89,7 @@ def test_a_worker_sequences_the_log_and_runs_enqueued_jobs(queued, tmp_path: Pat
 
 
 def test_a_killed_workers_lease_passes_to_the_next_worker(queued, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    settings, services, env = queued
+    _, services, env = queued
     first = start_worker(env, tmp_path, "first")
     try:
         services.receipts.store([services.issuer.draft("decision", BODY)])

@@ -1,6 +1,7 @@
-"""Helpers of the fault tests (imported by name, unlike conftest): a real server (``casset-rights serve``, granian, two workers) on a
-PostgreSQL and a Redis of the test's own, started on free loopback ports and stopped,
-killed or starved under load. Nothing here touches the machine's shared servers.
+"""Helpers of the fault tests (imported by name, unlike conftest): a real server
+(``casset-rights serve``, granian, two workers) on a PostgreSQL and a Redis of the test's
+own, started on free loopback ports and stopped, killed or starved under load. Nothing
+here touches the machine's shared servers.
 
 Private servers need the PostgreSQL server binaries (``initdb``, ``pg_ctl``) and
 ``redis-server``; the PostgreSQL cluster runs as the ``postgres`` user (``initdb``
@@ -19,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fault_support import Load, PrivatePostgres, PrivateRedis, Service, wait_until
 from sqlalchemy import text
 
 from casset_rights.db.engine import make_engine
-
-from fault_support import Load, PrivatePostgres, PrivateRedis, Service, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -13,10 +13,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casset_rights.errors import (
-    DuplicateKey, InputTooDeep, InputTooLarge, IntegerOutOfRange, LimitExceeded, MalformedInput,
+    DuplicateKey,
+    InputTooDeep,
+    InputTooLarge,
+    IntegerOutOfRange,
+    LimitExceeded,
+    MalformedInput,
 )
 from casset_rights.limits import (
-    BODY_LIMITS, INT64_MAX, INT64_MIN, InputLimits, check_tree, decode_json, nesting_depth,
+    BODY_LIMITS,
+    INT64_MAX,
+    INT64_MIN,
+    InputLimits,
+    check_tree,
+    decode_json,
+    nesting_depth,
 )
 
 REFUSALS = (LimitExceeded, MalformedInput)

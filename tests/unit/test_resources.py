@@ -9,7 +9,11 @@ from jsonschema import Draft202012Validator
 
 from casset_rights.errors import InvalidInput, UnknownScope
 from casset_rights.policy import (
-    SCOPES, TRAVELLING_SCOPES, ResourceRef, check_scope, parse_resource,
+    SCOPES,
+    TRAVELLING_SCOPES,
+    ResourceRef,
+    check_scope,
+    parse_resource,
 )
 from casset_rights.policy.schema import policy_schema
 

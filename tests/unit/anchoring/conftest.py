@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eth_rpc_double import EthRpcDouble
 from sqlalchemy import Engine
 from web3 import EthereumTesterProvider, Web3
 
 from casset_rights.anchoring.embedded import EmbeddedChain, EmbeddedChainWarning
 from casset_rights.anchoring.job import Anchorer
 from casset_rights.log import TransparencyLog
-from eth_rpc_double import EthRpcDouble
 
 ORIGIN = "rights.casset.test/log"
 

@@ -46,7 +46,7 @@ class EthRpcDouble:
         double = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 body = json.dumps(double.answer(request)).encode()
                 self.send_response(200)

@@ -30,7 +30,7 @@ def test_the_abi_is_the_documented_interface() -> None:
     event = items[("event", "Anchored")]
     assert [(i["name"], i["type"], i["indexed"]) for i in event["inputs"]] == [
         ("root", "bytes32", True), ("treeSize", "uint64", False)]
-    assert contract.ANCHORED_TOPIC == Web3.keccak(text="Anchored(bytes32,uint64)").to_0x_hex()
+    assert Web3.keccak(text="Anchored(bytes32,uint64)").to_0x_hex() == contract.ANCHORED_TOPIC
 
 
 def test_the_deployed_code_is_the_artifact_with_its_owner_filled_in(

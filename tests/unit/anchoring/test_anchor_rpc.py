@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from eth_rpc_double import EthRpcDouble
 from sqlalchemy import Engine
 
 from casset_rights.anchoring import chain as chain_module
@@ -16,7 +17,6 @@ from casset_rights.anchoring.job import Anchorer
 from casset_rights.anchoring.rpc import JsonRpcChain, deploy_anchor_contract
 from casset_rights.anchoring.verify import verify_anchor
 from casset_rights.log import LeafInput, TransparencyLog
-from eth_rpc_double import EthRpcDouble
 
 CHAIN_ID = EMBEDDED_CHAIN_ID  # the double is an eth-tester chain
 

@@ -11,18 +11,24 @@ import pytest
 pytest.importorskip("c2pa")
 pytest.importorskip("av")
 
-from cryptography import x509  # noqa: E402
+from cryptography import x509
 
-from casset_rights.audio.certificates import DOCUMENT_SIGNING, local_identity, make_local_ca  # noqa: E402,E501
-from casset_rights.audio.errors import ProvenanceInvalid  # noqa: E402
-from casset_rights.audio.provenance import (  # noqa: E402
-    sign_preview, training_mining_entries, verify_preview,
+from casset_rights.audio.certificates import (
+    DOCUMENT_SIGNING,
+    local_identity,
+    make_local_ca,
 )
-from casset_rights.audio.render import encode  # noqa: E402
-from casset_rights.audio.synth import song  # noqa: E402
-from casset_rights.receipts.keys import FileKeyStore  # noqa: E402
-from casset_rights.receipts.service import ReceiptIssuer  # noqa: E402
-from casset_rights.receipts.verify import verify_receipt  # noqa: E402
+from casset_rights.audio.errors import ProvenanceInvalid
+from casset_rights.audio.provenance import (
+    sign_preview,
+    training_mining_entries,
+    verify_preview,
+)
+from casset_rights.audio.render import encode
+from casset_rights.audio.synth import song
+from casset_rights.receipts.keys import FileKeyStore
+from casset_rights.receipts.service import ReceiptIssuer
+from casset_rights.receipts.verify import verify_receipt
 
 RESOURCE = "hook:glass-hours/1/chorus"
 

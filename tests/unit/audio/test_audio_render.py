@@ -15,7 +15,12 @@ pytest.importorskip("pyloudnorm")
 from casset_rights.audio.decode import decode_window, probe  # noqa: E402
 from casset_rights.audio.errors import AudioCorrupt, WindowInvalid  # noqa: E402
 from casset_rights.audio.render import (  # noqa: E402
-    RenderSettings, check_window, fade, loop_crossfade, normalise, render_preview,
+    RenderSettings,
+    check_window,
+    fade,
+    loop_crossfade,
+    normalise,
+    render_preview,
 )
 from casset_rights.audio.sniff import sniff  # noqa: E402
 from casset_rights.audio.synth import song, tone, write_audio  # noqa: E402

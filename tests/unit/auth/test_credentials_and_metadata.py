@@ -9,7 +9,10 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from casset_rights.auth.credentials import check_secret, hash_secret, lookup_hash, new_secret
 from casset_rights.auth.registration import (
-    check_jwks, check_operator_client, key_algorithms, parse_agent_registration,
+    check_jwks,
+    check_operator_client,
+    key_algorithms,
+    parse_agent_registration,
     redirect_uri_problem,
 )
 

@@ -3,6 +3,7 @@ price, fee, lineage split, transfers made or held, and refund (hypothesis)."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from casset_rights.commerce import ledger
+from casset_rights.commerce.errors import AmountBelowMinimum, UnknownCurrency
 from casset_rights.commerce.models import PaymentRecord, Split
 from casset_rights.commerce.money import check_charge, platform_fee
-from casset_rights.commerce.errors import AmountBelowMinimum, UnknownCurrency
 from casset_rights.db.engine import make_engine
 from casset_rights.db.tables import metadata
 from casset_rights.lineage.royalties import largest_remainder
-from fractions import Fraction
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,8 @@ def payment(n: int, amount: int, fee_bps: int, weights: list[int]) -> PaymentRec
 counter = iter(range(10**9))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(amount=st.integers(50, 10_000_000), fee_bps=st.integers(0, 5000),
        weights=st.lists(st.integers(1, 1000), min_size=1, max_size=6),
        transferred=st.lists(st.booleans(), min_size=6, max_size=6),

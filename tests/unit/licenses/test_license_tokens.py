@@ -9,7 +9,12 @@ import pytest
 
 from casset_rights.errors import PaymentsNotConfigured, ReceiptInvalid
 from casset_rights.licenses import (
-    LICENSE_TYP, Grant, NoPayments, licensee_key, rfc3339, verify_license_token,
+    LICENSE_TYP,
+    Grant,
+    NoPayments,
+    licensee_key,
+    rfc3339,
+    verify_license_token,
 )
 from casset_rights.licenses.payments import format_money
 from casset_rights.licenses.tokens import sign_license
@@ -83,7 +88,7 @@ def test_a_license_token_verifies_as_a_license_only(tmp_path: Path) -> None:
 def test_without_a_payment_provider_paid_routes_are_not_configured() -> None:
     payments = NoPayments()
     assert payments.configured is False
-    with pytest.raises(PaymentsNotConfigured, match="49.00 USD"):
+    with pytest.raises(PaymentsNotConfigured, match=r"49\.00 USD"):
         payments.collect(quote_id="q", amount=Money(4900, "usd"), payer=PUBLIC,
                          description="remix-license")
     assert format_money(Money(150000, "usd")) == "1500.00 USD"

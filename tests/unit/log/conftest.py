@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from log_support import ORIGIN, SEED, Clock
 from sqlalchemy import Engine
 
 from casset_rights.log import TransparencyLog
-from log_support import ORIGIN, SEED, Clock
 
 
 @pytest.fixture

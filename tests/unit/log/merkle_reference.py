@@ -33,8 +33,8 @@ def path(m: int, d: Sequence[bytes]) -> list[bytes]:
         return []
     k = k_of(len(d))
     if m < k:
-        return path(m, d[:k]) + [mth(d[k:])]
-    return path(m - k, d[k:]) + [mth(d[:k])]
+        return [*path(m, d[:k]), mth(d[k:])]
+    return [*path(m - k, d[k:]), mth(d[:k])]
 
 
 def proof(m: int, d: Sequence[bytes]) -> list[bytes]:
@@ -47,8 +47,8 @@ def subproof(m: int, d: Sequence[bytes], b: bool) -> list[bytes]:
         return [] if b else [mth(d)]
     k = k_of(n)
     if m <= k:
-        return subproof(m, d[:k], b) + [mth(d[k:])]
-    return subproof(m - k, d[k:], False) + [mth(d[:k])]
+        return [*subproof(m, d[:k], b), mth(d[k:])]
+    return [*subproof(m - k, d[k:], False), mth(d[:k])]
 
 
 class MemoryTree:

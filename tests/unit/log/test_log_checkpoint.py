@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 
 from casset_rights.log import merkle
 from casset_rights.log.checkpoint import (
-    Checkpoint, key_id, parse_checkpoint, parse_verifier_key, sign_checkpoint, sign_note,
-    verifier_key, verify_checkpoint, verify_note,
+    Checkpoint,
+    key_id,
+    parse_checkpoint,
+    parse_verifier_key,
+    sign_checkpoint,
+    sign_note,
+    verifier_key,
+    verify_checkpoint,
+    verify_note,
 )
 from casset_rights.log.errors import CheckpointInvalid
 

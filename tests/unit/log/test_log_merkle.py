@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from merkle_reference import MemoryTree, mth, path, proof, tree_of
 
 from casset_rights.log import merkle
 from casset_rights.log.errors import ProofInvalid
-from merkle_reference import MemoryTree, mth, path, proof, tree_of
 
 VECTORS = json.loads((Path(__file__).parents[2] / "assets" / "rfc6962_merkle_vectors.json")
                      .read_text())

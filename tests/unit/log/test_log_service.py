@@ -10,15 +10,20 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from log_support import ORIGIN, SEED, Clock
+from merkle_reference import mth, path, proof
 from sqlalchemy import Engine, event, text
 
 from casset_rights.db.engine import make_engine
 from casset_rights.errors import InvalidInput, NotFound
 from casset_rights.log import (
-    LeafInput, ProofInvalid, TransparencyLog, leaf_hash, parse_checkpoint, verify_checkpoint,
+    LeafInput,
+    ProofInvalid,
+    TransparencyLog,
+    leaf_hash,
+    parse_checkpoint,
+    verify_checkpoint,
 )
-from log_support import ORIGIN, SEED, Clock
-from merkle_reference import mth, path, proof
 
 VECTORS = json.loads((Path(__file__).parents[2] / "assets" / "rfc6962_merkle_vectors.json")
                      .read_text())

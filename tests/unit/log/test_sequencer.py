@@ -18,8 +18,8 @@ from casset_rights.errors import InvalidInput
 from casset_rights.log import LeafInput, TransparencyLog
 from casset_rights.log.errors import EntryPending
 from casset_rights.log.keeper import LogKeeper, keeper_for
-from casset_rights.log_queue import enqueue_in, pending_count
 from casset_rights.log.sequencer import FileLease, PostgresLease, lease_for
+from casset_rights.log_queue import enqueue_in, pending_count
 from casset_rights.receipts.keys import FileKeyStore
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 

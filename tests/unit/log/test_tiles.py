@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from merkle_reference import mth
 from sqlalchemy import Engine
 
 from casset_rights.errors import NotFound
@@ -29,7 +30,6 @@ from casset_rights.log.tiles import (
     tile_path,
 )
 from casset_rights.log.tiles_client import TiledLog, verify_inclusion_from_tiles
-from merkle_reference import mth
 
 VECTORS = json.loads((Path(__file__).parents[2] / "assets" / "rfc6962_merkle_vectors.json")
                      .read_text())

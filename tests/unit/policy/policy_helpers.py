@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from casset_rights.policy import (
-    CompiledPolicy, Decision, authorize, build_request, compile_policy, parse,
+    CompiledPolicy,
+    Decision,
+    authorize,
+    build_request,
+    compile_policy,
+    parse,
 )
 from casset_rights.principal import PUBLIC, Principal
 

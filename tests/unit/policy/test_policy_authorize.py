@@ -8,13 +8,30 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 from policy_helpers import (
-    AGENT, HOOK, OWNER, PARTNER, RELEASE, STRANGER_ARTIST, TRACK, compiled, decide, document,
+    AGENT,
+    HOOK,
+    OWNER,
+    PARTNER,
+    RELEASE,
+    STRANGER_ARTIST,
+    TRACK,
+    compiled,
+    decide,
+    document,
 )
 
 from casset_rights.errors import InvalidInput, UnknownContextKey, UnknownScope
 from casset_rights.policy import (
-    Context, Obligation, Reason, Request, authorize, build_request, compile_policy, known_context,
-    parse, parse_resource,
+    Context,
+    Obligation,
+    Reason,
+    Request,
+    authorize,
+    build_request,
+    compile_policy,
+    known_context,
+    parse,
+    parse_resource,
 )
 from casset_rights.principal import PUBLIC, Principal
 

@@ -13,11 +13,23 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from policy_strategies import (
-    ACTIONS, RESOURCES, chains, policies, policy_document, reference, requests, rules,
+    ACTIONS,
+    RESOURCES,
+    chains,
+    policies,
+    policy_document,
+    reference,
+    requests,
+    rules,
 )
 
 from casset_rights.policy import (
-    Decision, authorize, build_request, compile_policy, parse, serialize,
+    Decision,
+    authorize,
+    build_request,
+    compile_policy,
+    parse,
+    serialize,
 )
 from casset_rights.policy.model import to_policy
 from casset_rights.principal import Principal

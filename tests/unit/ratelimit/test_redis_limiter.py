@@ -67,7 +67,7 @@ def test_concurrent_takes_on_one_loop_share_round_trips_and_stay_exact(prefix: s
             verdicts = await asyncio.gather(*(limiter.take(k, quota) for k in keys))
         finally:
             await limiter.aclose()
-        return [(k, v.allowed) for k, v in zip(keys, verdicts)]
+        return [(k, v.allowed) for k, v in zip(keys, verdicts, strict=True)]
 
     answers = asyncio.run(run())
     for key in ("k0", "k1", "k2"):

@@ -15,7 +15,11 @@ from casset_rights.errors import NotFound, ReceiptInvalid
 from casset_rights.receipts.jws import sign_compact
 from casset_rights.receipts.keys import FileKeyStore, b64url
 from casset_rights.receipts.service import (
-    RECEIPT_TYP, ReceiptIssuer, ReceiptStore, ReceiptWriter, new_receipt_id,
+    RECEIPT_TYP,
+    ReceiptIssuer,
+    ReceiptStore,
+    ReceiptWriter,
+    new_receipt_id,
 )
 from casset_rights.receipts.tables import receipts as receipts_table
 from casset_rights.receipts.verify import keys_from_jwks, verify_receipt
@@ -83,20 +87,20 @@ def test_tampered_payload_is_a_bad_signature(keys: FileKeyStore) -> None:
     head, _, sig = token.split(".")
     forged = b64url(json.dumps({**BODY, "decision": "permit", "iss": "i", "iat": 1,
                                 "jti": "x"}).encode())
-    with pytest.raises(ReceiptInvalid, match="^bad signature"):
+    with pytest.raises(ReceiptInvalid, match=r"^bad signature"):
         verify_receipt(f"{head}.{forged}.{sig}", keys.jwks())
 
 
 def test_unknown_key(keys: FileKeyStore, tmp_path: Path) -> None:
     token = ReceiptIssuer(keys, issuer="i").issue("decision", BODY).token
     other = FileKeyStore(tmp_path / "other")
-    with pytest.raises(ReceiptInvalid, match="^unknown key"):
+    with pytest.raises(ReceiptInvalid, match=r"^unknown key"):
         verify_receipt(token, other.jwks())
 
 
 @pytest.mark.parametrize("token", ["", "abc", "a.b", "a.b.c.d", "!!.??.##", "e30.e30"])
 def test_malformed(keys: FileKeyStore, token: str) -> None:
-    with pytest.raises(ReceiptInvalid, match="^malformed"):
+    with pytest.raises(ReceiptInvalid, match=r"^malformed"):
         verify_receipt(token, keys.jwks())
 
 
@@ -105,14 +109,14 @@ def test_alg_none_and_other_algorithms_are_refused(keys: FileKeyStore) -> None:
     for alg in ("none", "HS256", "RS256", "ES256"):
         header = b64url(json.dumps({"alg": alg, "kid": keys.active().kid,
                                     "typ": RECEIPT_TYP}).encode())
-        with pytest.raises(ReceiptInvalid, match="^unsupported algorithm"):
+        with pytest.raises(ReceiptInvalid, match=r"^unsupported algorithm"):
             verify_receipt(f"{header}.{payload}.", keys.jwks())
 
 
 def test_another_token_type_is_not_a_receipt(keys: FileKeyStore) -> None:
     token = sign_compact({"iss": "i", "iat": 1, "jti": "x", "principal": {}}, keys.active(),
                          typ="at+jwt")
-    with pytest.raises(ReceiptInvalid, match="^wrong type"):
+    with pytest.raises(ReceiptInvalid, match=r"^wrong type"):
         verify_receipt(token, keys.jwks())
 
 
