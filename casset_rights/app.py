@@ -76,13 +76,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         # queue, ``casset-rights worker`` processes do it (jobs/registry.py).
         if not settings.queue_url:
             container.sequencer.start()
-        if container.commerce is not None:
-            container.commerce.start()  # payment holds expire on time
+        container.periodic.start()  # payment holds and idempotency keys expire on time
 
     async def on_shutdown() -> None:
         container.sequencer.stop()
-        if container.commerce is not None:
-            container.commerce.stop()
+        container.periodic.stop()
         container.index.stop()
         await container.limiter.aclose()
         if owned:

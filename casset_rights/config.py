@@ -106,6 +106,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limits_enabled: bool = True
     # Licenses: how long a quote stays good.
     license_quote_ttl_seconds: int = 900
+    # Idempotency keys (docs/licenses-and-lineage.md) are kept at least this long; a sweep
+    # every ``idempotency_sweep_seconds`` deletes older ones, after which a retry under
+    # the same key is a new request.
+    idempotency_key_retention_seconds: int = 24 * 3600
+    idempotency_sweep_seconds: float = 600.0
     # Payments: absent keys mean paid routes answer that payments are not configured.
     # ``stripe_api_base`` points the SDK at another server (a local one in tests).
     stripe_secret_key: str | None = None

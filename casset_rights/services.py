@@ -20,7 +20,7 @@ from casset_rights.agents.x402pay import X402Checkout, open_x402
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.audio import AudioService, open_audio
 from casset_rights.auth.service import AuthService, open_auth
-from casset_rights.commerce.wiring import Commerce, open_commerce
+from casset_rights.commerce.wiring import HOLD_SWEEP_SECONDS, Commerce, open_commerce
 from casset_rights.config import Settings
 from casset_rights.db.engine import make_engine
 from casset_rights.db.migrate import upgrade
@@ -28,6 +28,7 @@ from casset_rights.decisions.catalog_view import CatalogView
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
+from casset_rights.jobs.periodic import Every, PeriodicJobs
 from casset_rights.jobs.queue import JobQueue, open_queue
 from casset_rights.jobs.registry import job_function
 from casset_rights.licenses import HeldGrants, LicenseDesk, LicenseService
@@ -76,6 +77,8 @@ class Services:
     agents: AgentTerms  # RSL, AI preferences, TDMRep, ODRL (casset_rights/agents)
     x402: X402Checkout | None  # paid routes paid by agents (agents/x402pay.py)
     cosigner: Cosigner
+    # Jobs run on a timer in the server (expiring payment holds and idempotency keys).
+    periodic: PeriodicJobs
     extras: dict[str, Any] = field(default_factory=dict)
     # Payments through Stripe; None without Stripe keys (payment routes answer 501).
     commerce: Commerce | None = None
@@ -128,6 +131,7 @@ class Services:
         }
 
     def close(self) -> None:
+        self.periodic.stop()
         self.index.stop()
         self.audio.close()
         self.sequencer.stop()
@@ -178,6 +182,10 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                       name=settings.queue_name)
     commerce = open_commerce(settings, engine=engine, licenses=licenses, issuer=issuer,
                              receipts=receipts)
+    schedule = [Every("expire-idempotency-keys", settings.idempotency_sweep_seconds)]
+    if commerce is not None:
+        schedule.append(Every("expire-payment-holds", HOLD_SWEEP_SECONDS))
+    periodic = PeriodicJobs(schedule, functions=job_function, context=context)
     # Analysis runs on a shared queue when there is one; otherwise in the audio
     # service's own worker processes (the inline queue's threads would run librosa in
     # the server process).
@@ -196,7 +204,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                     agents=AgentTerms(index=index, catalog=catalog,
                                       base=settings.resolved_issuer,
                                       analyses=finished_analyses(audio)),
-                    x402=open_x402(settings, licenses=licenses), cosigner=cosigner)
+                    x402=open_x402(settings, licenses=licenses), cosigner=cosigner,
+                    periodic=periodic)
     context["services"] = services
     return services
 

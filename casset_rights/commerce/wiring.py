@@ -7,9 +7,7 @@ services; without it there is no commerce (``None``) and the payment routes answ
 
 from __future__ import annotations
 
-import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -22,7 +20,9 @@ from casset_rights.config import Settings
 from casset_rights.licenses.service import LicenseService
 from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
 
-logger = logging.getLogger("casset_rights.commerce")
+# How often the server expires payment holds (the job ``expire-payment-holds``, run by
+# ``casset_rights.jobs.periodic``).
+HOLD_SWEEP_SECONDS = 60.0
 
 
 @dataclass
@@ -31,32 +31,6 @@ class Commerce:
     payouts: Payouts
     webhooks: Webhooks
     gateway: PaymentGateway
-    sweep_every_seconds: float = 60.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _sweeper: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Expire payment holds every ``sweep_every_seconds`` on a daemon thread (the
-        embedded default; a job queue's periodic job later)."""
-        if self._sweeper is not None:
-            return
-        self._stop.clear()
-        self._sweeper = threading.Thread(target=self._sweep, name="payment-holds",
-                                         daemon=True)
-        self._sweeper.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=10)
-            self._sweeper = None
-
-    def _sweep(self) -> None:
-        while not self._stop.wait(self.sweep_every_seconds):
-            try:
-                self.checkout.expire_holds()
-            except Exception:  # Stripe or the database away: the next sweep tries again
-                logger.exception("expiring payment holds failed")
 
 
 def open_commerce(settings: Settings, *, engine: Engine, licenses: LicenseService,

@@ -14,6 +14,11 @@ primary key, and then finds the winner's outcome). Outcomes are read back with a
 ``msgspec.json.Decoder`` each service builds once at import: msgspec builds a type's
 decoding information on first use, and two threads doing that at once for the same
 type crashed the interpreter (msgspec 0.22, types with postponed annotations).
+
+Keys do not last for ever: ``expire`` deletes those older than the retention
+(``idempotency_key_retention_seconds``, a day by default), and the job
+``expire-idempotency-keys`` runs it on a timer (``casset_rights.jobs.periodic``). A
+retry under an expired key is a new request.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from casset_rights.canonical import canonical_bytes
+from casset_rights.db.engine import writing
 from casset_rights.errors import InvalidInput
 from casset_rights.idempotency.tables import idempotency_keys
 
@@ -110,3 +116,14 @@ def settled(engine: Engine, claim: Claim | None, decoder: msgspec.json.Decoder[T
         if found is None:
             raise
         return found
+
+
+def expire(engine: Engine, *, retention_seconds: float,
+           clock: Callable[[], float] = time.time) -> int:
+    """Delete every key stored more than ``retention_seconds`` ago (by ``clock``); returns
+    how many. A retry under a deleted key is a new request."""
+    cutoff_ms = int((clock() - retention_seconds) * 1000)
+    with writing(engine) as conn:
+        deleted = conn.execute(delete(idempotency_keys)
+                               .where(idempotency_keys.c.created_at_ms < cutoff_ms))
+    return deleted.rowcount

@@ -1,7 +1,7 @@
 """Idempotency keys: one row per (caller, key), written in the transaction of the write it
 names, holding a fingerprint of the request and the write's outcome to replay."""
 
-from sqlalchemy import BigInteger, Column, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, PrimaryKeyConstraint, String, Table, Text
 
 from casset_rights.db.metadata import metadata
 
@@ -19,3 +19,5 @@ idempotency_keys = Table(
     Column("created_at_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("owner", "key"),
 )
+# The sweep deletes by age (``casset_rights.idempotency.expire``).
+Index("ix_idempotency_keys_created_at_ms", idempotency_keys.c.created_at_ms)

@@ -27,6 +27,7 @@ def anchor_log(context: dict[str, Any]) -> dict[str, Any]:
 JOBS: dict[str, str] = {
     "anchor-log": "casset_rights.jobs.registry:anchor_log",
     "expire-payment-holds": "casset_rights.commerce.jobs:expire_payment_holds",
+    "expire-idempotency-keys": "casset_rights.idempotency.jobs:expire_idempotency_keys",
     "audio-analyse": "casset_rights.audio.analysis_jobs:analyse_track_job",
 }
 
