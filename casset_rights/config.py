@@ -42,7 +42,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     load_examples: bool = False
     catalog_dir: str = str(PROJECT_ROOT / "examples" / "catalog")
     policies_dir: str = str(PROJECT_ROOT / "policies")
-    schemas_dir: Path = PROJECT_ROOT / "schemas"
     # Input limits (docs/limits.md): a request body, and a policy or manifest file. Nesting
     # counts arrays and objects; integers are 64-bit everywhere, whatever these say.
     max_body_bytes: int = 256 * 1024

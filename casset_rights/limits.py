@@ -196,17 +196,3 @@ def _not_json(what: str, message: str, text: str, pos: int) -> MalformedInput:
     return MalformedInput(f"{what} is not JSON: {message} (line {line}, column {column})",
                           errors=[FieldError(pointer="", message=message, line=line,
                                              column=column)])
-
-
-def check_tree(value: Any, limits: InputLimits, *, what: str = "the document") -> None:
-    """Check data parsed by another reader (YAML) against the depth limit and the integer
-    range, iteratively. Raises InputTooDeep or IntegerOutOfRange."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            check_depth(depth + 1, limits, what=what)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            check_integer(item)

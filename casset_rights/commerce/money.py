@@ -16,7 +16,6 @@ MINIMUM_CHARGE: dict[str, int] = {
     "sgd": 50, "brl": 50, "inr": 50, "jpy": 50, "dkk": 250, "nok": 300, "sek": 300,
     "pln": 200, "czk": 1500, "hkd": 400, "mxn": 1000,
 }
-ZERO_DECIMAL = frozenset({"jpy"})
 MAXIMUM_CHARGE = 99_999_999  # Stripe's eight-digit limit on an amount
 
 

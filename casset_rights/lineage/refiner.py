@@ -59,9 +59,6 @@ class LineageIndex:
             answers[ref.id] = found
         return found
 
-    def has_edges(self, release_id: str) -> bool:
-        return f"release:{release_id}" in self._by_release
-
     def _walk(self, start: ResourceRef) -> tuple[tuple[ResourceRef, int], ...]:
         by_release = self._by_release
         depth_of: dict[str, int] = {}

@@ -225,11 +225,6 @@ class Sequencer:
     def idle_seconds(self) -> float:
         return self._idle
 
-    def take_lease(self) -> bool:
-        """Hold the lease if nobody else does (kept until ``stop`` or this process ends);
-        True when this process leads."""
-        return self._lease.acquire()
-
     # --- one pass -------------------------------------------------------------------------
 
     def integrate(self) -> tuple[int, int | None]:
