@@ -6,8 +6,8 @@ after), Redis for rate limits, replay caches and the job queue, rate limits on (
 enough that the benchmark's one address is never refused: the limiter still runs on every
 request), one ``casset-rights worker`` beside the API processes (it runs the jobs and the
 log's sequencer, as deployed), and the service and the bare app each under granian with
-the same number of workers, measured for 1 and then 2 workers. ``--shape embedded`` is the second row:
-SQLite in a data folder, limits in process, 1 worker.
+the same number of workers, measured for 1 and then 2 workers. ``--shape embedded`` is the
+second row: SQLite in a data folder, limits in process, 1 worker.
 
 For each worker count one run starts both servers, checks the real service answers a
 decision with a receipt that verifies against its JWKS, then drives each scenario with
