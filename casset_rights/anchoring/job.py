@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from casset_rights.anchoring.chain import AnchorChain
 from casset_rights.anchoring.records import AnchorRecord, AnchorStatus
 from casset_rights.anchoring.tables import anchors
+from casset_rights.db.engine import writing
 
 if TYPE_CHECKING:  # the log hands itself in; anchoring does not import it
     from casset_rights.log.service import TransparencyLog
@@ -87,7 +88,7 @@ class Anchorer:
         signed = self._chain.sign_anchor(root, tree_size)
         now = int(self._clock())
         try:
-            with self._engine.begin() as conn:
+            with writing(self._engine) as conn:
                 conn.execute(insert(anchors).values(
                     chain_id=self._chain.chain_id, contract_address=self._chain.contract_address,
                     root=root, tree_size=tree_size, status="intent", sender=signed.sender,
@@ -181,7 +182,7 @@ class Anchorer:
     def _update(self, record: AnchorRecord, values: dict[str, object],
                 only_if: tuple[AnchorStatus, ...] = UNSETTLED) -> AnchorRecord:
         """Change the row unless another job settled it meanwhile; returns the row as it is."""
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(update(anchors)
                          .where(anchors.c.id == record.id, anchors.c.status.in_(only_if))
                          .values(**values, updated_at=int(self._clock())))

@@ -21,6 +21,7 @@ from casset_rights.auth.credentials import check_secret, hash_secret, new_secret
 from casset_rights.auth.registration import SECRET_METHODS
 from casset_rights.auth.scopes import KIND_SCOPES, scope_set, scope_text
 from casset_rights.auth.tables import oauth_clients
+from casset_rights.db.engine import writing
 from casset_rights.errors import Conflict, InvalidInput, NotFound
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
@@ -120,7 +121,7 @@ class ClientStore:
             secret_hash=hash_secret(secret) if secret else None, jwks=jwks,
             registration=dict(registration or {}))
         try:
-            with self._engine.begin() as conn:
+            with writing(self._engine) as conn:
                 conn.execute(insert(oauth_clients).values(_row(client)))
         except IntegrityError:
             raise Conflict(f"client id {client_id!r} is taken") from None
@@ -146,7 +147,7 @@ class ClientStore:
 
     def disable(self, client_id: str) -> None:
         """Refuse the client from now on (its tokens are revoked by the caller)."""
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             done = conn.execute(update(oauth_clients)
                                 .where(oauth_clients.c.client_id == client_id,
                                        oauth_clients.c.disabled_at.is_(None))

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from casset_rights.auth.credentials import lookup_hash
 from casset_rights.auth.tables import oauth_codes
+from casset_rights.db.engine import writing
 
 
 class AuthorizationCode(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,7 +62,7 @@ class CodeStore:
             client_id=client_id, artist_id=artist_id, grant_id=uuid.uuid4().hex,
             redirect_uri=redirect_uri, scope=scope, code_challenge=code_challenge,
             code_challenge_method=code_challenge_method, expires_at=now + self._ttl)
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(insert(oauth_codes).values(
                 code_hash=lookup_hash(code), created_at=now, **msgspec.structs.asdict(record)))
         return record
@@ -71,7 +72,7 @@ class CodeStore:
         a stolen code presented by the wrong client cannot burn the right one's)."""
         now = int(self._clock())
         key = lookup_hash(code)
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             claimed = conn.execute(
                 update(oauth_codes)
                 .where(oauth_codes.c.code_hash == key, oauth_codes.c.client_id == client_id,

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, insert, select, update
 from casset_rights.auth.credentials import lookup_hash
 from casset_rights.auth.revocation import RevokedTokens
 from casset_rights.auth.tables import oauth_access_tokens, oauth_refresh_tokens
+from casset_rights.db.engine import writing
 from casset_rights.receipts.keys import KeyStore
 
 ACCESS_TOKEN_TYP = "at+jwt"
@@ -132,7 +133,7 @@ class TokenStore:
 
     def record_access(self, minted: MintedToken, *, client_id: str, subject: str,
                       scope: str, grant_id: str | None) -> None:
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(insert(oauth_access_tokens).values(
                 jti=minted.jti, client_id=client_id, subject=subject, grant_id=grant_id,
                 scope=scope, issued_at=minted.issued_at, expires_at=minted.expires_at))
@@ -154,7 +155,7 @@ class TokenStore:
     def save_refresh(self, token: str, *, client_id: str, artist_id: str, grant_id: str,
                      scope: str) -> None:
         now = int(self._clock())
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(insert(oauth_refresh_tokens).values(
                 token_hash=lookup_hash(token), client_id=client_id, artist_id=artist_id,
                 grant_id=grant_id, scope=scope, issued_at=now,
@@ -173,7 +174,7 @@ class TokenStore:
         now = int(self._clock())
         key = lookup_hash(token)
         t = oauth_refresh_tokens
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             claimed = conn.execute(
                 update(t).where(t.c.token_hash == key, t.c.client_id == client_id,
                                 t.c.used_at.is_(None), t.c.revoked_at.is_(None),
@@ -192,7 +193,7 @@ class TokenStore:
 
     def revoke_grant(self, grant_id: str) -> None:
         """Revoke every access and refresh token that came from one consent."""
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(update(oauth_refresh_tokens)
                          .where(oauth_refresh_tokens.c.grant_id == grant_id,
                                 oauth_refresh_tokens.c.revoked_at.is_(None))
@@ -201,7 +202,7 @@ class TokenStore:
 
     def revoke_client(self, client_id: str) -> None:
         """Revoke every token of a client (when it is disabled)."""
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(update(oauth_refresh_tokens)
                          .where(oauth_refresh_tokens.c.client_id == client_id,
                                 oauth_refresh_tokens.c.revoked_at.is_(None))
@@ -211,7 +212,7 @@ class TokenStore:
     def _revoke_access_where(self, condition: Any) -> None:
         now = int(self._clock())
         t = oauth_access_tokens
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             rows: Sequence[Any] = conn.execute(
                 select(t.c.jti, t.c.expires_at)
                 .where(condition, t.c.revoked_at.is_(None), t.c.expires_at > now)).all()

@@ -80,7 +80,7 @@ class LineageProposals:
         row = msgspec.to_builtins(proposal)
         for name in ("parents", "context", "principal"):
             row[name] = msgspec.json.encode(row[name]).decode()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(insert(lineage_proposals).values(**row))
         return proposal
 

@@ -343,7 +343,7 @@ class TransparencyLog:
         if (same.tree_size, same.root, same.timestamp) != (
                 checkpoint.tree_size, checkpoint.root, checkpoint.timestamp):
             raise InvalidInput("the cosigned note is of another checkpoint")
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(insert(log_checkpoints).values(
                 origin=self.origin, tree_size=checkpoint.tree_size, root=checkpoint.root,
                 timestamp=checkpoint.timestamp, key_name=self.key_name, note=note))
