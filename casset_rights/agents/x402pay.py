@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 
 from casset_rights.db.engine import writing
@@ -39,6 +37,10 @@ from casset_rights.licenses.errors import QuoteExpired, QuoteUsed
 from casset_rights.licenses.payments import Payment
 from casset_rights.licenses.service import cap_reached
 from casset_rights.principal import Principal
+
+if TYPE_CHECKING:  # eth_account is loaded when a chain or a wallet is first made (it
+    # costs about a second at import: py_ecc's pairing tables), not by every process
+    from eth_account.signers.local import LocalAccount
 
 USDC_DECIMALS = 6
 CENTS_TO_UNITS = 10 ** (USDC_DECIMALS - 2)
@@ -76,6 +78,7 @@ class EmbeddedDollarChain:
     domain = ("USD Coin", "2")
 
     def __init__(self, *, fund: tuple[str, ...] = ()) -> None:
+        from eth_account import Account
         from web3 import EthereumTesterProvider, Web3
 
         self.w3 = Web3(EthereumTesterProvider())
@@ -185,6 +188,8 @@ class JsonRpcDollarChain:
 def demo_wallet(data_dir: Path) -> LocalAccount:
     """The demo wallet of a data folder (made on first use, kept in
     ``demo-wallet.key``): the embedded chain funds it with test dollars at start."""
+    from eth_account import Account
+
     path = data_dir / "demo-wallet.key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -220,6 +225,8 @@ class X402Checkout:
                 self._chain = self._make_chain()
                 self._facilitator = self._chain.facilitator()
                 if self._pay_to is None:
+                    from eth_account import Account
+
                     self._pay_to = Account.create().address  # the platform's, in process
             return self._chain  # type: ignore[no-any-return]
 

@@ -29,6 +29,7 @@ class AuthorizationCode(msgspec.Struct, frozen=True, kw_only=True):
     code_challenge: str
     code_challenge_method: str
     expires_at: int
+    resource: str | None = None  # the audience consented for (RFC 8707)
 
     # -- authlib's AuthorizationCodeMixin -------------------------------------------------
 
@@ -55,13 +56,16 @@ class CodeStore:
         self._clock = clock
 
     def save(self, code: str, *, client_id: str, artist_id: str, redirect_uri: str,
-             scope: str, code_challenge: str, code_challenge_method: str) -> AuthorizationCode:
-        """Store a new code; its grant id starts the family of tokens it leads to."""
+             scope: str, code_challenge: str, code_challenge_method: str,
+             resource: str | None = None) -> AuthorizationCode:
+        """Store a new code, bound to ``resource`` (the audience its tokens are for); its
+        grant id starts the family of tokens it leads to."""
         now = int(self._clock())
         record = AuthorizationCode(
             client_id=client_id, artist_id=artist_id, grant_id=uuid.uuid4().hex,
             redirect_uri=redirect_uri, scope=scope, code_challenge=code_challenge,
-            code_challenge_method=code_challenge_method, expires_at=now + self._ttl)
+            code_challenge_method=code_challenge_method, expires_at=now + self._ttl,
+            resource=resource)
         with writing(self._engine) as conn:
             conn.execute(insert(oauth_codes).values(
                 code_hash=lookup_hash(code), created_at=now, **msgspec.structs.asdict(record)))

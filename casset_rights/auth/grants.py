@@ -115,10 +115,19 @@ class AuthorizationCodeGrant(_ResourceIndicators, grants.AuthorizationCodeGrant)
         return redirect_uri
 
     def validate_token_request(self) -> None:
-        # The resource is checked before the code is claimed, so a bad one leaves the
-        # code redeemable.
+        # The resource is checked before the code is claimed, so an unknown one leaves
+        # the code redeemable.
         self.validate_resource()
         super().validate_token_request()
+        # The code buys tokens for the audience its authorization named, and no other
+        # (RFC 8707 section 2.2): without a resource the token is for that audience; a
+        # token request naming another is refused (the code is spent, as any code
+        # presented once).
+        bound = getattr(self.request.authorization_code, "resource", None)
+        if bound is not None:
+            if self.request.payload.data.get("resource") and self.request.audience != bound:
+                raise InvalidTargetError("resource must be the one the authorization named.")
+            self.request.audience = bound
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         data = request.payload.data
@@ -126,7 +135,8 @@ class AuthorizationCodeGrant(_ResourceIndicators, grants.AuthorizationCodeGrant)
             code, client_id=request.client.client_id, artist_id=request.user.artist_id,
             redirect_uri=request.payload.redirect_uri, scope=request.scope,
             code_challenge=data["code_challenge"],
-            code_challenge_method=data["code_challenge_method"])
+            code_challenge_method=data["code_challenge_method"],
+            resource=requested_audience(self.server, request))
 
     def query_authorization_code(self, code: str, client: Any) -> Any:
         redemption = self.server.codes.redeem(code, client_id=client.client_id)

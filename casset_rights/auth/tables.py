@@ -46,6 +46,8 @@ oauth_codes = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("used_at", BigInteger),
+    # The audience the authorization named (RFC 8707): the code buys tokens for it only.
+    Column("resource", Text),
 )
 
 oauth_access_tokens = Table(

@@ -20,13 +20,13 @@ ISSUER = "http://rights.test"
 AUDIENCE = "http://rights.test/v1"
 
 
-def verify_with_jwks(oauth: Any, token: str) -> dict[str, Any]:
+def verify_with_jwks(oauth: Any, token: str, audience: str = AUDIENCE) -> dict[str, Any]:
     jwks = oauth.http.get("/.well-known/jwks.json").json()
     header = jwt.get_unverified_header(token)
     assert header["typ"] == "at+jwt" and header["alg"] == "EdDSA"
     jwk = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     key = jwt.PyJWK(jwk).key
-    return jwt.decode(token, key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER)
+    return jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, issuer=ISSUER)
 
 
 def ec_client(oauth: Any, **kwargs: Any) -> tuple[Any, ec.EllipticCurvePrivateKey]:
@@ -344,3 +344,22 @@ def test_registration_refuses_bad_metadata(oauth: Any, metadata: Any, error: str
 def test_every_music_scope_is_distinct_from_the_oauth_scopes(oauth: Any) -> None:
     meta = oauth.http.get("/.well-known/oauth-authorization-server").json()
     assert not set(meta["scopes_supported"]) & set(MUSIC_SCOPES)
+
+
+def test_a_code_buys_tokens_for_the_resource_it_was_authorized_for(oauth: Any) -> None:
+    """RFC 8707: a code authorized for the MCP endpoint is redeemed for it alone; a token
+    request without a resource gets that audience, one naming the API is refused."""
+    from casset_rights.auth.service import resource_audiences
+
+    api, mcp = resource_audiences(oauth.services.settings)
+    partner, artist = oauth.partner(), oauth.artist("nightglass")
+    code, verifier = oauth.code_for(partner, artist, resource=mcp)
+    refused = oauth.exchange(partner, code, verifier, resource=api)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_target"
+    code, verifier = oauth.code_for(partner, artist, resource=mcp)
+    tokens = oauth.exchange(partner, code, verifier)
+    assert tokens.status_code == 200, tokens.text
+    assert verify_with_jwks(oauth, tokens.json()["access_token"], mcp)["aud"] == mcp
+    code, verifier = oauth.code_for(partner, artist)  # no resource: the API's
+    tokens = oauth.exchange(partner, code, verifier)
+    assert verify_with_jwks(oauth, tokens.json()["access_token"], api)["aud"] == api
