@@ -95,8 +95,8 @@ def cmd_demo_pay(args: argparse.Namespace, settings: Settings) -> int:
     client.set_spend_controls(False)  # test dollars on the embedded chain
     payload = client.create_payment_payload(
         decode_payment_required_header(asked.headers["payment-required"]))
-    paid = httpx.post(url, timeout=60,
-                      headers={**auth, "payment-signature": encode_payment_signature_header(payload)})
+    signature = encode_payment_signature_header(payload)
+    paid = httpx.post(url, timeout=60, headers={**auth, "payment-signature": signature})
     print(json.dumps(paid.json(), indent=2))
     return 0 if paid.status_code == 201 else 1
 

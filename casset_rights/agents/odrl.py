@@ -1,13 +1,14 @@
 """ODRL 2.2 ``Offer`` policies (JSON-LD) and W3C TDMRep, from the compiled policies.
 
 ``policy_offer`` turns one artist policy into an Offer: each permit rule a permission,
-each deny rule a prohibition, each route rule a permission whose duties say how to obtain
-it (``compensate`` with a ``payAmount`` for a paid route, ``obtainConsent`` for one
-granted on request), each after ``music:obtainLicense`` naming the route; obligations as duties (``attribute``, ``inform`` for report-use, and
-this profile's ``linkBack`` / ``registerDerivative``), ``when`` conditions as constraints
-(``purpose``, ``spatial``, ``dateTime`` and the profile's ``excerptSeconds``), the audience
-as the assignee (a party collection per principal kind). ``conflict: prohibit`` states
-the engine's rule that a deny wins. Actions are this profile's terms, one per scope.
+each deny rule a prohibition, each route rule a permission whose duties say how to
+obtain it (``compensate`` with a ``payAmount`` for a paid route, ``obtainConsent`` for
+one granted on request), each after ``music:obtainLicense`` naming the route;
+obligations as duties (``attribute``, ``inform`` for report-use, and this profile's
+``linkBack`` / ``registerDerivative``), ``when`` conditions as constraints (``purpose``,
+``spatial``, ``dateTime`` and the profile's ``excerptSeconds``), the audience as the
+assignee (a party collection per principal kind). ``conflict: prohibit`` states the
+engine's rule that a deny wins. Actions are this profile's terms, one per scope.
 
 The JSON-LD context is inline (the ODRL terms used, mapped to the ODRL vocabulary IRIs),
 so the document expands offline; ``tdm_offer`` follows the TDMRep ODRL profile

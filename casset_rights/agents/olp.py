@@ -27,7 +27,11 @@ from casset_rights.agents import rsl
 from casset_rights.agents.terms import resource_of_path
 from casset_rights.auth.credentials import check_secret
 from casset_rights.errors import (
-    CassetError, LicenseMissing, LicenseNotCovering, LicenseNotOffered, PaymentRefused,
+    CassetError,
+    LicenseMissing,
+    LicenseNotCovering,
+    LicenseNotOffered,
+    PaymentRefused,
     PaymentsNotConfigured,
 )
 from casset_rights.policy import SCOPES, build_request

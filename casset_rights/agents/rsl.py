@@ -29,7 +29,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from casset_rights.agents.terms import (
-    AUDIENCES, PURPOSE_CASES, ResourceTerms, deed_path, resource_path,
+    AUDIENCES,
+    PURPOSE_CASES,
+    ResourceTerms,
+    deed_path,
+    resource_path,
 )
 from casset_rights.policy import SCOPES, Decision, LicenseRoute
 
