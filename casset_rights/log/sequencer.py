@@ -214,6 +214,7 @@ class Sequencer:
         self._next_anchor = time.monotonic() + anchor_every_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._anchoring: threading.Thread | None = None  # an anchor being sent aside
         self._last_anchor_id: int | None = None
 
     @property
@@ -242,9 +243,13 @@ class Sequencer:
             if done.count < self._batch_max:
                 return total, oldest
 
-    def run_once(self, *, force_checkpoint: bool = False, anchor: bool = False) -> Pass:
+    def run_once(self, *, force_checkpoint: bool = False, anchor: bool = False,
+                 anchor_aside: bool = False) -> Pass:
         """One pass: integrate, checkpoint if due (or if the log grew, with
-        ``force_checkpoint``), cosign it, and anchor if asked or due."""
+        ``force_checkpoint``), cosign it, and anchor if asked or due. With
+        ``anchor_aside`` (the sequencer's thread) a due anchor runs on a thread of its own,
+        one at a time: sending it costs the embedded chain about a second, and the
+        log's integration must not wait for it."""
         integrated, oldest = self.integrate()
         checkpoint = self._checkpoint(force=force_checkpoint)
         if checkpoint is not None and self._cosign is not None:
@@ -255,7 +260,13 @@ class Sequencer:
         anchored = False
         if self.anchoring.enabled and (anchor or time.monotonic() >= self._next_anchor):
             self._next_anchor = time.monotonic() + self._anchor_every
-            anchored = self._anchor()
+            if not anchor_aside:
+                anchored = self._anchor()
+            elif self._anchoring is None or not self._anchoring.is_alive():
+                self._anchoring = threading.Thread(
+                    target=self._anchor, kwargs={"checkpoint_first": False},
+                    name="log-anchor", daemon=True)
+                self._anchoring.start()
         return Pass(integrated=integrated, oldest_wait_ms=oldest, checkpoint=checkpoint,
                     anchored=anchored)
 
@@ -271,10 +282,12 @@ class Sequencer:
             return self.log.checkpoint_now()
         return self.log.maybe_checkpoint()
 
-    def _anchor(self) -> bool:
+    def _anchor(self, *, checkpoint_first: bool = True) -> bool:
+        """Anchor the latest checkpoint, made first when the log grew past it (unless
+        ``checkpoint_first`` is off: aside, the sequencer's thread makes checkpoints)."""
         try:
             latest = self.log.latest_checkpoint()
-            if latest is None or latest.tree_size < self.log.size():
+            if checkpoint_first and (latest is None or latest.tree_size < self.log.size()):
                 self.log.checkpoint_now()
             record = self.anchoring.anchor_latest(self.log)
         except CassetError as exc:
@@ -308,6 +321,9 @@ class Sequencer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._anchoring is not None:
+            self._anchoring.join(timeout)
+            self._anchoring = None
         if self._lease.held():
             try:
                 self.run_once()
@@ -327,7 +343,7 @@ class Sequencer:
                 self._stop.wait(self._lease_retry)
                 continue
             try:
-                done = self.run_once()
+                done = self.run_once(anchor_aside=True)
             except Exception:
                 logger.exception("sequencer pass failed; trying again")
                 self._stop.wait(self._lease_retry)
