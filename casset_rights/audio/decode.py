@@ -45,7 +45,7 @@ def probe(path: Path, fmt: AudioFormat) -> AudioInfo:
     frames = 0
     rate = channels = 0
     try:
-        for rate, block in iter_blocks(path, fmt):
+        for rate, block in iter_blocks(path, fmt):  # noqa: B007 (the last block's rate)
             frames += block.shape[0]
             channels = block.shape[1]
     except AudioCorrupt:
@@ -84,10 +84,10 @@ def decode_window(path: Path, fmt: AudioFormat, *, start_s: float,
 
             with sf.SoundFile(str(path)) as f:
                 rate = f.samplerate
-                first = int(round(start_s * rate))
+                first = round(start_s * rate)
                 if first > 0:
                     f.seek(min(first, f.frames))
-                data = f.read(int(round((end_s - start_s) * rate)), dtype="float32",
+                data = f.read(round((end_s - start_s) * rate), dtype="float32",
                               always_2d=True)
             return np.ascontiguousarray(data), rate
         blocks = list(_av_blocks(path, start_s=start_s, end_s=end_s))
@@ -106,7 +106,18 @@ def decode_all(path: Path, fmt: AudioFormat) -> tuple[np.ndarray, int]:
     import numpy as np
 
     try:
+        if fmt in _SNDFILE:
+            import soundfile as sf
+
+            # One read into one array (blocks joined afterwards cost a second copy).
+            with sf.SoundFile(str(path)) as f:
+                data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+            if data.shape[0] == 0:
+                raise AudioCorrupt(f"the {fmt} file holds no audio frames")
+            return data, rate
         blocks = list(iter_blocks(path, fmt))
+    except AudioCorrupt:
+        raise
     except Exception as exc:
         raise AudioCorrupt(f"the {fmt} audio does not decode: {_reason(exc)}") from None
     if not blocks:
@@ -139,9 +150,9 @@ def _av_blocks(path: Path, *, start_s: float, end_s: float | None) \
                 break
             for out in resampler.resample(frame):
                 data: Any = out.to_ndarray().reshape(-1, out.layout.nb_channels)
-                skip = max(0, int(round((start_s - t0) * rate)))
+                skip = max(0, round((start_s - t0) * rate))
                 if end_s is not None:
-                    keep = int(round((end_s - t0) * rate))
+                    keep = round((end_s - t0) * rate)
                     data = data[:keep]
                 data = data[skip:]
                 if data.shape[0]:

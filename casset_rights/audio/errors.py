@@ -6,7 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from casset_rights.errors import (
-    Conflict, Forbidden, InvalidInput, LicenseRequired, NotFound, PayloadTooLarge,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LicenseRequired,
+    NotFound,
+    PayloadTooLarge,
     UnsupportedMediaType,
 )
 

@@ -9,6 +9,7 @@ match (tampered), that has expired, or that another principal presents.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -50,10 +51,8 @@ def load_secret(configured: str, keys_dir: Path) -> bytes:
         part = path.with_suffix(".part")
         part.write_text(secrets.token_urlsafe(32))
         part.chmod(0o600)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             part.rename(path) if not path.exists() else part.unlink()
-        except FileNotFoundError:
-            pass
     return path.read_text().strip().encode()
 
 

@@ -29,7 +29,7 @@ def song(seconds: float, *, rate: int = 44100, bpm: float = 120.0, seed: int = 0
     import numpy as np
 
     beat = 60.0 / bpm
-    cycle_frames = int(round(8 * 4 * beat * rate))
+    cycle_frames = round(8 * 4 * beat * rate)
     n = int(seconds * rate)
     t = np.arange(cycle_frames, dtype=np.float64) / rate
     rng = np.random.default_rng(seed)
