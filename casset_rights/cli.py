@@ -1,6 +1,6 @@
 """The command line: ``casset-rights COMMAND``.
 
-serve, db upgrade, catalog load, policy load/check/test, manifest hash, verify, anchor,
+serve, db upgrade, catalog load/check, policy load/check/test, manifest hash, verify, anchor,
 keys rotate, audio analyse, witness serve/show. Settings come from ``CASSET_*`` variables,
 like the service's.
 
@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casset_rights.agents.commands import add_agent_commands
-from casset_rights.audio.commands import add_audio_commands, add_preview_verification
+from casset_rights.audio.commands import (
+    add_audio_commands,
+    add_preview_verification,
+    cmd_catalog_check,
+)
 from casset_rights.auth.commands import add_client_commands
 from casset_rights.config import Settings, data_dir_choice, settings_from_env
 from casset_rights.errors import CassetError, Conflict
@@ -144,10 +148,17 @@ def cmd_catalog_load(args: argparse.Namespace, settings: Settings) -> int:
     try:
         stored = load_catalog_directory(services.catalog, Path(args.folder),
                                         limits=settings.document_limits)
+        # The hooks against audio already stored and the preview limit: a problem is
+        # the artist's to fix, not a reason to refuse the manifest.
+        checks = services.audio.catalog_checks(sorted({v.release_id for v in stored}))
     finally:
         services.close()
     for version in stored:
         print(f"{version.release_id} v{version.version} {version.hash}")
+    for track in checks:
+        for hook in track.hooks:
+            for problem in hook.problems:
+                print(f"warning: hook {hook.hook}: {problem} (catalog check)")
     return 0
 
 
@@ -243,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = catalog.add_parser("load", help="load every manifest under a folder")
     p.add_argument("folder")
     p.set_defaults(handler=cmd_catalog_load)
+    p = catalog.add_parser("check", help="check every track's hooks against its audio "
+                                         "(analysed or uploaded) and the preview limit")
+    p.add_argument("releases", nargs="*", metavar="RELEASE", help="default: every release")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(handler=cmd_catalog_check)
 
     policy = sub.add_parser("policy", help="artist policy files").add_subparsers(
         dest="policy", required=True)

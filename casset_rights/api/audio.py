@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import msgspec
@@ -100,6 +100,9 @@ class AnalysisAnswer(msgspec.Struct):
 
 class PreviewRequestBody(msgspec.Struct, forbid_unknown_fields=True):
     resource: HookField
+    loop: Annotated[bool | None, msgspec.Meta(
+        description="true: a seamless loop (the window's end crossfades into its start); "
+                    "false: faded in and out; absent: the service's setting")] = None
 
 
 class AudioController(Controller):
@@ -171,7 +174,7 @@ class AudioController(Controller):
                               principal: PrincipalDep) -> Response[PreviewAnswer]:
         answer = await services.audio.previews.request(
             principal, data.resource, store=services.writer.store_async,
-            run=anyio.to_thread.run_sync)
+            run=anyio.to_thread.run_sync, loop=data.loop)
         return Response(answer, headers=usage_headers(answer.terms_url, answer.content_usage))
 
     @get("/v1/previews/{token:str}", opt=READ, summary="Stream a preview (Range, ETag)",

@@ -62,6 +62,7 @@ class PreviewAnswer(msgspec.Struct, kw_only=True):
     start_ms: int
     end_ms: int
     media_type: str
+    loop: bool  # a seamless loop (its end crossfades into its start), else faded
     preview_url: str
     expires_at: int
     obligations: list[dict[str, Any]]
@@ -113,10 +114,13 @@ class PreviewService:
         return self._decisions.decide_request(asked, signed=False)
 
     async def request(self, principal: Principal, resource: str, *, store: StoreReceipt,
-                      run: Callable[..., Awaitable[Any]]) -> PreviewAnswer:
+                      run: Callable[..., Awaitable[Any]],
+                      loop: bool | None = None) -> PreviewAnswer:
         """Decide, store the receipt (``store``), and on a permit render and sign
-        (``run`` runs blocking work off the event loop). Raises PreviewDenied,
-        PreviewLicenseRequired, WindowInvalid, AudioMissing, UnknownResource."""
+        (``run`` runs blocking work off the event loop); ``loop`` asks for a seamless
+        loop (True) or fades (False), None for the settings' choice. Raises
+        PreviewDenied, PreviewLicenseRequired, WindowInvalid, AudioMissing,
+        UnknownResource."""
         outcome = await run(self.decide, principal, resource)
         receipt = await store(outcome.receipt)
         decision = outcome.decision
@@ -134,12 +138,14 @@ class PreviewService:
             raise PreviewLicenseRequired(
                 f"a preview of {outcome.request.resource.id} needs a license: see "
                 "license_routes", extensions=explained)
-        return await run(self.grant, outcome, receipt, principal)
+        return await run(self.grant, outcome, receipt, principal,
+                         self.render_settings.looped(loop))
 
-    def grant(self, outcome: DecisionOutcome, receipt: Receipt,
-              principal: Principal) -> PreviewAnswer:
-        """Render (or find) and sign (or find) the preview of a permitted hook; answer
-        its signed URL."""
+    def grant(self, outcome: DecisionOutcome, receipt: Receipt, principal: Principal,
+              render: RenderSettings | None = None) -> PreviewAnswer:
+        """Render (or find) and sign (or find) the preview of a permitted hook with
+        ``render`` (the service's settings when None); answer its signed URL."""
+        render = render or self.render_settings
         ref = outcome.request.resource
         hook = self._catalog.hook(ref.path)
         track = self._catalog.track(hook.track_id)
@@ -150,9 +156,9 @@ class PreviewService:
         check_window(hook.start_ms, hook.end_ms, duration_ms=audio.duration_ms,
                      max_seconds=self._limits.max_seconds)
         render_key = _key("render", audio.content_hash, hook.start_ms, hook.end_ms,
-                          self.render_settings.key(), outcome.policy_hash)
+                          render.key(), outcome.policy_hash)
         rendered = self._rendered(render_key, audio.content_hash, audio.format,
-                                  hook.start_ms, hook.end_ms)
+                                  hook.start_ms, hook.end_ms, render)
         terms = f"{self._limits.issuer}/r/{ref.release_id}"
         ai = {scope: self._decisions.evaluate(build_request(scope, ref, principal=ANALYST))[0]
               .decision for scope in ("ai-train", "ai-input")}
@@ -185,7 +191,7 @@ class PreviewService:
             terms=terms, content_usage=usage))
         return PreviewAnswer(
             decision="permit", resource=ref.id, start_ms=hook.start_ms, end_ms=hook.end_ms,
-            media_type=signed.media_type,
+            media_type=signed.media_type, loop=render.loop_crossfade_ms > 0,
             preview_url=f"{self._limits.issuer}/v1/previews/{token}", expires_at=expires,
             obligations=msgspec.to_builtins(outcome.decision.obligations),
             policy_hash=outcome.policy_hash, manifest_hash=outcome.manifest_hash,
@@ -193,14 +199,14 @@ class PreviewService:
             content_usage=usage)
 
     def _rendered(self, render_key: str, audio_hash: str, fmt: str, start_ms: int,
-                  end_ms: int) -> RenderRecord:
+                  end_ms: int, render: RenderSettings) -> RenderRecord:
         known = self._records.render(render_key)
         if known is not None and self._blobs.exists(RENDERS, known.blob_key):
             return known
         source = self._blobs.local_path(AUDIO, audio_hash.removeprefix("sha256:"),
                                         self._scratch)
         out = render_preview(source, fmt, start_ms=start_ms, end_ms=end_ms,  # type: ignore[arg-type]
-                             settings=self.render_settings)
+                             settings=render)
         return self._put(RENDERS, render_key, out.data, RenderRecord(
             render_key=render_key, blob_key="", media_type=out.media_type,
             duration_ms=out.duration_ms, loudness_lufs=out.loudness_lufs, gain_db=out.gain_db))

@@ -10,7 +10,7 @@ end into its start so it repeats seamlessly), and encodes it with PyAV: AAC in a
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -25,6 +25,8 @@ PreviewFormat = Literal["m4a", "mp3"]
 PREVIEW_MEDIA_TYPES: dict[str, str] = {"m4a": "audio/mp4", "mp3": "audio/mpeg"}
 PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS
 ENCODER_RATES = (48000, 44100, 32000, 24000, 22050, 16000)
+END_TOLERANCE_MS = 50
+LOOP_CROSSFADE_MS = 500  # a loop asked for when the settings name no crossfade
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,15 @@ class RenderSettings:
     loop_crossfade_ms: int = 0
     format: PreviewFormat = "m4a"
     bitrate: int = 128_000
+
+    def looped(self, loop: bool | None) -> RenderSettings:
+        """These settings as a request asks: ``loop`` True a seamless loop (the
+        settings' crossfade, or LOOP_CROSSFADE_MS when they name none), False faded in
+        and out, None as the settings say."""
+        if loop is None:
+            return self
+        crossfade = (self.loop_crossfade_ms or LOOP_CROSSFADE_MS) if loop else 0
+        return replace(self, loop_crossfade_ms=crossfade)
 
     def key(self) -> str:
         return (f"lufs={self.target_lufs};fade={self.fade_ms};loop={self.loop_crossfade_ms};"
@@ -65,14 +76,28 @@ def prepare() -> None:
 def check_window(start_ms: int, end_ms: int, *, duration_ms: int, max_seconds: float) -> None:
     """Raises WindowInvalid for a window of zero or negative length, one that starts or
     ends outside the track, or one longer than the preview limit."""
+    problems = window_problems(start_ms, end_ms, duration_ms=duration_ms,
+                               limit_ms=round(max_seconds * 1000))
+    if problems:
+        raise WindowInvalid(problems[0])
+
+
+def window_problems(start_ms: int, end_ms: int, *, duration_ms: int | None,
+                    limit_ms: int) -> list[str]:
+    """What is wrong with a preview window of ``[start_ms, end_ms)``: empty, outside
+    the track (its length None: not checked; it may end ``END_TOLERANCE_MS`` past it,
+    lengths being rounded), longer than ``limit_ms``."""
+    problems = []
     if end_ms <= start_ms:
-        raise WindowInvalid(f"the window [{start_ms}, {end_ms}) ms is empty")
-    if start_ms < 0 or start_ms >= duration_ms or end_ms > duration_ms + 50:
-        raise WindowInvalid(f"the window [{start_ms}, {end_ms}) ms lies outside the track "
-                            f"(0 to {duration_ms} ms)")
-    if end_ms - start_ms > max_seconds * 1000:
-        raise WindowInvalid(f"the window is {(end_ms - start_ms) / 1000:g} s long; previews "
-                            f"are at most {max_seconds:g} s")
+        problems.append(f"the window [{start_ms}, {end_ms}) ms is empty")
+    if duration_ms is not None and (start_ms < 0 or start_ms >= duration_ms
+                                    or end_ms > duration_ms + END_TOLERANCE_MS):
+        problems.append(f"the window [{start_ms}, {end_ms}) ms lies outside the track "
+                        f"(0 to {duration_ms} ms)")
+    if end_ms - start_ms > limit_ms:
+        problems.append(f"the window is {(end_ms - start_ms) / 1000:g} s long; previews "
+                        f"are at most {limit_ms / 1000:g} s")
+    return problems
 
 
 def render_preview(path: Path, fmt: AudioFormat, *, start_ms: int, end_ms: int,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from casset_rights.audio.analysis_jobs import AnalysisDeps, AnalysisPool, JobCon
 from casset_rights.audio.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from casset_rights.audio.certificates import SigningIdentity, load_identity
 from casset_rights.audio.errors import AnalysisNotFound, AudioMissing
+from casset_rights.audio.hook_checks import TrackCheck, as_json, check_hooks
 from casset_rights.audio.links import PreviewLinks, load_secret
 from casset_rights.audio.previews import PreviewLimits, PreviewService
 from casset_rights.audio.records import AnalysisState, AudioRecords, StoredAudio
@@ -86,7 +87,7 @@ class AudioService:
     def request_analysis(self, release_id: str, track_id: str) -> AnalysisState:
         """Queue the analysis of the track's audio (nothing new when queued, running or
         done) and hand it to the worker pool when there is one."""
-        track, audio = self.track_audio(release_id, track_id)
+        _, audio = self.track_audio(release_id, track_id)
         state = self.records.queue_analysis(audio.content_hash)
         if state.state == "queued":
             self.submit(audio.content_hash)
@@ -130,21 +131,36 @@ class AudioService:
         return track, state
 
     def hook_checks(self, track: TrackRecord, result: dict[str, Any]) -> list[dict[str, Any]]:
-        """Each of the track's hooks against the analysed audio: a hook that ends after
-        the audio, is empty, or is longer than the preview limit is reported."""
-        duration = int(result.get("duration_ms", 0))
-        limit_ms = int(self.settings.preview_max_seconds * 1000)
-        checks: list[dict[str, Any]] = []
-        for hook in self.catalog.hooks(track.id):
-            problems = []
-            if hook.end_ms <= hook.start_ms:
-                problems.append("the window is empty")
-            if hook.start_ms >= duration or hook.end_ms > duration + 50:
-                problems.append(f"the window ends after the audio ({duration} ms)")
-            if hook.end_ms - hook.start_ms > limit_ms:
-                problems.append(f"longer than the preview limit ({limit_ms} ms)")
-            checks.append({"hook": hook.id, "start_ms": hook.start_ms, "end_ms": hook.end_ms,
-                           "ok": not problems, "problems": problems})
+        """Each of the track's hooks against the analysed audio and the preview limit
+        (``hook_checks.check_hooks``), as JSON."""
+        return as_json(check_hooks(self.catalog.hooks(track.id),
+                                   duration_ms=int(result.get("duration_ms", 0)),
+                                   limit_ms=self.preview_limit_ms))
+
+    @property
+    def preview_limit_ms(self) -> int:
+        return int(self.settings.preview_max_seconds * 1000)
+
+    def catalog_checks(self, release_ids: Iterable[str]) -> list[TrackCheck]:
+        """Every track's hooks of the releases' heads against its audio: the analysis's
+        length when done, else the length measured at upload, else (no audio) the
+        preview limit only. Raises UnknownResource for a release that does not exist."""
+        checks = []
+        for release_id in release_ids:
+            for track in self.catalog.tracks(release_id):
+                audio = self.records.audio(track.audio_hash)
+                state = self.records.analysis(track.audio_hash) if audio else None
+                duration: int | None = None
+                against = "none"
+                if state is not None and state.result is not None:
+                    duration, against = int(state.result["duration_ms"]), "analysis"
+                elif audio is not None:
+                    duration, against = audio.duration_ms, "upload"
+                checks.append(TrackCheck(
+                    track=track.id, audio=against, duration_ms=duration,
+                    analysis=state.state if state else "none",
+                    hooks=check_hooks(self.catalog.hooks(track.id), duration_ms=duration,
+                                      limit_ms=self.preview_limit_ms)))
         return checks
 
     def analysis_deps(self) -> AnalysisDeps:

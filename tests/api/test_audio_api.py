@@ -287,3 +287,57 @@ def test_a_hook_beyond_the_uploaded_audio_is_a_window_problem(
     assert answer.status_code == 422
     assert answer.json()["code"] == "window_invalid"
     assert "outside the track" in answer.json()["detail"]
+
+
+def test_a_seamless_loop_is_asked_per_request_and_rendered_apart(
+        oauth: Any, nightglass: dict[str, str], flac: bytes) -> None:
+    import io
+
+    import av
+
+    declare(oauth, nightglass, flac)
+    upload(oauth, nightglass, flac)
+
+    def render(loop: bool | None) -> tuple[dict[str, Any], float]:
+        body: dict[str, Any] = {"resource": "hook:glass-hours/1/chorus"}
+        if loop is not None:
+            body["loop"] = loop
+        answer = oauth.http.post("/v1/previews", json=body)
+        assert answer.status_code == 200, answer.text
+        data = oauth.http.get(answer.json()["preview_url"].removeprefix(
+            "http://rights.test")).content
+        with av.open(io.BytesIO(data)) as container:
+            frames = sum(f.samples for f in container.decode(audio=0))
+            rate = container.streams.audio[0].rate
+        return answer.json(), frames / rate
+
+    faded, faded_s = render(None)  # the service's setting: fades
+    looped, looped_s = render(True)
+    assert (faded["loop"], looped["loop"]) == (False, True)
+    assert looped["preview_url"] != faded["preview_url"]
+    # The hook is 15 s; a loop's last 500 ms are crossfaded into its start, then cut.
+    assert faded_s == pytest.approx(15.0, abs=0.1)
+    assert looped_s == pytest.approx(14.5, abs=0.1)
+    again, _ = render(False)
+    assert again["loop"] is False
+    assert oauth.http.post("/v1/previews", json={"resource": "hook:glass-hours/1/chorus",
+                                                 "loop": "yes"}).status_code == 422
+
+
+@pytest.mark.slow  # the analysis: librosa's numba code, compiled or loaded
+def test_the_analysis_reports_hooks_outside_the_audio(
+        oauth: Any, nightglass: dict[str, str], services: Any) -> None:
+    from casset_rights.audio.analysis_jobs import analyse_track
+
+    short = encode_audio(song(20, seed=8), RATE, "wav")
+    # The manifest says 60 s (the chorus at 10 - 25 s); the audio is 20 s long.
+    declare(oauth, nightglass, short, duration_ms=60000)
+    assert upload(oauth, nightglass, short).status_code == 201
+    analyse_track(services, "glass-hours", "1")
+    answer = oauth.http.get("/v1/tracks/glass-hours/1/analysis")
+    assert answer.status_code == 200 and answer.json()["state"] == "done"
+    checks = {c["hook"]: c for c in answer.json()["hook_checks"]}
+    chorus = checks["glass-hours/1/chorus"]
+    assert not chorus["ok"]
+    assert chorus["problems"] == ["the window [10000, 25000) ms lies outside the track "
+                                  "(0 to 20000 ms)"]

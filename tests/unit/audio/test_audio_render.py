@@ -78,6 +78,16 @@ def test_fades_and_the_loop_crossfade() -> None:
     assert abs(float(looped[0, 0]) - float(ramp[900, 0])) < 1e-6
 
 
+def test_a_request_chooses_a_loop_or_fades_and_the_cache_key_follows() -> None:
+    faded = RenderSettings()
+    assert faded.looped(None) is faded
+    assert faded.looped(True).loop_crossfade_ms == 500  # the settings name none
+    assert faded.looped(False) == faded
+    assert RenderSettings(loop_crossfade_ms=800).looped(True).loop_crossfade_ms == 800
+    assert RenderSettings(loop_crossfade_ms=800).looped(False).loop_crossfade_ms == 0
+    assert faded.looped(True).key() != faded.key()
+
+
 @pytest.mark.parametrize(("rate", "channels"), [(8000, 1), (192000, 6)])
 def test_unusual_rates_and_channel_counts_render(rate: int, channels: int,
                                                  tmp_path: Path) -> None:
