@@ -20,10 +20,11 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import FromPath, JSONBody
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from casset_rights.api.artist_write import artist_of
 from casset_rights.api.body import reads
-from casset_rights.api.deps import PrincipalDep, ServicesDep
+from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
 from casset_rights.api.openapi import (
     BODY,
     EVERY,
@@ -35,7 +36,7 @@ from casset_rights.api.openapi import (
 )
 from casset_rights.api.problems import problems
 from casset_rights.api.schemas import HookField
-from casset_rights.api.security import needs
+from casset_rights.api.security import caller_of, header_of, needs
 from casset_rights.audio.errors import AudioTooLarge
 from casset_rights.audio.previews import PreviewAnswer
 from casset_rights.audio.render import PREVIEW_MEDIA_TYPES
@@ -186,30 +187,34 @@ class AudioController(Controller):
                     **preview_answers(206, "The bytes of the Range asked for"),
                     304: ResponseSpec(None, description="Not modified (If-None-Match)"),
                     **problems(*SCOPED, *PARAMS, 404, 416)})
-    async def stream_preview(self, token: FromPath[str], request: Request[Any, Any, Any],
-                             services: ServicesDep,
-                             principal: PrincipalDep) -> Response[bytes]:
-        previews = services.audio.previews
-        claims = previews.open_link(token, principal)
+    async def stream_preview(self, token: FromPath[str],
+                             request: Request[Any, Any, Any]) -> ASGIApp:
+        # The cached path is the URL's HMAC, then bytes from memory: the services and
+        # principal from the request (not dependencies), the request's headers read from
+        # the scope, and the answer a bare ASGI app with its headers encoded once.
+        previews = services_of(request).audio.previews
+        claims = previews.open_link(token, caller_of(request))
         etag = f'"{claims.blob}"'
-        headers = {"ETag": etag, "Accept-Ranges": "bytes",
-                   "Cache-Control": "private, max-age=300, no-transform",
-                   **usage_headers(claims.terms, claims.content_usage)}
-        if etag in request.headers.get("if-none-match", ""):
-            return Response(b"", status_code=304, headers=headers)
+        headers = [(b"etag", etag.encode()), (b"accept-ranges", b"bytes"),
+                   (b"cache-control", b"private, max-age=300, no-transform"),
+                   *((k.lower().encode(), v.encode("latin-1")) for k, v in
+                     usage_headers(claims.terms, claims.content_usage).items())]
+        scope = request.scope
+        if etag in (header_of(scope, b"if-none-match") or ""):
+            return AudioBytes(304, headers, b"")
         # Previews are small (about half a megabyte) and kept in memory once read: a
         # cached one is answered without I/O; the blob store is read off the event loop.
         data = previews.cached_preview(claims.blob)
         if data is None:
             data = await anyio.to_thread.run_sync(previews.load_preview, claims.blob)
         status = 200
-        wanted = request.headers.get("range")
+        wanted = header_of(scope, b"range")
         if wanted:
             start, end = byte_range(wanted, len(data))
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{len(data)}"
+            headers.append((b"content-range", f"bytes {start}-{end - 1}/{len(data)}".encode()))
             data, status = data[start:end], 206
-        return Response(data, status_code=status, media_type=claims.media_type,
-                        headers=headers)
+        headers.append((b"content-type", claims.media_type.encode()))
+        return AudioBytes(status, headers, data)
 
     @get("/.well-known/c2pa-trust-anchor.pem", summary="The root certificate preview "
          "files' C2PA signatures chain to", media_type=PEM_MEDIA_TYPE,
@@ -220,6 +225,26 @@ class AudioController(Controller):
                     **problems(*EVERY)})
     def trust_anchor(self, services: ServicesDep) -> bytes:
         return services.audio.signing_identity().anchor_pem
+
+
+class AudioBytes:
+    """An answer of bytes with its headers encoded, as a bare ASGI app (see
+    ``decisions.JSONAnswer``: Litestar's Response and ASGIResponse rebuild the headers
+    in containers scanned on every insertion). The app's middleware adds its headers
+    to these as to any answer."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = [*headers, (b"content-length", str(len(body)).encode())] \
+            if status != 304 else headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 def analysis_answer(services: ServicesDep, release_id: str, track_id: str) -> AnalysisAnswer:
