@@ -108,9 +108,7 @@ def analyse_track_job(context: dict[str, Any], *, content_hash: str) -> dict[str
     """The analysis as a job of the queue (``jobs.registry``: ``audio-analyse``): the
     worker's ``services`` and ``progress`` from ``context``. Returns the state reached
     (the result itself is in ``audio_analyses``)."""
-    settings = context["services"].settings
-    # Before librosa is first imported in this worker: numba's cache in its folder.
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.resolved_numba_cache_dir))
+    use_numba_cache(context["services"].settings)
     state = analyse_audio(context["services"].audio.analysis_deps(), content_hash,
                           progress=context.get("progress"))
     return {"content_hash": content_hash, "state": state.state,
@@ -145,17 +143,43 @@ def open_deps(config: JobConfig) -> AnalysisDeps:
                         scratch=config.settings.data_dir / "tmp" / "blobs")
 
 
-def _start_worker(config: JobConfig, warm: bool) -> None:
-    """A worker's start: numba's cache folder, its own connections, then the warm-up."""
-    global _worker_deps
-    cache = config.settings.resolved_numba_cache_dir
+def use_numba_cache(settings: Settings) -> Path:
+    """numba's cache in the settings' persistent folder for this process: effective only
+    before numba is first imported here (numba reads ``NUMBA_CACHE_DIR`` then), so
+    every path to librosa calls this first. Returns the folder."""
+    cache = settings.resolved_numba_cache_dir
     cache.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))  # before numba is imported
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+    return cache
+
+
+def warm_worker(settings: Settings) -> float | None:
+    """Ready this process for analysis jobs: numba's cache in its persistent folder
+    (``settings.resolved_numba_cache_dir``; set before numba is first imported here),
+    then a tiny analysis of synthetic audio, which compiles librosa's numba code or
+    loads it from that folder. Returns the seconds it took; None when the ``audio``
+    extra is not installed (nothing to warm)."""
+    import importlib.util
+    import time
+
+    use_numba_cache(settings)
+    if importlib.util.find_spec("librosa") is None:
+        return None
+    from casset_rights.audio.analysis import warm_up
+
+    started = time.perf_counter()
+    warm_up()
+    return time.perf_counter() - started
+
+
+def _start_worker(config: JobConfig, warm: bool) -> None:
+    """A pool worker's start: numba's cache folder, its own connections, then the
+    warm-up."""
+    global _worker_deps
+    use_numba_cache(config.settings)
     _worker_deps = open_deps(config)
     if warm:
-        from casset_rights.audio.analysis import warm_up
-
-        warm_up()
+        warm_worker(config.settings)
 
 
 def _ready() -> int:

@@ -1,11 +1,12 @@
-"""The audio commands: ``verify PREVIEW_FILE`` and ``audio analyse``.
+"""The audio commands: ``verify PREVIEW_FILE``, ``audio analyse`` and ``catalog check``.
 
 ``casset-rights verify preview.m4a --trust c2pa-root.pem --jwks jwks.json`` checks a
 preview's C2PA manifest against the trust anchor and the receipt inside it against the
 JWKS, printing each step (``✓``, or ``✗`` and why) and exiting 1 at the first failure.
 Any other file goes on to the receipt and bundle verifier. ``casset-rights audio
 analyse R/T`` runs a track's analysis job here, with a progress bar;
-``--file AUDIO`` analyses a file without the service.
+``--file AUDIO`` analyses a file without the service. ``casset-rights catalog check``
+reports each track's hooks that lie outside its audio or exceed the preview limit.
 """
 
 from __future__ import annotations
@@ -109,10 +110,9 @@ def add_audio_commands(sub: Any) -> None:
 
 
 def cmd_analyse(args: argparse.Namespace, settings: Settings) -> int:
-    import os
+    from casset_rights.audio.analysis_jobs import use_numba_cache
 
-    # numba keeps its compiled code here: the first run compiles, later ones load it.
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(settings.resolved_numba_cache_dir))
+    use_numba_cache(settings)  # the first run compiles librosa's code, later ones load it
     bar = ProgressBar()
     started = time.perf_counter()
     if args.file:
@@ -177,3 +177,28 @@ class ProgressBar:
         end = "\n" if percent == 100 else ""
         print(f"\ranalysing [{'#' * filled}{'.' * (self.width - filled)}] {percent:3d}%",
               end=end, file=sys.stderr, flush=True)
+
+
+def cmd_catalog_check(args: argparse.Namespace, settings: Settings) -> int:
+    """``catalog check [RELEASE ...]``: every track's hooks (of the named releases, else
+    of every release) against its audio and the preview limit; exits 1 when a hook has
+    a problem."""
+    from casset_rights.audio.hook_checks import report_lines
+    from casset_rights.services import open_services
+
+    services = open_services(settings)
+    try:
+        releases = args.releases or [v.release_id for v in services.catalog.all_heads()]
+        checks = services.audio.catalog_checks(releases)
+    finally:
+        services.close()
+    if args.json:
+        import msgspec
+
+        print(msgspec.json.format(msgspec.json.encode(checks), indent=2).decode())
+    else:
+        print("\n".join(report_lines(checks)))
+        bad = sum(not h.ok for c in checks for h in c.hooks)
+        print(f"{sum(len(c.hooks) for c in checks)} hooks of {len(checks)} tracks checked; "
+              f"{bad} with problems")
+    return 0 if all(c.ok for c in checks) else 1

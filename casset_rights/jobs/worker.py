@@ -6,7 +6,8 @@ own ``Services`` and a progress callback that updates the job on the queue. Ever
 also runs the log's sequencer on a thread from its start: the one holding the lease
 integrates, checkpoints, cosigns and anchors continuously; the others stand by and take
 over within a second when it dies. (A SAQ cron job every second was tried first: SAQ's
-scheduler left 1 to 2 s between runs, beyond the 1 s the log may lag.)
+scheduler left 1 to 2 s between runs, beyond the 1 s the log may lag.) At its start a
+worker also warms the audio analysis (``audio.analysis_jobs.warm_worker``) on a thread.
 """
 
 from __future__ import annotations
@@ -50,12 +51,31 @@ def build_worker(settings: Settings, services: Any, *, concurrency: int = 4) -> 
 
     async def startup(ctx: dict[str, Any]) -> None:
         services.sequencer.start()
+        # The analysis job's libraries warmed in the background (librosa's numba code
+        # compiled, or loaded from the persistent NUMBA_CACHE_DIR): the log's sequencer
+        # does not wait for it, the first analysis does not pay for it.
+        ctx["audio_warm_up"] = asyncio.create_task(warm_audio(settings))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await asyncio.to_thread(services.sequencer.stop)
 
     return Worker(queue, functions=[(name, fn) for name, fn in runners.items()],
                   concurrency=concurrency, startup=startup, shutdown=shutdown)
+
+
+async def warm_audio(settings: Settings) -> None:
+    from casset_rights.audio.analysis_jobs import warm_worker
+
+    try:
+        seconds = await asyncio.to_thread(warm_worker, settings)
+    except Exception:  # a failed warm-up leaves the first analysis to compile
+        logger.exception("audio analysis warm-up failed")
+        return
+    if seconds is None:
+        logger.info("audio analysis not installed: nothing to warm")
+    else:
+        logger.info("audio analysis warmed in %.1f s (numba cache %s)", seconds,
+                    settings.resolved_numba_cache_dir)
 
 
 def run_worker(settings: Settings, *, concurrency: int = 4) -> None:
