@@ -30,9 +30,23 @@ Progress = Callable[[float], None]
 def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None) \
         -> dict[str, Any]:
     """The analysis of ``samples`` (float32, frames x channels) at ``rate``."""
-    import librosa
+    from concurrent.futures import ThreadPoolExecutor
 
     report = progress or (lambda _fraction: None)
+    # Loudness and true peak (scipy's filter and numpy: they release the GIL) on a
+    # second thread, beside librosa's part: a core each when two are free.
+    with ThreadPoolExecutor(1, thread_name_prefix="loudness") as pool:
+        measured = pool.submit(loudness_and_true_peak, samples, rate)
+        result = _rhythm_and_hook(samples, rate, report)
+        loudness, true_peak = measured.result()
+    report(0.95)
+    return {**result, "loudness_lufs": loudness, "true_peak_dbtp": true_peak}
+
+
+def _rhythm_and_hook(samples: np.ndarray, rate: int, report: Progress) -> dict[str, Any]:
+    """``analyse`` but loudness and true peak."""
+    import librosa
+
     frames, channels = samples.shape
     duration = frames / rate
     mono = mono_mix(samples)
@@ -58,11 +72,9 @@ def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None)
                                               hop_length=HOP)
     onsets = librosa.frames_to_time(onset_frames, sr=ANALYSIS_RATE, hop_length=HOP)
     report(0.6)
-    loudness, true_peak = loudness_and_true_peak(samples, rate)
-    report(0.8)
     hook = suggest_hook(rms=rms, envelope=envelope, beats=beats, duration=duration,
                         tempo=tempo)
-    report(0.95)
+    report(0.8)
     return {
         "duration_ms": round(duration * 1000),
         "sample_rate": rate,
@@ -70,8 +82,6 @@ def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None)
         "tempo_bpm": round(tempo, 2),
         "beats_s": [round(float(b), 3) for b in beats],
         "onsets_s": [round(float(o), 3) for o in onsets],
-        "loudness_lufs": loudness,
-        "true_peak_dbtp": true_peak,
         "waveform": waveform_peaks(mono),
         "suggested_hook": hook,
     }

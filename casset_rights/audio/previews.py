@@ -157,8 +157,8 @@ class PreviewService:
                      max_seconds=self._limits.max_seconds)
         render_key = _key("render", audio.content_hash, hook.start_ms, hook.end_ms,
                           render.key(), outcome.policy_hash)
-        rendered = self._rendered(render_key, audio.content_hash, audio.format,
-                                  hook.start_ms, hook.end_ms, render)
+        rendered, fresh = self._rendered(render_key, audio.content_hash, audio.format,
+                                         hook.start_ms, hook.end_ms, render)
         terms = f"{self._limits.issuer}/r/{ref.release_id}"
         ai = {scope: self._decisions.evaluate(build_request(scope, ref, principal=ANALYST))[0]
               .decision for scope in ("ai-train", "ai-input")}
@@ -176,12 +176,13 @@ class PreviewService:
                 "receipt": receipt.token, "terms_url": terms,
                 "issuer": self._limits.issuer,
             }
-            data = self._read(RENDERS, rendered.blob_key)
+            data = fresh if fresh is not None else self._read(RENDERS, rendered.blob_key)
             signed_bytes = sign_preview(data, mime=rendered.media_type,
                                         identity=self._identity(),
                                         title=f"{hook.caption[:80]} (preview)",
                                         rights=rights, training=training)
             signed = self._put(PREVIEWS, signed_key, signed_bytes, rendered)
+            self._memory.put(signed.blob_key, signed_bytes)  # its first GET reads memory
         usage = content_usage({**ai, "reference": self._decisions.evaluate(
             build_request("reference", ref, principal=ANALYST))[0].decision})
         expires = int(time.time()) + self._limits.url_ttl_seconds
@@ -199,17 +200,19 @@ class PreviewService:
             content_usage=usage)
 
     def _rendered(self, render_key: str, audio_hash: str, fmt: str, start_ms: int,
-                  end_ms: int, render: RenderSettings) -> RenderRecord:
+                  end_ms: int, render: RenderSettings) -> tuple[RenderRecord, bytes | None]:
+        """The render's record, and its bytes when rendered now (not read back)."""
         known = self._records.render(render_key)
         if known is not None and self._blobs.exists(RENDERS, known.blob_key):
-            return known
+            return known, None
         source = self._blobs.local_path(AUDIO, audio_hash.removeprefix("sha256:"),
                                         self._scratch)
         out = render_preview(source, fmt, start_ms=start_ms, end_ms=end_ms,  # type: ignore[arg-type]
                              settings=render)
         return self._put(RENDERS, render_key, out.data, RenderRecord(
             render_key=render_key, blob_key="", media_type=out.media_type,
-            duration_ms=out.duration_ms, loudness_lufs=out.loudness_lufs, gain_db=out.gain_db))
+            duration_ms=out.duration_ms, loudness_lufs=out.loudness_lufs,
+            gain_db=out.gain_db)), out.data
 
     def _put(self, kind: str, key: str, data: bytes, like: RenderRecord) -> RenderRecord:
         blob_key = hashlib.sha256(data).hexdigest()
