@@ -44,6 +44,7 @@ from casset_rights.auth.scopes import AUDIO_WRITE, RIGHTS_READ
 from casset_rights.errors import RangeNotSatisfiable
 
 WRITE_AUDIO = needs(AUDIO_WRITE, anonymous=False)
+PATHSEND = "http.response.pathsend"
 READ = needs(RIGHTS_READ)
 PEM_MEDIA_TYPE = "application/x-pem-file"
 # A preview is rendered in the service's one preview format (settings): AAC or MP3.
@@ -202,13 +203,22 @@ class AudioController(Controller):
         scope = request.scope
         if etag in (header_of(scope, b"if-none-match") or ""):
             return AudioBytes(304, headers, b"")
+        wanted = header_of(scope, b"range")
+        if not wanted and PATHSEND in scope.get("extensions", {}):
+            # The server sends the file itself (granian: from Rust, as it serves
+            # static files); the file's place is found once, off the event loop.
+            found = previews.preview_file(claims.blob)
+            if found is None:
+                found = await anyio.to_thread.run_sync(previews.load_preview_file,
+                                                       claims.blob)
+            headers.append((b"content-type", claims.media_type.encode()))
+            return AudioFile(headers, path=found[0], size=found[1])
         # Previews are small (about half a megabyte) and kept in memory once read: a
         # cached one is answered without I/O; the blob store is read off the event loop.
         data = previews.cached_preview(claims.blob)
         if data is None:
             data = await anyio.to_thread.run_sync(previews.load_preview, claims.blob)
         status = 200
-        wanted = header_of(scope, b"range")
         if wanted:
             start, end = byte_range(wanted, len(data))
             headers.append((b"content-range", f"bytes {start}-{end - 1}/{len(data)}".encode()))
@@ -245,6 +255,22 @@ class AudioBytes:
         await send({"type": "http.response.start", "status": self.status,
                     "headers": self.headers})
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+class AudioFile:
+    """A 200 answer whose body the server reads from a file: the ASGI ``pathsend``
+    extension (asgiref's "Path Send"), offered by the server in the scope's
+    ``extensions``."""
+
+    __slots__ = ("headers", "path")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], *, path: str, size: int) -> None:
+        self.headers = [*headers, (b"content-length", str(size).encode())]
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        await send({"type": PATHSEND, "path": self.path})  # type: ignore[typeddict-item]
 
 
 def analysis_answer(services: ServicesDep, release_id: str, track_id: str) -> AnalysisAnswer:

@@ -51,6 +51,7 @@ from casset_rights.receipts.service import Receipt
 RENDERS = "renders"
 PREVIEW_MEMORY_BYTES = 64 * 1024 * 1024  # signed previews kept in memory for streaming
 PREVIEWS = "previews"
+PREVIEW_FILES_KNOWN = 10_000  # signed previews' local files remembered (for pathsend)
 ANALYST = Principal(kind="agent")  # whose ai-* decisions the CAWG assertion states
 
 
@@ -99,6 +100,8 @@ class PreviewService:
         self._limits = limits
         self._scratch = scratch
         self._memory = BytesCache(PREVIEW_MEMORY_BYTES)
+        self._files: dict[str, tuple[str, int]] = {}
+        self._files_lock = threading.Lock()
 
     def decide(self, principal: Principal, resource: str) -> DecisionOutcome:
         """The ``preview`` decision on a hook, its receipt a draft. Raises InvalidInput
@@ -236,6 +239,23 @@ class PreviewService:
     def cached_preview(self, blob: str) -> bytes | None:
         """The signed preview's bytes if this process holds them (no I/O)."""
         return self._memory.get(blob)
+
+    def preview_file(self, blob: str) -> tuple[str, int] | None:
+        """A local file holding the signed preview, and its size, if this process has
+        found it before (no I/O)."""
+        return self._files.get(blob)
+
+    def load_preview_file(self, blob: str) -> tuple[str, int]:
+        """The local file of the signed preview (the folder store's own, or a copy of a
+        remote one in the scratch folder) and its size, remembered for the next
+        request. Raises AudioMissing."""
+        path = self._blobs.local_path(PREVIEWS, blob, self._scratch / PREVIEWS)
+        found = (str(path), path.stat().st_size)
+        with self._files_lock:
+            if len(self._files) >= PREVIEW_FILES_KNOWN:
+                self._files.pop(next(iter(self._files)))
+            self._files[blob] = found
+        return found
 
     def load_preview(self, blob: str) -> bytes:
         """The signed preview's bytes from the blob store, kept in memory for the next
