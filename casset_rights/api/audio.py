@@ -190,9 +190,10 @@ class AudioController(Controller):
                     **problems(*SCOPED, *PARAMS, 404, 416)})
     async def stream_preview(self, token: FromPath[str],
                              request: Request[Any, Any, Any]) -> ASGIApp:
-        # The cached path is the URL's HMAC, then bytes from memory: the services and
-        # principal from the request (not dependencies), the request's headers read from
-        # the scope, and the answer a bare ASGI app with its headers encoded once.
+        # The cached path is the URL's HMAC, then the file sent by the server (or bytes
+        # from memory): the services and principal from the request (not dependencies),
+        # the request's headers read from the scope, and the answer a bare ASGI app with
+        # its headers encoded once.
         previews = services_of(request).audio.previews
         claims = previews.open_link(token, caller_of(request))
         etag = f'"{claims.blob}"'
