@@ -10,6 +10,7 @@ so this runs in a warmed worker process, never on the request path.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None)
     """The analysis of ``samples`` (float32, frames x channels) at ``rate``."""
     from concurrent.futures import ThreadPoolExecutor
 
+    load_libraries()  # before a second thread imports any of them
     report = progress or (lambda _fraction: None)
     # Loudness and true peak (scipy's filter and numpy: they release the GIL) on a
     # second thread, beside librosa's part: a core each when two are free.
@@ -204,6 +206,25 @@ def suggest_hook(*, rms: np.ndarray, envelope: np.ndarray, beats: np.ndarray, du
                   f"{start:.0f} s ({strength:.2f}x the average, 1.5 is average)")
     return {"start_ms": round(start * 1000), "end_ms": round(end * 1000),
             "snapped_to_bars": snapped, "score": round(strength, 3), "reason": reason}
+
+
+_imports = threading.Lock()
+LIBRARIES = ("numpy.lib.stride_tricks", "scipy.signal", "scipy.ndimage", "pyloudnorm.iirfilter",
+             "librosa", "librosa.core.audio", "librosa.core.convert", "librosa.core.spectrum",
+             "librosa.util.utils", "librosa.filters", "librosa.feature.spectral",
+             "librosa.feature.rhythm", "librosa.onset", "librosa.beat")
+
+
+def load_libraries() -> None:
+    """Import everything ``analyse`` uses, librosa's lazily loaded submodules included,
+    one thread at a time: two threads importing scipy's or librosa's submodules at once
+    can meet a module the other has half initialised (ImportError), as a worker's
+    warm-up beside a first job, or the loudness thread beside librosa's part, did."""
+    import importlib
+
+    with _imports:
+        for name in LIBRARIES:
+            importlib.import_module(name)
 
 
 def warm_up() -> None:

@@ -161,3 +161,29 @@ def test_the_queue_runs_the_analysis_job_by_name(services: Any) -> None:
                             "error_code": None}
     _, recorded = services.audio.analysis("salt-and-static", "1")
     assert recorded.state == "done" and recorded.result["sample_rate"] == 22050
+
+
+def test_two_threads_analysing_at_once_in_a_fresh_process_import_safely() -> None:
+    """A worker's warm-up beside its first job (and analysis's own loudness thread): the
+    libraries are imported one thread at a time, never met half initialised."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import threading\n"
+        "from casset_rights.audio.analysis import warm_up\n"
+        "errors = []\n"
+        "def run():\n"
+        "    try:\n"
+        "        warm_up()\n"
+        "    except Exception as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "threads = [threading.Thread(target=run) for _ in range(2)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(errors)\n")
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=900, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
