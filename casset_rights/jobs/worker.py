@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 from casset_rights.config import Settings
@@ -53,8 +54,11 @@ def build_worker(settings: Settings, services: Any, *, concurrency: int = 4) -> 
         services.sequencer.start()
         # The analysis job's libraries warmed in the background (librosa's numba code
         # compiled, or loaded from the persistent NUMBA_CACHE_DIR): the log's sequencer
-        # does not wait for it, the first analysis does not pay for it.
-        ctx["audio_warm_up"] = asyncio.create_task(warm_audio(settings))
+        # does not wait for it, the first analysis does not pay for it. A daemon thread:
+        # a worker stopped while it compiles exits at once (numba replaces its cache
+        # files whole, so none is left half written).
+        threading.Thread(target=warm_audio, args=(settings,), name="audio-warm-up",
+                         daemon=True).start()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await asyncio.to_thread(services.sequencer.stop)
@@ -63,11 +67,11 @@ def build_worker(settings: Settings, services: Any, *, concurrency: int = 4) -> 
                   concurrency=concurrency, startup=startup, shutdown=shutdown)
 
 
-async def warm_audio(settings: Settings) -> None:
+def warm_audio(settings: Settings) -> None:
     from casset_rights.audio.analysis_jobs import warm_worker
 
     try:
-        seconds = await asyncio.to_thread(warm_worker, settings)
+        seconds = warm_worker(settings)
     except Exception:  # a failed warm-up leaves the first analysis to compile
         logger.exception("audio analysis warm-up failed")
         return
