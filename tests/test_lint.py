@@ -22,7 +22,8 @@ LINTED = ["casset_rights", "tests", "benchmarks", "tasks.py"]
 DOMAIN = ["casset_rights/decisions", "casset_rights/licenses", "casset_rights/lineage",
           "casset_rights/log", "casset_rights/ratelimit", "casset_rights/commerce",
           "casset_rights/policy", "casset_rights/receipts", "casset_rights/manifests",
-          "casset_rights/idempotency", "casset_rights/config.py", "casset_rights/limits.py"]
+          "casset_rights/idempotency", "casset_rights/config.py", "casset_rights/limits.py",
+          "casset_rights/audio", "casset_rights/agents"]
 
 pytestmark = pytest.mark.slow  # mypy on the checked paths takes 20 s and more from cold
 

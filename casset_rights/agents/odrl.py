@@ -148,7 +148,7 @@ def _constraints(when: Conditions | None) -> list[dict[str, Any]]:
                     "rightOperand": [{"@id": f"{PROFILE}purpose-{p}"} for p in purposes]})
     if when.territory is not None:
         inside = when.territory.in_ is not None
-        codes = list(when.territory.in_ if inside else when.territory.not_in or ())
+        codes = list((when.territory.in_ or ()) if inside else (when.territory.not_in or ()))
         out.append({"leftOperand": "spatial", "operator": "isAnyOf" if inside else "isNoneOf",
                     "rightOperand": codes})
     if when.excerpt_seconds is not None:

@@ -80,6 +80,7 @@ class EmbeddedDollarChain:
     def __init__(self, *, fund: tuple[str, ...] = ()) -> None:
         from eth_account import Account
         from web3 import EthereumTesterProvider, Web3
+        from web3.types import Wei
 
         self.w3 = Web3(EthereumTesterProvider())
         self._lock = threading.RLock()
@@ -88,12 +89,13 @@ class EmbeddedDollarChain:
         rich = self.w3.eth.accounts[0]
         for account in (self._owner, self._operator):
             self.w3.eth.send_transaction({"from": rich, "to": account.address,
-                                          "value": 10**20})
+                                          "value": Wei(10**20)})
         artifact = usdc_artifact()
         receipt = self._send({"data": artifact["bytecode"]})
         self.asset = str(receipt["contractAddress"])
         self.network = f"eip155:{self.w3.eth.chain_id}"
-        self.token = self.w3.eth.contract(address=self.asset, abi=artifact["abi"])
+        self.token = self.w3.eth.contract(address=Web3.to_checksum_address(self.asset),
+                                          abi=artifact["abi"])
         for address in fund:
             self.fund(address, DEMO_FUNDING_UNITS)
 
@@ -128,7 +130,7 @@ class EmbeddedDollarChain:
 def _embedded_signer_class() -> type:
     from x402.mechanisms.evm import FacilitatorWeb3Signer
 
-    class EmbeddedSigner(FacilitatorWeb3Signer):  # type: ignore[misc]
+    class EmbeddedSigner(FacilitatorWeb3Signer):
         """x402's web3 facilitator signer on the in-process chain's Web3."""
 
         def __init__(self, account: LocalAccount, chain: EmbeddedDollarChain) -> None:
@@ -195,7 +197,8 @@ def demo_wallet(data_dir: Path) -> LocalAccount:
         data_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(Account.create().key.hex() + "\n")
         path.chmod(0o600)
-    return Account.from_key(path.read_text().strip())
+    account: LocalAccount = Account.from_key(path.read_text().strip())
+    return account
 
 
 @dataclass
@@ -375,7 +378,7 @@ def open_x402(settings: Any, *, licenses: Any) -> X402Checkout | None:
 def check_address(address: str, what: str) -> None:
     """Raises InvalidInput unless ``address`` is an EIP-55 checksummed address: a
     mistyped letter changes the checksum, and dollars sent there are lost."""
-    from eth_utils import is_checksum_address
+    from eth_utils.address import is_checksum_address
 
     if not isinstance(address, str) or not is_checksum_address(address):
         raise InvalidInput(f"{what} must be an EIP-55 checksummed address (0x and 40 hex "

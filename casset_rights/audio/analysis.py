@@ -108,7 +108,8 @@ def rms_of(power: np.ndarray) -> np.ndarray:
     import numpy as np
 
     total = 2 * power.sum(axis=0) - power[0] - power[-1]  # DC and Nyquist once
-    return np.sqrt(np.maximum(total, 0) / N_FFT ** 2)
+    rms: np.ndarray = np.sqrt(np.maximum(total, 0) / N_FFT ** 2)
+    return rms
 
 
 def estimate_tempo(envelope: np.ndarray) -> float:

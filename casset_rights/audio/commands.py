@@ -71,7 +71,7 @@ def add_preview_verification(sub: Any) -> None:
 
 def cmd_verify_preview(args: argparse.Namespace, data: bytes) -> int:
     from casset_rights.audio.provenance import mime_of, verify_preview
-    from casset_rights.log.commands import load_json, read_source
+    from casset_rights.log.trust import load_json, read_source
     from casset_rights.receipts.verify import verify_receipt
 
     if not args.trust or not args.jwks:

@@ -145,7 +145,8 @@ def _av_blocks(path: Path, *, start_s: float, end_s: float | None) \
             layout = frame.layout.name
             if resampler is None:
                 resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
-            t0 = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+            t0 = (float(frame.pts * frame.time_base)
+                  if frame.pts is not None and frame.time_base is not None else 0.0)
             if end_s is not None and t0 >= end_s:
                 break
             for out in resampler.resample(frame):

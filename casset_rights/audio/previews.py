@@ -141,8 +141,9 @@ class PreviewService:
             raise PreviewLicenseRequired(
                 f"a preview of {outcome.request.resource.id} needs a license: see "
                 "license_routes", extensions=explained)
-        return await run(self.grant, outcome, receipt, principal,
-                         self.render_settings.looped(loop))
+        answer: PreviewAnswer = await run(self.grant, outcome, receipt, principal,
+                                          self.render_settings.looped(loop))
+        return answer
 
     def grant(self, outcome: DecisionOutcome, receipt: Receipt, principal: Principal,
               render: RenderSettings | None = None) -> PreviewAnswer:

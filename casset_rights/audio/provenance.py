@@ -130,8 +130,8 @@ def read_manifest(data: bytes, *, mime: str, anchor_pem: bytes | None) -> dict[s
                                 step="c2pa-manifest") from None
 
 
-def verify_preview(data: bytes, *, mime: str, anchor_pem: bytes, jwks: Mapping[str, Any],
-                   verify_receipt: Callable[[str, Mapping[str, Any]], dict[str, Any]],
+def verify_preview(data: bytes, *, mime: str, anchor_pem: bytes, jwks: dict[str, Any],
+                   verify_receipt: Callable[[str, dict[str, Any]], dict[str, Any]],
                    on_step: Callable[[Step], None] | None = None) -> PreviewReport:
     """Verify a preview file. Returns the report, every step passed; raises
     ProvenanceInvalid naming the first step that failed (``c2pa-manifest``,

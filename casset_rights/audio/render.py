@@ -192,6 +192,7 @@ def encode(samples: np.ndarray, rate: int, *, fmt: PreviewFormat,
     codec = "aac" if fmt == "m4a" else "libmp3lame"
     with av.open(buffer, "w", format="mp4" if fmt == "m4a" else "mp3") as container:
         stream = container.add_stream(codec, rate=out_rate, layout="stereo")
+        assert isinstance(stream, av.audio.stream.AudioStream)  # an audio codec's stream
         stream.bit_rate = bitrate
         if codec == "aac":
             # FFmpeg's "fast" AAC coder: about a third of the default's time for a
