@@ -32,11 +32,24 @@ JOBS: dict[str, str] = {
 }
 
 
+# What a ``casset-rights worker`` warms at its start, on a thread: name -> "module:function",
+# called with the settings and returning the seconds it took (None: nothing to warm).
+WARM_UPS: dict[str, str] = {
+    "audio analysis": "casset_rights.audio.analysis_jobs:warm_worker",
+}
+
+
 def job_function(name: str) -> JobFunction:
     """The function of job ``name``. Raises NotFound for an unknown name."""
     target = JOBS.get(name)
     if target is None:
         raise NotFound(f"no job {name!r}")
-    module, _, attribute = target.partition(":")
-    function: JobFunction = getattr(importlib.import_module(module), attribute)
+    function: JobFunction = named_function(target)
     return function
+
+
+def named_function(target: str) -> Any:
+    """The function a ``"module:function"`` string names (imported on first use: a
+    worker's modules import the jobs they run, not the other way round)."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -7,7 +7,7 @@ also runs the log's sequencer on a thread from its start: the one holding the le
 integrates, checkpoints, cosigns and anchors continuously; the others stand by and take
 over within a second when it dies. (A SAQ cron job every second was tried first: SAQ's
 scheduler left 1 to 2 s between runs, beyond the 1 s the log may lag.) At its start a
-worker also warms the audio analysis (``audio.analysis_jobs.warm_worker``) on a thread.
+worker also warms what ``jobs.registry.WARM_UPS`` names (the audio analysis) on a thread.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from casset_rights.config import Settings
 from casset_rights.errors import InvalidInput
-from casset_rights.jobs.registry import JOBS, job_function
+from casset_rights.jobs.registry import JOBS, WARM_UPS, job_function, named_function
 
 logger = logging.getLogger("casset_rights.jobs")
 
@@ -57,8 +57,9 @@ def build_worker(settings: Settings, services: Any, *, concurrency: int = 4) -> 
         # does not wait for it, the first analysis does not pay for it. A daemon thread:
         # a worker stopped while it compiles exits at once (numba replaces its cache
         # files whole, so none is left half written).
-        threading.Thread(target=warm_audio, args=(settings,), name="audio-warm-up",
-                         daemon=True).start()
+        for name, target in WARM_UPS.items():
+            threading.Thread(target=warm_up, args=(name, target, settings),
+                             name=f"warm-up {name}", daemon=True).start()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await asyncio.to_thread(services.sequencer.stop)
@@ -67,18 +68,17 @@ def build_worker(settings: Settings, services: Any, *, concurrency: int = 4) -> 
                   concurrency=concurrency, startup=startup, shutdown=shutdown)
 
 
-def warm_audio(settings: Settings) -> None:
-    from casset_rights.audio.analysis_jobs import warm_worker
-
+def warm_up(name: str, target: str, settings: Settings) -> None:
+    """Run one warm-up of ``WARM_UPS``; a failure is logged (the first job pays instead)."""
     try:
-        seconds = warm_worker(settings)
-    except Exception:  # a failed warm-up leaves the first analysis to compile
-        logger.exception("audio analysis warm-up failed")
+        seconds = named_function(target)(settings)
+    except Exception:
+        logger.exception("%s warm-up failed", name)
         return
     if seconds is None:
-        logger.info("audio analysis not installed: nothing to warm")
+        logger.info("%s not installed: nothing to warm", name)
     else:
-        logger.info("audio analysis warmed in %.1f s (numba cache %s)", seconds,
+        logger.info("%s warmed in %.1f s (numba cache %s)", name, seconds,
                     settings.resolved_numba_cache_dir)
 
 
