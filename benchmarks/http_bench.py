@@ -299,11 +299,15 @@ def start(server: Server, folder: Path, workers: int) -> None:
         # Loaded only once it leads: the catalog's entries, queued at the server's start,
         # integrated (its start-up is not measured as load).
         deadline = time.monotonic() + 120
-        while int(query_one(server, "SELECT count(*) FROM log_pending")):
-            if server.companions[-1].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the worker did not integrate the log: "
-                                   + (folder / "worker.log").read_text()[-2000:])
-            time.sleep(0.2)
+        try:
+            while int(query_one(server, "SELECT count(*) FROM log_pending")):
+                if server.companions[-1].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the worker did not integrate the log: "
+                                       + (folder / "worker.log").read_text()[-2000:])
+                time.sleep(0.2)
+        except BaseException:
+            stop(server)  # the caller gets no server to stop
+            raise
 
 
 def stop(server: Server) -> None:

@@ -7,7 +7,8 @@ One run:
 1. creates an agent client (as ``casset-rights clients create`` does), starts the real
    service under granian in the production shape by default (two workers, loopback,
    examples loaded, PostgreSQL in a fresh schema, Redis, rate limits on but never
-   refusing) and takes an OAuth access token (client_credentials) for it;
+   refusing, jobs on the Redis queue with a ``casset-rights worker`` beside) and takes
+   an OAuth access token (client_credentials) for it;
 2. checks one flow end to end: the quote's receipt and the license token verify against
    the JWKS, and a decision with the token answers ``permit`` naming the license;
 3. drives closed loops of the flow ``POST /v1/licenses/quotes`` then ``POST
@@ -253,6 +254,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     database_url = postgres_url(args.database_url) if args.database_url else ""
 
+    # The shared helpers (the worker's start, row counts) read the shape's database.
+    http_bench.SHAPE.database_url = database_url
+    http_bench.SHAPE.redis_url = args.redis_url or None
+
     def env(folder: Path) -> dict[str, str]:
         # authlib refuses plain-http token requests unless told otherwise: loopback only.
         values = {**http_bench.casset_env(folder), "AUTHLIB_INSECURE_TRANSPORT": "1"}
@@ -261,10 +266,15 @@ def main(argv: list[str] | None = None) -> None:
         if args.redis_url:
             values["CASSET_REDIS_URL"] = args.redis_url
             values["CASSET_REDIS_KEY_PREFIX"] = f"licenses-bench-{time.time_ns()}:"
+            # As deployed: jobs on the queue, a ``casset-rights worker`` running them and
+            # the log's sequencer beside the API workers.
+            values["CASSET_QUEUE_URL"] = args.redis_url
+            values["CASSET_QUEUE_NAME"] = f"licenses-bench-{time.time_ns()}"
         return values
 
     server = http_bench.Server(name="casset", target="casset_rights.app:app_from_environment",
-                               env=env, ready_path="/.well-known/casset-rights")
+                               env=env, ready_path="/.well-known/casset-rights",
+                               with_worker=bool(args.redis_url))
     with tempfile.TemporaryDirectory(prefix="licenses-bench-") as tmp:
         folder = Path(tmp)
         (folder / "data").mkdir(parents=True)

@@ -44,6 +44,10 @@ class HeldGrants:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._by_licensee: dict[str, Holdings] = {}
+        # Every grant decoded so far, by id, with the two columns that change after a
+        # grant is made (revocation, expiry): a licensee's reload decodes only the rows
+        # that are new or changed, not every grant it holds again.
+        self._decoded: dict[str, tuple[int | None, int | None, HeldGrant]] = {}
         self._lock = threading.Lock()
 
     # -- the request path -----------------------------------------------------------
@@ -64,16 +68,27 @@ class HeldGrants:
     def reload(self) -> None:
         with self._lock, self._engine.connect() as conn:
             grouped: dict[str, list[HeldGrant]] = {}
+            decoded: dict[str, tuple[int | None, int | None, HeldGrant]] = {}
             for row in conn.execute(select(*_COLUMNS)):
-                grouped.setdefault(row[0], []).append(_held(row))
+                grant = _held(row)
+                decoded[grant.id] = (row.revoked_at_ms, row.expires_at_ms, grant)
+                grouped.setdefault(row[0], []).append(grant)
+            self._decoded = decoded
             self._by_licensee = {k: _holdings(v) for k, v in grouped.items()}
 
     def reload_key(self, table: str, key: str) -> None:
         """Reload one licensee's grants (``key`` is the licensee, ``client:<id>`` or
-        ``artist:<id>``)."""
+        ``artist:<id>``): one query, and only the grants new or changed since they were
+        last decoded are decoded again."""
         with self._lock, self._engine.connect() as conn:
-            grants = _holdings(_held(row) for row in
-                               conn.execute(select(*_COLUMNS).where(_g.licensee == key)))
+            known = self._decoded
+            held: list[HeldGrant] = []
+            for row in conn.execute(select(*_COLUMNS).where(_g.licensee == key)):
+                hit = known.get(row.id)
+                if hit is None or hit[:2] != (row.revoked_at_ms, row.expires_at_ms):
+                    hit = known[row.id] = (row.revoked_at_ms, row.expires_at_ms, _held(row))
+                held.append(hit[2])
+            grants = _holdings(held)
             # One key replaced in place (readers take no lock: a dict item is set or
             # popped atomically); writers are serialised by the lock.
             if grants:
