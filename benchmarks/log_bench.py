@@ -334,8 +334,11 @@ def bench_service(*, verify_runs: int, receipts_per_anchor: list[int]) -> dict[s
             anchor_times.append(time.perf_counter() - began)
         path = folder / "bundle.json"
         path.write_bytes(msgspec.json.encode(bundle))
+        # The keys pinned as a verifier would (the service's JWKS and log key, fetched
+        # once out of band), not the bundle's own.
+        (folder / "jwks.json").write_bytes(msgspec.json.encode(jwks))
         cli = [str(Path(sys.executable).parent / "casset-rights"), "verify", str(path),
-               "--skip-anchor"]
+               "--skip-anchor", "--jwks", str(folder / "jwks.json"), "--log-key", key]
         walls = []
         for _ in range(3):
             began = time.perf_counter()
