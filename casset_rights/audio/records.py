@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from casset_rights.audio.tables import audio_analyses, audio_files, audio_renders
+from casset_rights.db.engine import writing
 
 AnalysisStateName = Literal["queued", "running", "done", "failed"]
 
@@ -70,7 +71,7 @@ class AudioRecords:
     def add_audio(self, audio: StoredAudio) -> bool:
         """Record a stored blob; False when its hash was recorded already."""
         try:
-            with self._engine.begin() as conn:
+            with writing(self._engine) as conn:
                 conn.execute(audio_files.insert().values(**msgspec.structs.asdict(audio)))
         except IntegrityError:
             return False
@@ -88,7 +89,7 @@ class AudioRecords:
         """Queue analysis of the blob unless it is queued, running or done; a failed
         job is queued again. Returns the state now stored."""
         now = now_ms()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             row = conn.execute(select(audio_analyses.c.state).where(
                 audio_analyses.c.content_hash == content_hash)).first()
             if row is None:
@@ -129,7 +130,7 @@ class AudioRecords:
 
     def start_analysis(self, content_hash: str) -> None:
         now = now_ms()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             current = conn.execute(select(audio_analyses.c.attempts).where(
                 audio_analyses.c.content_hash == content_hash)).first()
             if current is None:
@@ -143,21 +144,21 @@ class AudioRecords:
                     error_code=None, error_detail=None, updated_at_ms=now))
 
     def analysis_progress(self, content_hash: str, progress: float) -> None:
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(update(audio_analyses).where(
                 audio_analyses.c.content_hash == content_hash,
                 audio_analyses.c.state == "running").values(
                 progress=round(progress, 3), updated_at_ms=now_ms()))
 
     def finish_analysis(self, content_hash: str, result: dict[str, Any]) -> None:
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(update(audio_analyses).where(
                 audio_analyses.c.content_hash == content_hash).values(
                 state="done", progress=1.0, result=json.dumps(result),
                 error_code=None, error_detail=None, updated_at_ms=now_ms()))
 
     def fail_analysis(self, content_hash: str, *, code: str, detail: str) -> None:
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(update(audio_analyses).where(
                 audio_analyses.c.content_hash == content_hash).values(
                 state="failed", error_code=code, error_detail=detail[:2000],
@@ -175,7 +176,7 @@ class AudioRecords:
 
     def add_render(self, record: RenderRecord) -> None:
         try:
-            with self._engine.begin() as conn:
+            with writing(self._engine) as conn:
                 conn.execute(audio_renders.insert().values(
                     **msgspec.structs.asdict(record), created_at_ms=now_ms()))
         except IntegrityError:
