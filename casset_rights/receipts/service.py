@@ -171,11 +171,10 @@ class ReceiptStore:
         if self._keep and self._kept is not None:
             conn = self._kept
         else:
-            conn = self._engine.connect()
-            if self._engine.dialect.name == "sqlite":
-                # The log appends in the store's transactions: take the write lock at
-                # BEGIN, as its sequencer requires (TransparencyLog.append_many_in).
-                conn.execution_options(sqlite_begin="IMMEDIATE")
+            # Write transactions, as ``db.engine.writing`` begins them (on SQLite the
+            # write lock at BEGIN; PostgreSQL ignores the option), on a connection that
+            # may be kept between batches.
+            conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
         try:
             yield conn
         except BaseException:
