@@ -109,9 +109,15 @@ def problem(
         body.setdefault(key, value)
     if request_id:
         body["request_id"] = request_id
+    headers = dict(headers or {})
+    if status == 413:
+        # The body was refused before it was read to its end: what is left of it is still
+        # on the connection, so the connection ends with this answer (RFC 9112 section 9.6)
+        # rather than a client sending its next request after unread bytes.
+        headers["Connection"] = "close"
     return Response(
         msgspec.json.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers or {},
+        headers=headers,
     )
 
 

@@ -128,6 +128,9 @@ def test_the_oauth_forms_are_held_to_the_size_limit(oauth: Any) -> None:
     response = oauth.http.post("/oauth/token", content=big, headers={
         "content-type": "application/x-www-form-urlencoded"})
     assert_problem(response, 413, "body_too_large", 256 * 1024)
+    # The rest of a refused body is left unread: the connection ends with the answer, so a
+    # client that keeps connections does not send its next request after unread bytes.
+    assert response.headers["connection"] == "close"
 
 
 def test_the_registration_is_refused_as_a_problem_when_hostile(oauth: Any) -> None:

@@ -103,6 +103,8 @@ def test_hostile_bodies_end_no_process_and_touch_no_other_caller(server: str) ->
                 answer = client.post(path, content=body, headers=JSON)
                 assert answer.status_code == status, (path, answer.text[:300])
                 assert answer.json()["code"] == code
+                if status == 413:  # the unread rest of the body ends the connection
+                    assert answer.headers["connection"] == "close"
     # Hostile and ordinary callers at once: every ordinary decision is answered, and its
     # receipt stored by the same receipt writer the hostile requests went past.
     with ThreadPoolExecutor(max_workers=8) as pool:
