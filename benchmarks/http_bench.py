@@ -269,6 +269,9 @@ def start(server: Server, folder: Path, workers: int) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASSET_")}
     env.update(server.env(folder))
     env["CASSET_HOST"], env["CASSET_PORT"] = "127.0.0.1", str(server.port)
+    # librosa's compiled code kept between runs, as a deployment's data folder keeps it:
+    # the first run on a machine compiles it (about a minute of CPU), later ones load it.
+    env.setdefault("CASSET_NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
     paths = [*server.pythonpath, str(ROOT), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     server.log_file = folder / "server.log"
@@ -308,6 +311,37 @@ def start(server: Server, folder: Path, workers: int) -> None:
         except BaseException:
             stop(server)  # the caller gets no server to stop
             raise
+    try:
+        settle(server)
+    except BaseException:
+        stop(server)
+        raise
+
+
+def settle(server: Server, *, quiet: float = 0.15, timeout: float = 300) -> None:
+    """Wait until the server's processes (its session: granian, its workers and their
+    children, and the worker beside it) use less than ``quiet`` CPU seconds in a second:
+    what a service does once at its start (the audio analysis warm-up compiling or
+    loading librosa's code, the first anchor's chain set-up) is not measured as load."""
+    if not os.path.isdir("/proc") or server.process is None:
+        return
+    sessions = {server.process.pid, *(c.pid for c in server.companions)}
+
+    def used() -> float:
+        return sum(seconds for _, _, seconds in _process_cpu(sessions).values())
+
+    deadline = time.monotonic() + timeout
+    before, waited = used(), False
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = used()
+        if now - before < quiet:
+            return
+        if not waited:
+            log(f"{server.name}: waiting for its start-up work to finish ...")
+            waited = True
+        before = now
+    log(f"{server.name}: still busy after {timeout:.0f} s; measuring anyway")
 
 
 def stop(server: Server) -> None:
@@ -587,8 +621,9 @@ CPU_GROUPS = ("API workers", "casset-rights worker", "PostgreSQL", "Redis", "wrk
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _process_cpu() -> dict[int, tuple[str, int, float]]:
-    """Every process's name, parent and CPU seconds so far (Linux ``/proc``)."""
+def _process_cpu(sessions: set[int] | None = None) -> dict[int, tuple[str, int, float]]:
+    """Every process's name, parent and CPU seconds so far (Linux ``/proc``); only
+    those of ``sessions`` (session ids) when given."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -600,6 +635,8 @@ def _process_cpu() -> dict[int, tuple[str, int, float]]:
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
+        if sessions is not None and int(fields[3]) not in sessions:
+            continue
         found[int(entry)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK)
     return found
 

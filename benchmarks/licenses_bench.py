@@ -240,6 +240,9 @@ def grant_count(server: http_bench.Server, database_url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)

@@ -42,8 +42,8 @@ def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
                               keys=keys, issuer_url=issuer_url,
                               payments=payments_from_settings(settings),
                               quote_ttl_seconds=settings.license_quote_ttl_seconds,
-                              on_grants_changed=lambda licensee: held.reload_key(
-                                  "license_grants", licensee))
+                              on_grants_changed=lambda licensee, grant_id: held.reload_key(
+                                  "license_grants", f"{licensee} {grant_id}"))
     desk = LicenseDesk(licenses, keys=keys, issuer_url=issuer_url)
     lineage = LineageService(engine=engine, index=index, decisions=decisions, issuer=issuer,
                              receipts=receipts, on_registered=lambda release: graph.reload_key(

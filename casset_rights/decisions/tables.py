@@ -48,42 +48,51 @@ policy_versions = Table(
 # nothing). ``decisions.changes.ChangeListener`` applies them in every process. SQLite
 # has no NOTIFY: there the rights index compares stored generations instead.
 CHANGE_CHANNEL = "casset_changes"
-# table -> the column naming what changed (what a follower reloads).
-FOLLOWED_TABLES: dict[str, str] = {
-    "license_grants": "licensee",
-    "lineage_edges": "child_release",
-    "release_versions": "release_id",
-    "policy_versions": "policy_id",
+# table -> the columns naming what changed (what a follower reloads), joined by a space
+# in the key: a grant's notification names its licensee and the grant itself, so a
+# follower reads that one row, not every grant the licensee holds.
+FOLLOWED_TABLES: dict[str, tuple[str, ...]] = {
+    "license_grants": ("licensee", "id"),
+    "lineage_edges": ("child_release",),
+    "release_versions": ("release_id",),
+    "policy_versions": ("policy_id",),
 }
 CHANGE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION casset_notify_change() RETURNS trigger AS $$
+DECLARE
+  changed jsonb;
+  key text;
 BEGIN
-  IF TG_OP <> 'INSERT' THEN
+  FOREACH changed IN ARRAY CASE TG_OP
+      WHEN 'INSERT' THEN ARRAY[to_jsonb(NEW)]
+      WHEN 'DELETE' THEN ARRAY[to_jsonb(OLD)]
+      ELSE ARRAY[to_jsonb(OLD), to_jsonb(NEW)] END LOOP
+    key := coalesce(changed ->> TG_ARGV[0], '');
+    FOR i IN 1 .. TG_NARGS - 1 LOOP
+      key := key || ' ' || coalesce(changed ->> TG_ARGV[i], '');
+    END LOOP;
     PERFORM pg_notify('{CHANGE_CHANNEL}', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' '
-                      || coalesce(to_jsonb(OLD) ->> TG_ARGV[0], ''));
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    PERFORM pg_notify('{CHANGE_CHANNEL}', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' '
-                      || coalesce(to_jsonb(NEW) ->> TG_ARGV[0], ''));
-  END IF;
+                      || key);
+  END LOOP;
   RETURN NULL;
 END
 $$ LANGUAGE plpgsql
 """
 
 
-def change_triggers(tables: dict[str, str] = FOLLOWED_TABLES) -> list[str]:
-    """The statements that make each of ``tables`` (name -> key column) notify its
+def change_triggers(tables: dict[str, tuple[str, ...]] = FOLLOWED_TABLES) -> list[str]:
+    """The statements that make each of ``tables`` (name -> key columns) notify its
     changes (PostgreSQL)."""
     out = [CHANGE_FUNCTION]
-    for table, column in tables.items():
+    for table, columns in tables.items():
+        arguments = ", ".join(f"'{column}'" for column in columns)
         out.append(f"DROP TRIGGER IF EXISTS {table}_changes ON {table}")
         out.append(f"CREATE TRIGGER {table}_changes AFTER INSERT OR UPDATE OR DELETE "
-                   f"ON {table} FOR EACH ROW EXECUTE FUNCTION casset_notify_change('{column}')")
+                   f"ON {table} FOR EACH ROW EXECUTE FUNCTION casset_notify_change({arguments})")
     return out
 
 
-def drop_change_triggers(tables: dict[str, str] = FOLLOWED_TABLES) -> list[str]:
+def drop_change_triggers(tables: dict[str, tuple[str, ...]] = FOLLOWED_TABLES) -> list[str]:
     return [*(f"DROP TRIGGER IF EXISTS {table}_changes ON {table}" for table in tables),
             "DROP FUNCTION IF EXISTS casset_notify_change()"]
 

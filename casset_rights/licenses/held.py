@@ -7,14 +7,16 @@ decision semantics of ``decisions.decide`` (a deny rule still wins; revocation a
 expiry are time-aware, so a past ``context.at`` is judged by the grants of that time).
 
 Freshness (``decisions.changes``): a grant or revocation made in this process counts at
-the next decision (``reload_key``, called by the writer once committed); one made in
-another process within a second on SQLite (``generation``: the number of grants plus the
-number of revocations, both only growing, as grants are never deleted), within
-milliseconds on PostgreSQL (the ``license_grants`` trigger's notification).
+the next decision (``reload_key`` of that grant, called by the writer once committed);
+one made in another process within a second on SQLite (``generation``: the number of
+grants plus the number of revocations, both only growing, as grants are never deleted),
+within milliseconds on PostgreSQL (the ``license_grants`` trigger's notification, which
+names the grant: that one row is read).
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -77,9 +79,35 @@ class HeldGrants:
             self._by_licensee = {k: _holdings(v) for k, v in grouped.items()}
 
     def reload_key(self, table: str, key: str) -> None:
-        """Reload one licensee's grants (``key`` is the licensee, ``client:<id>`` or
-        ``artist:<id>``): one query, and only the grants new or changed since they were
-        last decoded are decoded again."""
+        """Reload what ``key`` names: ``"<licensee> <grant id>"`` (a notification, or
+        the writer once committed) reads that one grant; a licensee alone
+        (``client:<id>`` or ``artist:<id>``) reads all of its grants."""
+        licensee, _, grant_id = key.partition(" ")
+        if grant_id:
+            self._reload_grant(grant_id)
+        else:
+            self._reload_licensee(licensee)
+
+    def _reload_grant(self, grant_id: str) -> None:
+        with self._lock, self._engine.connect() as conn:
+            row = conn.execute(select(*_COLUMNS).where(_g.id == grant_id)).one_or_none()
+            if row is None:  # grants are never deleted: one not yet visible here
+                return
+            known = self._decoded.get(grant_id)
+            if known is not None and known[:2] == (row.revoked_at_ms, row.expires_at_ms):
+                return  # already held as it is (the writer's own reload, then its echo)
+            grant = _held(row)
+            self._decoded[grant_id] = (row.revoked_at_ms, row.expires_at_ms, grant)
+            holdings = self._by_licensee.get(row.licensee, NO_HOLDINGS)
+            same = holdings.get(grant.resource.id, ())
+            if known is not None:
+                same = tuple(g for g in same if g.id != grant_id)
+            at = bisect.bisect(same, _order(grant), key=_order)
+            # A new mapping for the licensee, set at once: readers take no lock.
+            self._by_licensee[row.licensee] = {
+                **holdings, grant.resource.id: (*same[:at], grant, *same[at:])}
+
+    def _reload_licensee(self, key: str) -> None:
         with self._lock, self._engine.connect() as conn:
             known = self._decoded
             held: list[HeldGrant] = []
@@ -97,11 +125,16 @@ class HeldGrants:
                 self._by_licensee.pop(key, None)
 
 
+def _order(grant: HeldGrant) -> tuple[int, str]:
+    """A resource's grants in the order they were made."""
+    return grant.granted_at_ms, grant.id
+
+
 def _holdings(grants: Iterable[HeldGrant]) -> Holdings:
     by_resource: dict[str, list[HeldGrant]] = {}
     for grant in grants:
         by_resource.setdefault(grant.resource.id, []).append(grant)
-    return {key: tuple(sorted(found, key=lambda g: (g.granted_at_ms, g.id)))
+    return {key: tuple(sorted(found, key=_order))
             for key, found in by_resource.items()}
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, delete, event
 from test_licenses_support import NIGHTGLASS, agent
@@ -20,9 +21,13 @@ from test_lineage import declare, owner_of
 
 from casset_rights.config import settings_from_env
 from casset_rights.db.engine import make_engine, search_path_of
+from casset_rights.decisions.tables import CHANGE_CHANNEL
+from casset_rights.licenses.held import HeldGrants
+from casset_rights.licenses.models import Grant, licensee_key
 from casset_rights.lineage import ParentLink
 from casset_rights.lineage.tables import lineage_edges
 from casset_rights.policy import build_request
+from casset_rights.principal import Principal
 from casset_rights.services import Services, open_services
 
 MIDNIGHT = "release:midnight-tapes"
@@ -106,6 +111,58 @@ def test_an_edge_added_and_one_withdrawn_reach_the_other_process_within_a_second
     assert other.decisions.evaluate(build_request(
         "sample", INTRO, principal=agent("someone"), context=FUN))[0].reasons[0].rule \
         != f"ancestor:{CHORUS}"
+
+
+def _obtain(services: Services, caller: Principal) -> Grant:
+    quote = services.licenses.quote(caller, resource=MIDNIGHT, route="grounding")
+    grant = services.licenses.obtain(caller, quote.id).grant
+    assert grant is not None
+    return grant
+
+
+def test_a_changed_grant_is_read_alone(services: Services) -> None:
+    """A change that names its grant ("<licensee> <grant id>": the notification, or the
+    writer once committed) reads that one row, however many grants the licensee holds,
+    and keeps the licensee's grants of a resource in the order they were made."""
+    caller = agent("bot-many")
+    licensee = licensee_key(caller)
+    made = [_obtain(services, caller) for _ in range(4)]
+    held = HeldGrants(services.engine)  # another process's, started before the next
+    held.reload()
+    newest = _obtain(services, caller)
+    with Statements(services.engine) as sent:
+        held.reload_key("license_grants", f"{licensee} {newest.id}")
+    reads = [s for s in sent if s.startswith("SELECT")]  # SQLite also sends BEGIN
+    assert len(reads) == 1 and reads[0].split("WHERE ")[1].startswith("license_grants.id =")
+    assert [g.id for g in held.held_by(caller)[MIDNIGHT]] == [g.id for g in [*made, newest]]
+    services.license_desk.revoke(NIGHTGLASS, made[1].id, reason="ended")
+    with Statements(services.engine) as sent:
+        held.reload_key("license_grants", f"{licensee} {made[1].id}")
+        held.reload_key("license_grants", f"{licensee} {made[1].id}")  # its echo
+    assert len([s for s in sent if s.startswith("SELECT")]) == 2
+    after = held.held_by(caller)[MIDNIGHT]
+    assert [g.id for g in after] == [g.id for g in [*made, newest]]
+    assert [g.revoked_at_ms is not None for g in after] == [False, True, False, False, False]
+    # A licensee alone still reads all of its grants (what the other followers send).
+    fresh = HeldGrants(services.engine)
+    fresh.reload_key("license_grants", str(licensee))
+    assert fresh.held_by(caller) == held.held_by(caller)
+
+
+def test_a_grant_notification_names_its_licensee_and_the_grant(services: Services) -> None:
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no notifications (the processes compare generations)")
+    caller = agent("bot-notified")
+    url = services.engine.url.set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listening:
+        listening.execute(f"LISTEN {CHANGE_CHANNEL}")
+        grant = _obtain(services, caller)
+        services.license_desk.revoke(NIGHTGLASS, grant.id, reason="ended")
+        heard = [n.payload for n in listening.notifies(timeout=5, stop_after=2)]
+    expected = f"{search_path_of(services.engine)} license_grants " \
+               f"{licensee_key(caller)} {grant.id}"
+    assert heard == [expected, expected]  # the grant, then its revocation
 
 
 class Statements:

@@ -219,3 +219,31 @@ def test_lineage_edges_get_ids_and_keep_their_rows_both_ways(database: str,
         assert [tuple(r) for r in rows] == [("release:b", "release:a")]
         upgrade(engine)
         _assert_no_drift(engine)
+
+
+@pytest.mark.postgres
+def test_grant_notifications_name_the_grant_both_ways(tmp_path: Path) -> None:
+    """The license grants' trigger names the licensee and the grant after c9e1f4a7b2d6
+    (as a database made from the tables does), the licensee alone before it."""
+    def triggers(engine: Engine) -> dict[str, str]:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT c.relname, pg_get_triggerdef(t.oid) FROM pg_trigger t"
+                " JOIN pg_class c ON c.oid = t.tgrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND NOT t.tgisinternal"
+                " AND t.tgname LIKE '%\\_changes'")).all()
+        return {table: definition.split(" EXECUTE ")[1] for table, definition in rows}
+
+    with _empty_database("postgres", tmp_path) as migrated, \
+            _empty_database("postgres", tmp_path) as created:
+        metadata.create_all(created)
+        upgrade(migrated)
+        assert triggers(migrated) == triggers(created)
+        assert triggers(migrated)["license_grants"] == \
+            "FUNCTION casset_notify_change('licensee', 'id')"
+        downgrade(migrated, "a7c4e2d9f0b3")
+        assert triggers(migrated)["license_grants"] == \
+            "FUNCTION casset_notify_change('licensee')"
+        assert triggers(migrated)["lineage_edges"] == \
+            "FUNCTION casset_notify_change('child_release')"
