@@ -13,7 +13,7 @@ from casset_rights.config import Settings
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.service import DecisionService
 from casset_rights.licenses.desk import LicenseDesk
-from casset_rights.licenses.held import HeldGrants
+from casset_rights.licenses.held import HeldGrants, held_grant
 from casset_rights.licenses.payments import NoPayments, PaidThroughCheckout, Payments
 from casset_rights.licenses.service import LicenseService
 from casset_rights.lineage.proposals import LineageProposals
@@ -42,8 +42,8 @@ def open_licensing(settings: Settings, *, engine: Engine, index: RightsIndex,
                               keys=keys, issuer_url=issuer_url,
                               payments=payments_from_settings(settings),
                               quote_ttl_seconds=settings.license_quote_ttl_seconds,
-                              on_grants_changed=lambda licensee, grant_id: held.reload_key(
-                                  "license_grants", f"{licensee} {grant_id}"))
+                              on_grants_changed=lambda grant: held.hold(
+                                  grant.licensee, held_grant(grant)))
     desk = LicenseDesk(licenses, keys=keys, issuer_url=issuer_url)
     lineage = LineageService(engine=engine, index=index, decisions=decisions, issuer=issuer,
                              receipts=receipts, on_registered=lambda release: graph.reload_key(

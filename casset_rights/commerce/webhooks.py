@@ -36,6 +36,7 @@ from casset_rights.commerce.receipts import MoneyReceipts
 from casset_rights.commerce.tables import stripe_events
 from casset_rights.db.engine import writing
 from casset_rights.licenses import store as license_store
+from casset_rights.licenses.models import Grant
 
 RECEIVED = "received"
 DISPUTE_OPEN = ("warning_needs_response", "warning_under_review", "needs_response",
@@ -52,9 +53,9 @@ class WebhookOutcome(msgspec.Struct, frozen=True):
 class Webhooks:
     def __init__(self, *, engine: Engine, gateway: PaymentGateway, checkout: Checkout,
                  payouts: Payouts, receipts: MoneyReceipts,
-                 grants_changed: Callable[[str, str], None] | None = None,
+                 grants_changed: Callable[[Grant], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        """``grants_changed(licensee, grant_id)`` is told, once committed, of every license a
+        """``grants_changed(grant)`` is told, once committed, of every license a
         refund or a dispute changed, so decisions in this process see it at once (other
         processes hear of it from the database)."""
         self._engine = engine
@@ -116,7 +117,7 @@ class Webhooks:
         with self._engine.connect() as conn:
             grant = license_store.read_grant(conn, grant_id)
         if grant is not None:
-            self._grants_changed(grant.licensee, grant.id)
+            self._grants_changed(grant)
 
     def _payment_of(self, intent_id: str | None, charge_id: str | None) -> PaymentRecord | None:
         with self._engine.connect() as conn:

@@ -48,53 +48,70 @@ policy_versions = Table(
 # nothing). ``decisions.changes.ChangeListener`` applies them in every process. SQLite
 # has no NOTIFY: there the rights index compares stored generations instead.
 CHANGE_CHANNEL = "casset_changes"
-# table -> the columns naming what changed (what a follower reloads), joined by a space
-# in the key: a grant's notification names its licensee and the grant itself, so a
-# follower reads that one row, not every grant the licensee holds.
-FOLLOWED_TABLES: dict[str, tuple[str, ...]] = {
-    "license_grants": ("licensee", "id"),
-    "lineage_edges": ("child_release",),
-    "release_versions": ("release_id",),
-    "policy_versions": ("policy_id",),
+# table -> the column naming what changed (what a follower reloads).
+FOLLOWED_TABLES: dict[str, str] = {
+    "lineage_edges": "child_release",
+    "release_versions": "release_id",
+    "policy_versions": "policy_id",
 }
 CHANGE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION casset_notify_change() RETURNS trigger AS $$
-DECLARE
-  changed jsonb;
-  key text;
 BEGIN
-  FOREACH changed IN ARRAY CASE TG_OP
-      WHEN 'INSERT' THEN ARRAY[to_jsonb(NEW)]
-      WHEN 'DELETE' THEN ARRAY[to_jsonb(OLD)]
-      ELSE ARRAY[to_jsonb(OLD), to_jsonb(NEW)] END LOOP
-    key := coalesce(changed ->> TG_ARGV[0], '');
-    FOR i IN 1 .. TG_NARGS - 1 LOOP
-      key := key || ' ' || coalesce(changed ->> TG_ARGV[i], '');
-    END LOOP;
+  IF TG_OP <> 'INSERT' THEN
     PERFORM pg_notify('{CHANGE_CHANNEL}', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' '
-                      || key);
-  END LOOP;
+                      || coalesce(to_jsonb(OLD) ->> TG_ARGV[0], ''));
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    PERFORM pg_notify('{CHANGE_CHANNEL}', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' '
+                      || coalesce(to_jsonb(NEW) ->> TG_ARGV[0], ''));
+  END IF;
   RETURN NULL;
 END
 $$ LANGUAGE plpgsql
 """
+# License grants say more, as every process holds every grant and a busy partner holds
+# thousands: "<licensee> <grant id> <revoked at> <expires at> <row>", the row being the
+# JSON of what a decision needs (resource, scopes, terms, granted at), left out when it
+# would take the notification past its 8000 bytes. A process then holds the grant with no
+# read (``licenses.held.HeldGrants.reload_key``), and its own writes cost it nothing.
+GRANT_CHANGE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION casset_notify_grant() RETURNS trigger AS $$
+DECLARE
+  note text;
+  grant_row text;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('{CHANGE_CHANNEL}', TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' '
+                      || OLD.licensee || ' ' || OLD.id);
+    RETURN NULL;
+  END IF;
+  note := TG_TABLE_SCHEMA || ' ' || TG_TABLE_NAME || ' ' || NEW.licensee || ' ' || NEW.id
+          || ' ' || coalesce(NEW.revoked_at_ms::text, '')
+          || ' ' || coalesce(NEW.expires_at_ms::text, '');
+  grant_row := json_build_object('resource', NEW.resource, 'scopes', NEW.scopes,
+                                 'terms', NEW.terms, 'granted_at_ms', NEW.granted_at_ms)::text;
+  IF octet_length(note) + octet_length(grant_row) < 7900 THEN
+    note := note || ' ' || grant_row;
+  END IF;
+  PERFORM pg_notify('{CHANGE_CHANNEL}', note);
+  RETURN NULL;
+END
+$$ LANGUAGE plpgsql
+"""
+GRANT_TRIGGER = ("CREATE TRIGGER license_grants_changes AFTER INSERT OR UPDATE OR DELETE "
+                 "ON license_grants FOR EACH ROW EXECUTE FUNCTION casset_notify_grant()")
 
 
-def change_triggers(tables: dict[str, tuple[str, ...]] = FOLLOWED_TABLES) -> list[str]:
-    """The statements that make each of ``tables`` (name -> key columns) notify its
-    changes (PostgreSQL)."""
+def change_triggers(tables: dict[str, str] = FOLLOWED_TABLES) -> list[str]:
+    """The statements that make each of ``tables`` (name -> key column), and the license
+    grants, notify their changes (PostgreSQL)."""
     out = [CHANGE_FUNCTION]
-    for table, columns in tables.items():
-        arguments = ", ".join(f"'{column}'" for column in columns)
+    for table, column in tables.items():
         out.append(f"DROP TRIGGER IF EXISTS {table}_changes ON {table}")
         out.append(f"CREATE TRIGGER {table}_changes AFTER INSERT OR UPDATE OR DELETE "
-                   f"ON {table} FOR EACH ROW EXECUTE FUNCTION casset_notify_change({arguments})")
-    return out
-
-
-def drop_change_triggers(tables: dict[str, tuple[str, ...]] = FOLLOWED_TABLES) -> list[str]:
-    return [*(f"DROP TRIGGER IF EXISTS {table}_changes ON {table}" for table in tables),
-            "DROP FUNCTION IF EXISTS casset_notify_change()"]
+                   f"ON {table} FOR EACH ROW EXECUTE FUNCTION casset_notify_change('{column}')")
+    return [*out, GRANT_CHANGE_FUNCTION,
+            "DROP TRIGGER IF EXISTS license_grants_changes ON license_grants", GRANT_TRIGGER]
 
 
 @event.listens_for(metadata, "after_create")

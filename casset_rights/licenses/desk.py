@@ -214,7 +214,7 @@ class LicenseDesk:
                 raise LicenseAlreadyRevoked(f"license {grant_id!r} was already revoked")
             idempotency.remember_in(conn, claim, revoked)
             licenses.store_receipt_in(conn, receipt)
-        licenses.grants_changed(grant.licensee, grant.id)
+        licenses.grants_changed(revoked)
         return revoked
 
     # -- introspection ----------------------------------------------------------------

@@ -25,7 +25,7 @@ import msgspec
 from sqlalchemy import Connection, Engine, func, select
 
 from casset_rights.decisions.decide import NO_HOLDINGS, HeldGrant, Holdings
-from casset_rights.licenses.models import licensee_key
+from casset_rights.licenses.models import Grant, licensee_key
 from casset_rights.licenses.tables import license_grants
 from casset_rights.policy import LicenseRoute
 from casset_rights.principal import Principal
@@ -79,33 +79,71 @@ class HeldGrants:
             self._by_licensee = {k: _holdings(v) for k, v in grouped.items()}
 
     def reload_key(self, table: str, key: str) -> None:
-        """Reload what ``key`` names: ``"<licensee> <grant id>"`` (a notification, or
-        the writer once committed) reads that one grant; a licensee alone
+        """Bring what ``key`` names up to date. A grant's notification (PostgreSQL's
+        trigger, ``decisions.tables.GRANT_CHANGE_FUNCTION``) is ``"<licensee> <grant id>
+        <revoked at> <expires at> <row>"``: a grant already held in that state costs
+        nothing, otherwise it is decoded from the row the notification carries, and read
+        from the database only when the row did not fit. A licensee alone
         (``client:<id>`` or ``artist:<id>``) reads all of its grants."""
-        licensee, _, grant_id = key.partition(" ")
-        if grant_id:
-            self._reload_grant(grant_id)
-        else:
-            self._reload_licensee(licensee)
-
-    def _reload_grant(self, grant_id: str) -> None:
-        with self._lock, self._engine.connect() as conn:
-            row = conn.execute(select(*_COLUMNS).where(_g.id == grant_id)).one_or_none()
-            if row is None:  # grants are never deleted: one not yet visible here
-                return
+        parts = key.split(" ", 4)
+        if len(parts) == 1:
+            self._reload_licensee(key)
+            return
+        grant_id = parts[1]
+        state = (_millis(parts[2]), _millis(parts[3])) if len(parts) >= 4 else None
+        with self._lock:
             known = self._decoded.get(grant_id)
-            if known is not None and known[:2] == (row.revoked_at_ms, row.expires_at_ms):
-                return  # already held as it is (the writer's own reload, then its echo)
-            grant = _held(row)
-            self._decoded[grant_id] = (row.revoked_at_ms, row.expires_at_ms, grant)
-            holdings = self._by_licensee.get(row.licensee, NO_HOLDINGS)
-            same = holdings.get(grant.resource.id, ())
-            if known is not None:
-                same = tuple(g for g in same if g.id != grant_id)
-            at = bisect.bisect(same, _order(grant), key=_order)
-            # A new mapping for the licensee, set at once: readers take no lock.
-            self._by_licensee[row.licensee] = {
-                **holdings, grant.resource.id: (*same[:at], grant, *same[at:])}
+            if known is not None and state is not None and known[:2] == state:
+                return  # held as it is: the writer's own notification, or a repeat
+            if len(parts) == 5 and state is not None:
+                row = msgspec.json.decode(parts[4], type=_NotifiedRow)
+                self._place(parts[0], _held_from(grant_id, row.resource, row.scopes,
+                                                 row.terms, row.granted_at_ms, *state), known)
+                return
+            with self._engine.connect() as conn:
+                found = conn.execute(select(*_COLUMNS).where(_g.id == grant_id)).one_or_none()
+            if found is None:  # deleted (grants are not), or not yet visible here
+                if known is not None:
+                    self._drop(parts[0], known[2])
+                return
+            if known is None or known[:2] != (found.revoked_at_ms, found.expires_at_ms):
+                self._place(found.licensee, _held(found), known)
+
+    def hold(self, licensee: str, grant: HeldGrant) -> None:
+        """A grant this process has just committed, held at once without a read. Only a
+        grant not held yet: a change to a held one (a revocation) is read back
+        (``reload_key``), so that a later change another process made is never
+        replaced by this one."""
+        with self._lock:
+            if grant.id not in self._decoded:
+                self._place(licensee, grant, None)
+                return
+        self.reload_key("license_grants", f"{licensee} {grant.id}")
+
+    def _drop(self, licensee: str, grant: HeldGrant) -> None:
+        """Hold ``grant`` no more; the lock is held."""
+        del self._decoded[grant.id]
+        holdings = dict(self._by_licensee.get(licensee, NO_HOLDINGS))
+        rest = tuple(g for g in holdings.pop(grant.resource.id, ()) if g.id != grant.id)
+        if rest:
+            holdings[grant.resource.id] = rest
+        if holdings:
+            self._by_licensee[licensee] = holdings
+        else:
+            self._by_licensee.pop(licensee, None)
+
+    def _place(self, licensee: str, grant: HeldGrant,
+               known: tuple[int | None, int | None, HeldGrant] | None) -> None:
+        """Hold ``grant`` (replacing ``known``, its previous state); the lock is held."""
+        self._decoded[grant.id] = (grant.revoked_at_ms, grant.expires_at_ms, grant)
+        holdings = self._by_licensee.get(licensee, NO_HOLDINGS)
+        same = holdings.get(grant.resource.id, ())
+        if known is not None:
+            same = tuple(g for g in same if g.id != grant.id)
+        at = bisect.bisect(same, _order(grant), key=_order)
+        # A new mapping for the licensee, set at once: readers take no lock.
+        self._by_licensee[licensee] = {
+            **holdings, grant.resource.id: (*same[:at], grant, *same[at:])}
 
     def _reload_licensee(self, key: str) -> None:
         with self._lock, self._engine.connect() as conn:
@@ -139,10 +177,42 @@ def _holdings(grants: Iterable[HeldGrant]) -> Holdings:
 
 
 def _held(row: Any) -> HeldGrant:
-    route = _decode_route(row.terms)
-    return HeldGrant(id=row.id, resource=parse_resource(row.resource),
-                     scopes=frozenset(_decode_scopes(row.scopes)), policy=route.policy,
+    return _held_from(row.id, row.resource, row.scopes, row.terms, row.granted_at_ms,
+                      row.revoked_at_ms, row.expires_at_ms)
+
+
+def _held_from(grant_id: str, resource: str, scopes: str, terms: str, granted_at_ms: int,
+               revoked_at_ms: int | None, expires_at_ms: int | None) -> HeldGrant:
+    """A grant as decisions hold it, from its stored columns (``scopes`` and ``terms``
+    are the stored JSON texts)."""
+    route = _decode_route(terms)
+    return HeldGrant(id=grant_id, resource=parse_resource(resource),
+                     scopes=frozenset(_decode_scopes(scopes)), policy=route.policy,
                      obligations=route.obligations,
                      territory=None if route.territory is None else frozenset(route.territory),
-                     granted_at_ms=row.granted_at_ms, expires_at_ms=row.expires_at_ms,
-                     revoked_at_ms=row.revoked_at_ms)
+                     granted_at_ms=granted_at_ms, expires_at_ms=expires_at_ms,
+                     revoked_at_ms=revoked_at_ms)
+
+
+def held_grant(grant: Grant) -> HeldGrant:
+    """A grant just written, as decisions hold it."""
+    route = grant.route
+    return HeldGrant(id=grant.id, resource=parse_resource(grant.resource),
+                     scopes=frozenset(grant.scopes), policy=route.policy,
+                     obligations=route.obligations,
+                     territory=None if route.territory is None else frozenset(route.territory),
+                     granted_at_ms=grant.granted_at_ms, expires_at_ms=grant.expires_at_ms,
+                     revoked_at_ms=grant.revoked_at_ms)
+
+
+class _NotifiedRow(msgspec.Struct, frozen=True):
+    """The columns a grant's notification carries beside its key."""
+
+    resource: str
+    scopes: str
+    terms: str
+    granted_at_ms: int
+
+
+def _millis(text: str) -> int | None:
+    return int(text) if text else None

@@ -81,9 +81,10 @@ class LicenseService:
                  payments: Payments | None = None,
                  quote_ttl_seconds: int = QUOTE_TTL_SECONDS,
                  clock: Callable[[], float] = time.time,
-                 on_grants_changed: Callable[[str, str], None] | None = None) -> None:
-        """``on_grants_changed(licensee, grant_id)`` hears, once committed, of every
-        grant written or revoked (the in-memory held licenses read that grant again)."""
+                 on_grants_changed: Callable[[Grant], None] | None = None) -> None:
+        """``on_grants_changed(grant)`` hears, once committed, of every grant written or
+        changed (the in-memory held licenses hold a new one at once, and read a changed
+        one again)."""
         self._engine = engine
         self._on_grants_changed = on_grants_changed
         self._index = index
@@ -112,10 +113,10 @@ class LicenseService:
         log's lock (taken as the receipt is logged) is held only until the commit."""
         self._receipts.store_in(conn, [receipt])
 
-    def grants_changed(self, licensee: str, grant_id: str) -> None:
-        """Grant ``grant_id`` of ``licensee`` was written or changed (and committed)."""
+    def grants_changed(self, grant: Grant) -> None:
+        """``grant`` was written or changed (and committed)."""
         if self._on_grants_changed is not None:
-            self._on_grants_changed(licensee, grant_id)
+            self._on_grants_changed(grant)
 
     # -- quotes -----------------------------------------------------------------------
 
@@ -273,7 +274,7 @@ class LicenseService:
             if in_transaction is not None:
                 in_transaction(conn, grant)
             self.store_receipt_in(conn, receipt)
-        self.grants_changed(grant.licensee, grant.id)
+        self.grants_changed(grant)
         return grant
 
     def _new_grant(self, quote: Quote, *, request_id: str | None,

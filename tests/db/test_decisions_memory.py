@@ -24,6 +24,7 @@ from casset_rights.db.engine import make_engine, search_path_of
 from casset_rights.decisions.tables import CHANGE_CHANNEL
 from casset_rights.licenses.held import HeldGrants
 from casset_rights.licenses.models import Grant, licensee_key
+from casset_rights.licenses.tables import license_grants
 from casset_rights.lineage import ParentLink
 from casset_rights.lineage.tables import lineage_edges
 from casset_rights.policy import build_request
@@ -121,9 +122,9 @@ def _obtain(services: Services, caller: Principal) -> Grant:
 
 
 def test_a_changed_grant_is_read_alone(services: Services) -> None:
-    """A change that names its grant ("<licensee> <grant id>": the notification, or the
-    writer once committed) reads that one row, however many grants the licensee holds,
-    and keeps the licensee's grants of a resource in the order they were made."""
+    """A change that names a grant (``"<licensee> <grant id>"``) reads that one row,
+    however many grants the licensee holds, and keeps the licensee's grants of a
+    resource in the order they were made; one whose row is gone is held no more."""
     caller = agent("bot-many")
     licensee = licensee_key(caller)
     made = [_obtain(services, caller) for _ in range(4)]
@@ -136,33 +137,65 @@ def test_a_changed_grant_is_read_alone(services: Services) -> None:
     assert len(reads) == 1 and reads[0].split("WHERE ")[1].startswith("license_grants.id =")
     assert [g.id for g in held.held_by(caller)[MIDNIGHT]] == [g.id for g in [*made, newest]]
     services.license_desk.revoke(NIGHTGLASS, made[1].id, reason="ended")
-    with Statements(services.engine) as sent:
-        held.reload_key("license_grants", f"{licensee} {made[1].id}")
-        held.reload_key("license_grants", f"{licensee} {made[1].id}")  # its echo
-    assert len([s for s in sent if s.startswith("SELECT")]) == 2
+    held.reload_key("license_grants", f"{licensee} {made[1].id}")
     after = held.held_by(caller)[MIDNIGHT]
     assert [g.id for g in after] == [g.id for g in [*made, newest]]
     assert [g.revoked_at_ms is not None for g in after] == [False, True, False, False, False]
-    # A licensee alone still reads all of its grants (what the other followers send).
+    # A licensee alone still reads all of its grants.
     fresh = HeldGrants(services.engine)
     fresh.reload_key("license_grants", str(licensee))
     assert fresh.held_by(caller) == held.held_by(caller)
+    with services.engine.begin() as conn:
+        conn.execute(delete(license_grants).where(license_grants.c.id == made[0].id))
+    held.reload_key("license_grants", f"{licensee} {made[0].id}")
+    assert [g.id for g in held.held_by(caller)[MIDNIGHT]] == [g.id for g in [*made[1:], newest]]
 
 
-def test_a_grant_notification_names_its_licensee_and_the_grant(services: Services) -> None:
+def test_a_grant_notification_carries_the_grant(services: Services) -> None:
+    """On PostgreSQL a grant's notification carries its state and the columns a decision
+    needs: a process holds the grant from it with no read, and one already holding it in
+    that state (the process that wrote it) does nothing."""
     if services.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no notifications (the processes compare generations)")
     caller = agent("bot-notified")
     url = services.engine.url.set(drivername="postgresql").render_as_string(
         hide_password=False)
+    held = HeldGrants(services.engine)
+    held.reload()
     with psycopg.connect(url, autocommit=True) as listening:
         listening.execute(f"LISTEN {CHANGE_CHANNEL}")
         grant = _obtain(services, caller)
         services.license_desk.revoke(NIGHTGLASS, grant.id, reason="ended")
         heard = [n.payload for n in listening.notifies(timeout=5, stop_after=2)]
-    expected = f"{search_path_of(services.engine)} license_grants " \
-               f"{licensee_key(caller)} {grant.id}"
-    assert heard == [expected, expected]  # the grant, then its revocation
+    schema, table, key = heard[0].split(" ", 2)
+    assert (schema, table) == (search_path_of(services.engine), "license_grants")
+    assert key.startswith(f"{licensee_key(caller)} {grant.id}  ")  # not revoked, no expiry
+    with Statements(services.engine) as sent:
+        held.reload_key(table, key)
+        made = held.held_by(caller)[MIDNIGHT]
+        held.reload_key(table, heard[1].split(" ", 2)[2])
+        revoked = held.held_by(caller)[MIDNIGHT]
+        held.reload_key(table, heard[1].split(" ", 2)[2])  # a repeat
+    assert sent == []
+    stored = HeldGrants(services.engine)
+    stored.reload()
+    assert revoked == stored.held_by(caller)[MIDNIGHT]
+    assert [(g.id, g.revoked_at_ms) for g in made] == [(grant.id, None)]
+    assert revoked[0].revoked_at_ms is not None
+    assert made[0].scopes == revoked[0].scopes and made[0].policy == revoked[0].policy
+
+
+def test_the_writer_holds_its_grant_without_a_read(services: Services) -> None:
+    caller = agent("bot-writer")
+    _obtain(services, caller)  # the licensee known
+    quote = services.licenses.quote(caller, resource=MIDNIGHT, route="grounding")
+    with Statements(services.engine) as sent:
+        grant = services.licenses.obtain(caller, quote.id).grant
+    assert grant is not None
+    assert not [s for s in sent if s.startswith("SELECT license_grants")]
+    asked = build_request("ai-input", MIDNIGHT, principal=caller)
+    answer = services.decisions.decide_request(asked, signed=False).decision
+    assert answer.decision == "permit"
 
 
 class Statements:
