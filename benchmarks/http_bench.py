@@ -269,9 +269,6 @@ def start(server: Server, folder: Path, workers: int) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASSET_")}
     env.update(server.env(folder))
     env["CASSET_HOST"], env["CASSET_PORT"] = "127.0.0.1", str(server.port)
-    # librosa's compiled code kept between runs, as a deployment's data folder keeps it:
-    # the first run on a machine compiles it (about a minute of CPU), later ones load it.
-    env.setdefault("CASSET_NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
     paths = [*server.pythonpath, str(ROOT), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     server.log_file = folder / "server.log"
