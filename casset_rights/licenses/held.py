@@ -110,13 +110,16 @@ class HeldGrants:
                 self._place(found.licensee, _held(found), known)
 
     def hold(self, licensee: str, grant: HeldGrant) -> None:
-        """A grant this process has just committed, held at once without a read. Only a
-        grant not held yet: a change to a held one (a revocation) is read back
-        (``reload_key``), so that a later change another process made is never
-        replaced by this one."""
+        """A grant this process has just committed, held at once without a read (its
+        notification may have come first: then it is held already). A change to a
+        grant held in another state (a revocation) is read back (``reload_key``), so
+        that a later change another process made is never replaced by this one."""
         with self._lock:
-            if grant.id not in self._decoded:
+            known = self._decoded.get(grant.id)
+            if known is None:
                 self._place(licensee, grant, None)
+                return
+            if known[:2] == (grant.revoked_at_ms, grant.expires_at_ms):
                 return
         self.reload_key("license_grants", f"{licensee} {grant.id}")
 

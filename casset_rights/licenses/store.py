@@ -17,6 +17,7 @@ import msgspec
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from casset_rights.db.bulk import execute, insert_rows
 from casset_rights.licenses.models import Grant, LicenseRequest, Quote
 from casset_rights.licenses.tables import (
     license_grants,
@@ -47,36 +48,48 @@ def _insert_ignoring_conflict(conn: Connection, table: Any, values: dict[str, An
 # -- quotes ---------------------------------------------------------------------------
 
 
+# The flow's own statements (a quote stored; read, used and turned into a grant) go to the
+# driver as they are (``db.bulk``): SQLAlchemy's execution of each cost more than the
+# statement itself (docs/benchmarks.md).
+_QUOTE_COLUMNS = ("id", "licensee", "principal", "artist_id", "resource", "scopes",
+                  "route_name", "route_type", "policy_id", "policy_hash", "manifest_hash",
+                  "terms", "context", "created_at_ms", "expires_at_ms", "token", "used_at_ms")
+
+
+def _marker(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
 def insert_quote(conn: Connection, quote: Quote) -> None:
-    conn.execute(insert(license_quotes), dict(
-        id=quote.id, licensee=quote.licensee, principal=_text(quote.principal),
-        artist_id=quote.artist_id, resource=quote.resource, scopes=_text(quote.scopes),
-        route_name=quote.route.name, route_type=quote.route.type,
-        policy_id=quote.route.policy, policy_hash=quote.route.policy_hash,
-        manifest_hash=quote.manifest_hash, terms=_text(quote.route),
-        context=_text(quote.context), created_at_ms=quote.created_at_ms,
-        expires_at_ms=quote.expires_at_ms, token=quote.token))
+    insert_rows(conn, license_quotes, _QUOTE_COLUMNS, [(
+        quote.id, quote.licensee, _text(quote.principal), quote.artist_id, quote.resource,
+        _text(quote.scopes), quote.route.name, quote.route.type, quote.route.policy,
+        quote.route.policy_hash, quote.manifest_hash, _text(quote.route),
+        _text(quote.context), quote.created_at_ms, quote.expires_at_ms, quote.token,
+        quote.used_at_ms)])
 
 
 def read_quote(conn: Connection, quote_id: str) -> Quote | None:
-    row = conn.execute(select(license_quotes).where(license_quotes.c.id == quote_id)).first()
-    if row is None:
+    found = execute(conn, f"SELECT {', '.join(_QUOTE_COLUMNS)} FROM license_quotes "
+                          f"WHERE id = {_marker(conn)}", (quote_id,))
+    if not found:
         return None
-    return Quote(id=row.id, licensee=row.licensee, principal=msgspec.json.decode(row.principal),
-                 artist_id=row.artist_id, resource=row.resource,
-                 scopes=tuple(msgspec.json.decode(row.scopes)), route=_route(row.terms),
-                 manifest_hash=row.manifest_hash, context=msgspec.json.decode(row.context),
-                 created_at_ms=row.created_at_ms, expires_at_ms=row.expires_at_ms,
-                 token=row.token, used_at_ms=row.used_at_ms)
+    (id_, licensee, principal, artist_id, resource, scopes, _name, _type, _policy, _hash,
+     manifest_hash, terms, context, created_at_ms, expires_at_ms, token, used_at_ms) = found[0]
+    return Quote(id=id_, licensee=licensee, principal=msgspec.json.decode(principal),
+                 artist_id=artist_id, resource=resource,
+                 scopes=tuple(msgspec.json.decode(scopes)), route=_route(terms),
+                 manifest_hash=manifest_hash, context=msgspec.json.decode(context),
+                 created_at_ms=created_at_ms, expires_at_ms=expires_at_ms, token=token,
+                 used_at_ms=used_at_ms)
 
 
 def use_quote(conn: Connection, quote_id: str, *, now_ms: int) -> bool:
     """Mark the quote used; False when it already was."""
-    result = conn.execute(update(license_quotes)
-                          .where(license_quotes.c.id == quote_id,
-                                 license_quotes.c.used_at_ms.is_(None))
-                          .values(used_at_ms=now_ms))
-    return result.rowcount == 1
+    mark = _marker(conn)
+    return bool(execute(conn, f"UPDATE license_quotes SET used_at_ms = {mark} "
+                              f"WHERE id = {mark} AND used_at_ms IS NULL RETURNING id",
+                        (now_ms, quote_id)))
 
 
 def unuse_quote(conn: Connection, quote_id: str) -> None:
@@ -122,16 +135,19 @@ def granted_count(conn: Connection, route: LicenseRoute) -> int:
 # -- grants ---------------------------------------------------------------------------
 
 
+_GRANT_COLUMNS = ("id", "quote_id", "request_id", "licensee", "principal", "artist_id",
+                  "resource", "scopes", "route_name", "route_type", "policy_id",
+                  "policy_hash", "manifest_hash", "terms", "payment_id", "status",
+                  "granted_at_ms", "expires_at_ms", "token", "receipt_id")
+
+
 def insert_grant(conn: Connection, grant: Grant) -> None:
-    conn.execute(insert(license_grants), dict(
-        id=grant.id, quote_id=grant.quote_id, request_id=grant.request_id,
-        licensee=grant.licensee, principal=_text(grant.principal), artist_id=grant.artist_id,
-        resource=grant.resource, scopes=_text(grant.scopes), route_name=grant.route.name,
-        route_type=grant.route.type, policy_id=grant.route.policy,
-        policy_hash=grant.route.policy_hash, manifest_hash=grant.manifest_hash,
-        terms=_text(grant.route), payment_id=grant.payment_id, status=grant.status,
-        granted_at_ms=grant.granted_at_ms, expires_at_ms=grant.expires_at_ms,
-        token=grant.token, receipt_id=grant.receipt_id))
+    insert_rows(conn, license_grants, _GRANT_COLUMNS, [(
+        grant.id, grant.quote_id, grant.request_id, grant.licensee, _text(grant.principal),
+        grant.artist_id, grant.resource, _text(grant.scopes), grant.route.name,
+        grant.route.type, grant.route.policy, grant.route.policy_hash, grant.manifest_hash,
+        _text(grant.route), grant.payment_id, grant.status, grant.granted_at_ms,
+        grant.expires_at_ms, grant.token, grant.receipt_id)])
 
 
 def _grant(row: Any) -> Grant:
