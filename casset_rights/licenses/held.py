@@ -7,11 +7,12 @@ decision semantics of ``decisions.decide`` (a deny rule still wins; revocation a
 expiry are time-aware, so a past ``context.at`` is judged by the grants of that time).
 
 Freshness (``decisions.changes``): a grant or revocation made in this process counts at
-the next decision (``reload_key`` of that grant, called by the writer once committed);
-one made in another process within a second on SQLite (``generation``: the number of
-grants plus the number of revocations, both only growing, as grants are never deleted),
-within milliseconds on PostgreSQL (the ``license_grants`` trigger's notification, which
-names the grant: that one row is read).
+the next decision (``hold``, called by the writer once committed: a new grant is held
+from the writer's copy, a changed one read back); one made in another process within a
+second on SQLite (``generation``: the number of grants plus the number of revocations,
+both only growing, as grants are never deleted), within milliseconds on PostgreSQL (the
+``license_grants`` trigger's notification, which carries the grant: no read, unless the
+grant did not fit in a notification).
 """
 
 from __future__ import annotations
