@@ -189,24 +189,24 @@ def _held_from(grant_id: str, resource: str, scopes: str, terms: str, granted_at
                revoked_at_ms: int | None, expires_at_ms: int | None) -> HeldGrant:
     """A grant as decisions hold it, from its stored columns (``scopes`` and ``terms``
     are the stored JSON texts)."""
-    route = _decode_route(terms)
-    return HeldGrant(id=grant_id, resource=parse_resource(resource),
-                     scopes=frozenset(_decode_scopes(scopes)), policy=route.policy,
-                     obligations=route.obligations,
-                     territory=None if route.territory is None else frozenset(route.territory),
-                     granted_at_ms=granted_at_ms, expires_at_ms=expires_at_ms,
-                     revoked_at_ms=revoked_at_ms)
+    return _held_with(grant_id, resource, frozenset(_decode_scopes(scopes)),
+                      _decode_route(terms), granted_at_ms, revoked_at_ms, expires_at_ms)
 
 
 def held_grant(grant: Grant) -> HeldGrant:
     """A grant just written, as decisions hold it."""
-    route = grant.route
-    return HeldGrant(id=grant.id, resource=parse_resource(grant.resource),
-                     scopes=frozenset(grant.scopes), policy=route.policy,
-                     obligations=route.obligations,
+    return _held_with(grant.id, grant.resource, frozenset(grant.scopes), grant.route,
+                      grant.granted_at_ms, grant.revoked_at_ms, grant.expires_at_ms)
+
+
+def _held_with(grant_id: str, resource: str, scopes: frozenset[str], route: LicenseRoute,
+               granted_at_ms: int, revoked_at_ms: int | None,
+               expires_at_ms: int | None) -> HeldGrant:
+    return HeldGrant(id=grant_id, resource=parse_resource(resource), scopes=scopes,
+                     policy=route.policy, obligations=route.obligations,
                      territory=None if route.territory is None else frozenset(route.territory),
-                     granted_at_ms=grant.granted_at_ms, expires_at_ms=grant.expires_at_ms,
-                     revoked_at_ms=grant.revoked_at_ms)
+                     granted_at_ms=granted_at_ms, expires_at_ms=expires_at_ms,
+                     revoked_at_ms=revoked_at_ms)
 
 
 class _NotifiedRow(msgspec.Struct, frozen=True):
