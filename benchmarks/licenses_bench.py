@@ -267,8 +267,10 @@ end
 function done(summary, latency, requests)
   local g, f = 0, 0
   for _, t in ipairs(threads) do g = g + t:get("granted"); f = f + t:get("failed") end
-  io.write(string.format("FLOWS %%d %%d %%d %%d %%d\n", g, f, summary.duration,
-                         latency:percentile(50), latency:percentile(99)))
+  io.write(string.format(
+    'WRKJSON {"requests": %%d, "duration_us": %%d, "granted": %%d, "failed": %%d, ' ..
+    '"p50_us": %%d, "p99_us": %%d}\n', summary.requests, summary.duration, g, f,
+    latency:percentile(50), latency:percentile(99)))
 end
 """
 
@@ -278,24 +280,14 @@ def drive_wrk(server: http_bench.Server, headers: dict[str, str], *, seconds: fl
     """The flows driven by wrk (one thread): a lean client, so that the server has the
     machine's cores rather than sharing them with a Python client. Latencies are per
     request (a flow is two)."""
-    import subprocess
-
     script = folder / "flow.lua"
-    script.write_text(FLOW_LUA % {"quote_body": lua_string(json.dumps(FLOW)),
-                                  "auth": lua_string(headers["Authorization"])})
-    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-                           "--latency", "--timeout", "10s", "-s", str(script), server.base],
-                          capture_output=True, text=True, timeout=seconds + 60)
-    found = [line.split() for line in done.stdout.splitlines() if line.startswith("FLOWS ")]
-    if done.returncode != 0 or not found:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
-    granted, failed, duration_us, p50_us, p99_us = (int(v) for v in found[0][1:])
-    return {"flows_per_s": granted / (duration_us / 1e6), "granted": granted,
-            "failed": failed, "p50": p50_us / 1000, "p99": p99_us / 1000, "per": "request"}
-
-
-def lua_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    script.write_text(FLOW_LUA % {"quote_body": http_bench.lua_string(json.dumps(FLOW)),
+                                  "auth": http_bench.lua_string(headers["Authorization"])})
+    result = http_bench.run_wrk(server, script, duration=max(1, round(seconds)),
+                                connections=connections, threads=1)
+    return {"flows_per_s": result["granted"] / (result["duration_us"] / 1e6),
+            "granted": result["granted"], "failed": result["failed"],
+            "p50": result["p50_us"] / 1000, "p99": result["p99_us"] / 1000, "per": "request"}
 
 
 def grant_count(server: http_bench.Server, database_url: str) -> int:
