@@ -43,7 +43,10 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float | None:
     count = int(np.round((frames / rate - BLOCK_S) / (BLOCK_S * STEP))) + 1
     edges = (BLOCK_S * (np.arange(count + 4) * STEP) * rate).astype(np.int64)
     edges = edges[edges < frames]
-    steps = np.zeros(count + 3)
+    # count + 3 steps make the blocks; the edges can also open a last partial step past
+    # the last block's end (when the rounded count falls short of the audio), summed
+    # but never part of a block.
+    steps = np.zeros(count + 4)
     # float32 sums of 100 ms (a few thousand terms: within 0.001 dB; a float64
     # accumulator costs seven times as much here)
     steps[:edges.shape[0]] = np.add.reduceat(power, edges)

@@ -21,6 +21,15 @@ def test_integrated_loudness_agrees_with_pyloudnorm(samples: np.ndarray, rate: i
     assert integrated_loudness(samples, rate) == pytest.approx(expected, abs=0.01)
 
 
+@pytest.mark.parametrize("seconds", [5.0, 5.01, 5.02, 5.04, 5.05, 5.06, 5.09, 181.03])
+def test_every_length_is_measured_as_pyloudnorm_does(seconds: float) -> None:
+    # Lengths whose last 100 ms step ends inside the audio past the last block (the
+    # block count rounded down) once overran the steps' array.
+    samples = song(182, seed=4)[:int(seconds * 44100)]
+    expected = pyloudnorm.Meter(44100).integrated_loudness(samples.astype(np.float64))
+    assert integrated_loudness(samples, 44100) == pytest.approx(expected, abs=0.01)
+
+
 def test_silence_and_slivers_have_no_loudness() -> None:
     assert integrated_loudness(np.zeros((44100, 2), dtype=np.float32), 44100) is None
     assert integrated_loudness(np.ones((100, 2), dtype=np.float32), 44100) is None
