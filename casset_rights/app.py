@@ -49,16 +49,22 @@ from casset_rights.api.security import needs, provide_principal
 from casset_rights.auth.scopes import RIGHTS_READ
 from casset_rights.config import Settings
 from casset_rights.errors import CassetError
-from casset_rights.services import Services, load_examples, open_services
+from casset_rights.services import Services, load_examples, open_services, starting_alone
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> Litestar:
     """Build the Litestar app. ``services`` may be given (tests share one container);
     ``settings.load_examples`` loads the example catalog and policies on start-up."""
     owned = services is None
-    container = services or open_services(settings)
-    if settings.load_examples:
-        load_examples(container)
+    if services is None:
+        with starting_alone(settings):
+            container = open_services(settings)
+            if settings.load_examples:
+                load_examples(container)
+    else:
+        container = services
+        if settings.load_examples:
+            load_examples(container)
 
     # MCP over Streamable HTTP at /mcp; its sessions run for the app's lifetime.
     mcp_endpoint, mcp_lifespan = mcp_mount(container)

@@ -7,8 +7,10 @@ and the CLI both use it, so they behave alike.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +218,22 @@ def finished_analyses(audio: AudioService) -> Callable[[str], dict[str, Any] | N
         state = audio.records.analysis(content_hash)
         return state.result if state is not None and state.state == "done" else None
     return result
+
+
+@contextlib.contextmanager
+def starting_alone(settings: Settings) -> Iterator[None]:
+    """Processes that start on one data folder take turns through what a first start
+    makes (an exclusive lock on ``<data>/.starting``): the keys, the log's identity, the
+    witness's state, and the examples when they are loaded. Server workers start at
+    once; two on a new folder each made a receipt key and each claimed ``ACTIVE``, and
+    each loaded the examples into the same tables. The one that waits finds them made."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.data_dir / ".starting").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def load_examples(services: Services) -> None:
