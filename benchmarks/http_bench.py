@@ -257,7 +257,8 @@ import sys
 from granian import Granian
 from granian.constants import Interfaces
 Granian(target=sys.argv[1], factory=True, address="127.0.0.1", port=int(sys.argv[2]),
-        interface=Interfaces.ASGI, workers=int(sys.argv[3]), log_access=False).serve()
+        interface=Interfaces.ASGI, workers=int(sys.argv[3]), log_access=False,
+        respawn_failed_workers=True).serve()
 """
 
 
@@ -310,9 +311,24 @@ def start(server: Server, folder: Path, workers: int) -> None:
             raise
     try:
         settle(server)
+        serving_as_asked(server, workers)
     except BaseException:
         stop(server)
         raise
+
+
+def serving_as_asked(server: Server, workers: int) -> None:
+    """Raise unless the server runs ``workers`` worker processes, none of which died: a
+    worker that failed at start (a run of this benchmark once measured one worker where
+    it said two) would make the row measure a shape it does not name."""
+    if not os.path.isdir("/proc") or server.process is None:
+        return
+    running = [pid for pid, (_, parent, _) in _process_cpu().items()
+               if parent == server.process.pid]
+    told = server.log_file.read_text(errors="replace")
+    if len(running) != workers or "Traceback" in told:
+        raise RuntimeError(f"{server.name}: {len(running)} worker process(es) running, "
+                           f"{workers} asked for: {told[-2000:]}")
 
 
 def settle(server: Server, *, quiet: float = 0.15, timeout: float = 300) -> None:
