@@ -56,14 +56,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
     """Build the Litestar app. ``services`` may be given (tests share one container);
     ``settings.load_examples`` loads the example catalog and policies on start-up."""
     owned = services is None
-    if services is None:
-        with starting_alone(settings):
-            container = open_services(settings)
-            if settings.load_examples:
-                load_examples(container)
-    else:
-        container = services
-        if settings.load_examples:
+    container = services or open_services(settings)
+    if settings.load_examples:
+        with starting_alone(settings):  # workers starting together load them in turn
             load_examples(container)
 
     # MCP over Streamable HTTP at /mcp; its sessions run for the app's lifetime.

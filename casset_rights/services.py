@@ -147,8 +147,15 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
                   migrate: bool = True) -> Services:
     """Build every service. Creates the data folder and keys on first start and, with
     ``migrate``, brings the database schema up to date. ``engine`` replaces the one the
-    settings name (the tests pass theirs, schema already in place)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings name (the tests pass theirs, schema already in place). Processes opening
+    the same data folder at once (server workers, a ``casset-rights worker``) take turns
+    (``starting_alone``)."""
+    with starting_alone(settings):
+        return _open_services(settings, engine=engine, migrate=migrate)
+
+
+def _open_services(settings: Settings, *, engine: Engine | None,
+                   migrate: bool) -> Services:
     engine = engine or make_engine(settings.resolved_database_url)
     if migrate:
         upgrade(engine)
@@ -226,7 +233,8 @@ def starting_alone(settings: Settings) -> Iterator[None]:
     makes (an exclusive lock on ``<data>/.starting``): the keys, the log's identity, the
     witness's state, and the examples when they are loaded. Server workers start at
     once; two on a new folder each made a receipt key and each claimed ``ACTIVE``, and
-    each loaded the examples into the same tables. The one that waits finds them made."""
+    each loaded the examples into the same tables. The one that waits finds them made.
+    Not reentrant: a process holding it that takes it again waits for itself."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with (settings.data_dir / ".starting").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
