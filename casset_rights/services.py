@@ -232,8 +232,9 @@ def starting_alone(settings: Settings) -> Iterator[None]:
     """Processes that start on one data folder take turns through what a first start
     makes (an exclusive lock on ``<data>/.starting``): the keys, the log's identity, the
     witness's state, and the examples when they are loaded. Server workers start at
-    once; two on a new folder each made a receipt key and each claimed ``ACTIVE``, and
-    each loaded the examples into the same tables. The one that waits finds them made.
+    once: unguarded, two on a new folder could each make a receipt key and each claim
+    ``ACTIVE``, and load the examples into the same tables at the same time. The one
+    that waits finds them made.
     Not reentrant: a process holding it that takes it again waits for itself."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with (settings.data_dir / ".starting").open("a") as lock:
