@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -297,6 +298,10 @@ def test_a_grant_and_its_revocation_made_here_count_at_the_next_decision(
     _, grant = _grounding(services, caller)
     after = services.decisions.decide_request(request).decision
     assert after.decision == "permit" and after.reasons[0].rule == f"grant:{grant.id}"
+    # Revoked a few milliseconds later (a fast machine revokes in the grant's millisecond
+    # or the next, leaving no instant in force between them to ask about below).
+    while time.time_ns() // 1_000_000 <= grant.granted_at_ms + 2:
+        time.sleep(0.0002)
     services.license_desk.revoke(NIGHTGLASS, grant.id, reason="ended")
     assert services.decisions.decide_request(request).decision.decision == "license_required"
     # Time-aware: a use asked about before the revocation is still licensed.
