@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import multiprocessing.pool
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,13 +174,23 @@ def warm_worker(settings: Settings) -> float | None:
 
 
 def _start_worker(config: JobConfig, warm: bool) -> None:
-    """A pool worker's start: numba's cache folder, its own connections, then the
-    warm-up."""
+    """A pool worker's start: SIGTERM unwinds it (``_exit_on_term``), numba's cache
+    folder, its own connections, then the warm-up."""
     global _worker_deps
+    signal.signal(signal.SIGTERM, _exit_on_term)
     use_numba_cache(config.settings)
     _worker_deps = open_deps(config)
     if warm:
         warm_worker(config.settings)
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    """SIGTERM exits a pool worker by an exception, not at once. An idle worker waits
+    for its next job holding the pool's task-queue lock, and one killed outright keeps
+    it for good: the server's ``Pool.terminate`` at shutdown then waited for that lock
+    forever (seen when SIGTERM went to the whole process group, as a service manager
+    sends it). Unwinding releases the lock first."""
+    raise SystemExit(0)
 
 
 def _ready() -> int:

@@ -132,6 +132,33 @@ def test_the_pool_runs_queued_jobs_in_a_warmed_worker_process(engine: Any, tmp_p
     assert deps.records.pending_analyses() == []
 
 
+def test_the_pool_closes_after_its_workers_were_sent_sigterm(engine: Any, tmp_path: Path,
+                                                            settings: Any) -> None:
+    """SIGTERM to the whole process group (a service manager stopping the server) reaches
+    the pool's workers too; the server's shutdown then still closes the pool."""
+    import os
+    import signal
+    import threading
+
+    from casset_rights.audio.analysis_jobs import AnalysisPool, JobConfig
+    from casset_rights.db.engine import search_path_of
+
+    config = JobConfig.from_settings(
+        msgspec_replace(settings, blob_dir=tmp_path / "blobs"),
+        database_url=engine.url.render_as_string(hide_password=False),
+        search_path=search_path_of(engine))
+    pool = AnalysisPool(config, workers=1, warm=False)
+    ready = pool.start()
+    assert ready is not None
+    worker = ready.get(timeout=120)
+    assert worker != os.getpid()
+    os.kill(worker, signal.SIGTERM)  # idle: it waits for a job, holding the queue's lock
+    closing = threading.Thread(target=pool.close, daemon=True)
+    closing.start()
+    closing.join(timeout=60)
+    assert not closing.is_alive(), "the pool's close waited for a lock its worker kept"
+
+
 def msgspec_replace(struct: Any, **changes: Any) -> Any:
     import msgspec
 
