@@ -174,10 +174,13 @@ def warm_worker(settings: Settings) -> float | None:
 
 
 def _start_worker(config: JobConfig, warm: bool) -> None:
-    """A pool worker's start: SIGTERM unwinds it (``_exit_on_term``), numba's cache
-    folder, its own connections, then the warm-up."""
+    """A pool worker's start: SIGTERM unwinds it (``_exit_on_term``) and SIGINT is left
+    to the server (Ctrl-C reaches the whole process group; the server then closes the
+    pool, and each worker printed a KeyboardInterrupt traceback), then numba's cache
+    folder, its own connections, and the warm-up."""
     global _worker_deps
     signal.signal(signal.SIGTERM, _exit_on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     use_numba_cache(config.settings)
     _worker_deps = open_deps(config)
     if warm:
