@@ -34,6 +34,12 @@ MAX_PARAMETERS = 30_000
 COPY_FROM_ROWS = 16
 
 
+def placeholder(conn: Connection) -> str:
+    """The driver's parameter marker for statements sent through ``execute``: ``?`` for
+    sqlite3, ``%s`` for psycopg."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
     """Insert ``rows`` (tuples in the order of ``columns``) with as few statements as the
@@ -47,10 +53,10 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
         return
     width = len(columns)
     per_statement = max(1, MAX_PARAMETERS // width)
-    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    marker = placeholder(conn)
     for start in range(0, len(rows), per_statement):
         chunk = rows[start:start + per_statement]
-        sql = _statement(table.name, tuple(columns), placeholder, len(chunk))
+        sql = _statement(table.name, tuple(columns), marker, len(chunk))
         execute(conn, sql, tuple(value for row in chunk for value in row))
 
 
@@ -104,6 +110,6 @@ def _cursor(conn: Connection, sql: str, params: Any) -> Iterator[Any]:
 
 
 @lru_cache(maxsize=512)
-def _statement(table: str, columns: tuple[str, ...], placeholder: str, count: int) -> str:
-    row = "(" + ", ".join([placeholder] * len(columns)) + ")"
+def _statement(table: str, columns: tuple[str, ...], marker: str, count: int) -> str:
+    row = "(" + ", ".join([marker] * len(columns)) + ")"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row] * count)

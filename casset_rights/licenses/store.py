@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from casset_rights.db.bulk import execute, insert_rows
+from casset_rights.db.bulk import execute, insert_rows, placeholder
 from casset_rights.licenses.models import Grant, LicenseRequest, Quote
 from casset_rights.licenses.tables import (
     license_grants,
@@ -56,10 +56,6 @@ _QUOTE_COLUMNS = ("id", "licensee", "principal", "artist_id", "resource", "scope
                   "terms", "context", "created_at_ms", "expires_at_ms", "token", "used_at_ms")
 
 
-def _marker(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def insert_quote(conn: Connection, quote: Quote) -> None:
     insert_rows(conn, license_quotes, _QUOTE_COLUMNS, [(
         quote.id, quote.licensee, _text(quote.principal), quote.artist_id, quote.resource,
@@ -71,7 +67,7 @@ def insert_quote(conn: Connection, quote: Quote) -> None:
 
 def read_quote(conn: Connection, quote_id: str) -> Quote | None:
     found = execute(conn, f"SELECT {', '.join(_QUOTE_COLUMNS)} FROM license_quotes "
-                          f"WHERE id = {_marker(conn)}", (quote_id,))
+                          f"WHERE id = {placeholder(conn)}", (quote_id,))
     if not found:
         return None
     (id_, licensee, principal, artist_id, resource, scopes, _name, _type, _policy, _hash,
@@ -86,7 +82,7 @@ def read_quote(conn: Connection, quote_id: str) -> Quote | None:
 
 def use_quote(conn: Connection, quote_id: str, *, now_ms: int) -> bool:
     """Mark the quote used; False when it already was."""
-    mark = _marker(conn)
+    mark = placeholder(conn)
     return bool(execute(conn, f"UPDATE license_quotes SET used_at_ms = {mark} "
                               f"WHERE id = {mark} AND used_at_ms IS NULL RETURNING id",
                         (now_ms, quote_id)))
