@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -43,11 +44,16 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_policy_is_refused_in_well_under_a_second(name: str) -> None:
+    """The refusal's own cost: this thread's CPU time, after a collection of what earlier
+    tests in this process left (a wall clock also counted the other processes on a busy
+    machine's cores, and a full collection of the test process's heap: 0.67 s once in
+    CI for a refusal that takes 1 ms)."""
     text, message = HOSTILE[name]
-    started = time.perf_counter()
+    gc.collect()
+    started = time.thread_time()
     report = validate(text, source_name="hostile.json" if text.startswith("{") else
                       "hostile.yaml")
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert not report.ok
     assert message in report.errors[0].message, report.errors
     assert elapsed < 0.5, f"{name}: {elapsed:.2f} s"
