@@ -456,7 +456,7 @@ def unlogged_receipts(server: Server, *, seconds: float = 30.0) -> int:
     """Receipts not yet in the log once the sequencer has had ``seconds`` to catch up."""
     deadline = time.monotonic() + seconds
     while True:
-        left = int(query_one(server, "SELECT count(*) FROM receipts WHERE log_index IS NULL"))
+        left = int(query_one(server, "SELECT count(*) FROM log_pending WHERE kind = 'receipt'"))
         if left == 0 or time.monotonic() > deadline:
             return left
         time.sleep(0.5)

@@ -10,6 +10,7 @@ importing the log, and the log can read receipts without a cycle.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -49,6 +51,15 @@ log_pending = Table(
     Column("data", LargeBinary, nullable=False),
     Column("created_at_ms", BigInteger, nullable=False),
 )
+# A record waiting here is found by its ref (a receipt read before it is logged).
+Index("ix_log_pending_ref", log_pending.c.ref)
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """``SHA-256(0x00 || data)``, RFC 9162's hash of a leaf (``log.merkle.leaf_hash``,
+    which a test holds equal to this): what an entry is found by once it is logged, so a
+    writer can record it beside its record before the log exists."""
+    return hashlib.sha256(b"\x00" + data).digest()
 
 
 class LeafInput(msgspec.Struct, frozen=True):
@@ -84,6 +95,9 @@ def enqueue_in(conn: Connection, entries: Sequence[LeafInput]) -> None:
                 [(e.kind, e.ref, bytes(e.data), now) for e in entries])
 
 
-def pending_count(conn: Connection) -> int:
-    """How many entries wait for integration."""
-    return int(conn.execute(select(func.count()).select_from(log_pending)).scalar() or 0)
+def pending_count(conn: Connection, kind: str | None = None) -> int:
+    """How many entries wait for integration (of ``kind`` only, when given)."""
+    query = select(func.count()).select_from(log_pending)
+    if kind is not None:
+        query = query.where(log_pending.c.kind == kind)
+    return int(conn.execute(query).scalar() or 0)

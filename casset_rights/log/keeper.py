@@ -10,11 +10,10 @@ keeper and the sequencer from settings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from casset_rights.anchoring.service import AnchorService
 from casset_rights.errors import CassetError, InvalidInput, NotFound
@@ -52,14 +51,12 @@ class StoredReceipt(Protocol):
 
 
 class ReceiptLedger(Protocol):
-    """Where receipts are kept (``receipts.ReceiptStore``): their leaf kind, ``get``
-    (raises NotFound), and ``mark_logged``, the sequencer's hook for their leaves."""
+    """Where receipts are kept (``receipts.ReceiptStore``): their leaf kind and ``get``
+    (raises NotFound)."""
 
     leaf_kind: str
 
     def get(self, jti: str) -> StoredReceipt: ...
-
-    def mark_logged(self, conn: Connection, logged: Sequence[tuple[str, int]]) -> None: ...
 
 logger = logging.getLogger("casset_rights.log")
 
@@ -191,11 +188,10 @@ def open_log(settings: Settings, *, engine: Engine, keys: KeyStore,
 def keeper_for(log: TransparencyLog, *, anchoring: AnchorService, receipts: ReceiptLedger,
                keys: KeyStore, lease: Lease | None = None,
                **sequencer_options: Any) -> LogKeeper:
-    """A keeper of ``log`` with its sequencer, which records receipts' indexes in
-    ``receipts``. Without ``lease`` the sequencer always leads: only for a database no
-    other process sequences (the tests, tools)."""
+    """A keeper of ``log`` with its sequencer; the receipts' leaves are unique by
+    construction (a receipt's bytes hold its id). Without ``lease`` the sequencer always
+    leads: only for a database no other process sequences (the tests, tools)."""
     sequencer = Sequencer(log, lease=lease or SoleLease(), anchoring=anchoring,
-                          on_logged={receipts.leaf_kind: receipts.mark_logged},
                           unique_kinds=frozenset({receipts.leaf_kind}), **sequencer_options)
     seconds = sequencer_options.get("checkpoint_every_seconds", 1.0)
     return LogKeeper(log, anchoring=anchoring, receipts=receipts, keys=keys,

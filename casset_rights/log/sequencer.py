@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +34,7 @@ from casset_rights.anchoring.service import AnchorService
 from casset_rights.db.engine import search_path_of
 from casset_rights.errors import CassetError
 from casset_rights.log.checkpoint import Checkpoint
-from casset_rights.log.service import LoggedHook, TransparencyLog
+from casset_rights.log.service import TransparencyLog
 
 logger = logging.getLogger("casset_rights.log")
 
@@ -183,15 +183,12 @@ class Pass(msgspec.Struct, frozen=True, kw_only=True):
 class Sequencer:
     """Integrates, checkpoints, cosigns and anchors, while it holds ``lease``.
 
-    ``on_logged`` maps a leaf kind to the hook that records the indexes of that kind's
-    entries in the integrating transaction (receipts: ``ReceiptStore.mark_logged``);
     ``unique_kinds`` are kinds whose bytes are unique by construction (no look-up of
     duplicates). ``cosign`` is given each new checkpoint (the witnesses); it must not
     raise for a witness that is down (it logs), and anything it raises is logged.
     """
 
     def __init__(self, log: TransparencyLog, *, lease: Lease, anchoring: AnchorService,
-                 on_logged: Mapping[str, LoggedHook] | None = None,
                  unique_kinds: frozenset[str] = frozenset(),
                  cosign: Callable[[Checkpoint], Any] | None = None,
                  batch_max: int = 5000, idle_seconds: float = 0.1,
@@ -201,7 +198,6 @@ class Sequencer:
         self.log = log
         self.anchoring = anchoring
         self._lease = lease
-        self._on_logged = dict(on_logged or {})
         self._unique_kinds = unique_kinds
         self._cosign = cosign
         self._batch_max = batch_max
@@ -234,7 +230,7 @@ class Sequencer:
         other sequencer runs: the CLI against a stopped service, the tests)."""
         total, oldest = 0, None
         while True:
-            done = self.log.integrate(max_entries=self._batch_max, on_logged=self._on_logged,
+            done = self.log.integrate(max_entries=self._batch_max,
                                       unique_kinds=self._unique_kinds)
             total += done.count
             if done.oldest_ms is not None:

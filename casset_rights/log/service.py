@@ -16,7 +16,7 @@ in one query and never rebuild the tree.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NewType
 
 import msgspec
@@ -90,10 +90,6 @@ class Integrated(msgspec.Struct, frozen=True, kw_only=True):
 
     count: int
     oldest_ms: int | None
-
-
-# Told, inside the integrating transaction, the (ref, index) pairs of one kind just logged.
-LoggedHook = Callable[[Connection, Sequence[tuple[str, int]]], None]
 
 
 class TransparencyLog:
@@ -189,14 +185,13 @@ class TransparencyLog:
         return indexes
 
     def integrate(self, *, max_entries: int,
-                  on_logged: Mapping[str, LoggedHook] | None = None,
                   unique_kinds: frozenset[str] = frozenset()) -> Integrated:
         """Move up to ``max_entries`` queued entries (``log.pending``) into the log in one
-        transaction, in queue order: their leaves and subtree hashes inserted, the hook
-        ``on_logged[kind]`` told each kind's ``(ref, index)`` pairs in the same transaction
-        (receipts record their index there), the entries deleted. Entries whose bytes are
-        already logged keep their first index. Meant for the one sequencer; a concurrent
-        caller is still safe (the append lock is taken before the queue is read)."""
+        transaction, in queue order: their leaves and subtree hashes inserted, the entries
+        deleted. Entries whose bytes are already logged keep their first index. The
+        records they log are not touched: each finds its leaf by the leaf's hash (a
+        receipt's row holds it). Meant for the one sequencer; a concurrent caller is
+        still safe (the append lock is taken before the queue is read)."""
         with writing(self._engine) as conn:
             self._lock(conn)
             rows = execute(conn, f"SELECT seq, kind, ref, data, created_at_ms FROM "
@@ -204,14 +199,7 @@ class TransparencyLog:
             if not rows:
                 return Integrated(count=0, oldest_ms=None)
             entries = [LeafInput(kind, ref, bytes(data)) for _, kind, ref, data, _ in rows]
-            indexes = self.append_many_in(conn, entries, unique_kinds=unique_kinds)
-            by_kind: dict[str, list[tuple[str, int]]] = {}
-            for entry, index in zip(entries, indexes, strict=True):
-                by_kind.setdefault(entry.kind, []).append((entry.ref, index))
-            for kind, pairs in by_kind.items():
-                hook = (on_logged or {}).get(kind)
-                if hook is not None:
-                    hook(conn, pairs)
+            self.append_many_in(conn, entries, unique_kinds=unique_kinds)
             # By the sequence numbers read, never a range: on PostgreSQL an entry with a
             # lower number may commit after this pass read the queue.
             if self._postgres:  # one array parameter, not thousands of literals to parse

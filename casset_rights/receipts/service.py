@@ -26,10 +26,16 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy import Connection, Engine, column, select, table
 
-from casset_rights.db.bulk import execute, execute_many, insert_rows
+from casset_rights.db.bulk import insert_rows
 from casset_rights.errors import NotFound
 from casset_rights.ids import random_hex
-from casset_rights.log_queue import LeafInput, enqueue_in
+from casset_rights.log_queue import (
+    LeafInput,
+    enqueue_in,
+    leaf_hash,
+    log_pending,
+    pending_count,
+)
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore, SigningKey
 from casset_rights.receipts.tables import receipts
@@ -40,7 +46,7 @@ RECEIPT_LEAF_KIND = "receipt"
 # The log's leaves, as far as reading a logged receipt's token needs them: the log
 # package owns the table (log/tables.py) and imports this package's keys, so this one
 # names the table rather than import it.
-_leaves = table("log_leaves", column("idx"), column("ref"), column("data"))
+_leaves = table("log_leaves", column("idx"), column("leaf_hash"), column("data"))
 
 
 class Receipt(msgspec.Struct, frozen=True):
@@ -92,17 +98,17 @@ def sign_receipt(receipt: Receipt, key: SigningKey) -> Receipt:
         receipt, token=sign_compact(receipt.payload, key, typ=RECEIPT_TYP))
 
 
-_COLUMNS = ("jti", "kind", "token", "iat", "principal_kind", "client_id", "resource",
-            "outcome", "log_index")
+_COLUMNS = ("jti", "kind", "leaf_hash", "iat", "principal_kind", "client_id", "resource",
+            "outcome")
 
 
-def _row(receipt: Receipt) -> tuple[Any, ...]:
+def _row(receipt: Receipt, data: bytes) -> tuple[Any, ...]:
     p = receipt.payload
     principal = p.get("principal") or {}
     request = p.get("request") or {}
-    return (receipt.jti, receipt.kind, receipt.token, p["iat"],
+    return (receipt.jti, receipt.kind, leaf_hash(data), p["iat"],
             principal.get("kind", "public"), principal.get("client_id"),
-            request.get("resource"), p.get("decision") or p.get("status"), None)
+            request.get("resource"), p.get("decision") or p.get("status"))
 
 
 def receipt_leaves(batch: Sequence[Receipt]) -> list[LeafInput]:
@@ -114,10 +120,13 @@ class ReceiptStore:
     """Receipts in the database, each queued for the transparency log as it is stored.
 
     ``signing_key`` gives the key that signs the drafts among the receipts stored; a
-    store without one refuses drafts. A receipt's row holds its token until the
-    sequencer logs it (``mark_logged``); from then on the token is stored once, as its log
-    leaf's data. With ``keep_connection`` the store keeps one connection between batches
-    instead of taking one from the pool for each; a batch that fails closes it.
+    store without one refuses drafts. A receipt's token is stored once: as its queue
+    entry's data until the sequencer logs it, then as its leaf's data (the sequencer
+    moves it in one transaction). The receipt's row holds what queries select on and
+    the leaf's hash, which finds the leaf (``log_leaves.leaf_hash`` is unique), so
+    logging a receipt writes nothing to its row. With ``keep_connection`` the store
+    keeps one connection between batches instead of taking one from the pool for each;
+    a batch that fails closes it.
     """
 
     leaf_kind = RECEIPT_LEAF_KIND
@@ -147,24 +156,11 @@ class ReceiptStore:
         if not batch:
             return []
         batch = self._signed(batch)
-        insert_rows(conn, receipts, _COLUMNS, [_row(r) for r in batch])
-        enqueue_in(conn, receipt_leaves(batch))
+        leaves = receipt_leaves(batch)
+        insert_rows(conn, receipts, _COLUMNS,
+                    [_row(r, leaf.data) for r, leaf in zip(batch, leaves, strict=True)])
+        enqueue_in(conn, leaves)
         return list(batch)
-
-    @staticmethod
-    def mark_logged(conn: Connection, logged: Sequence[tuple[str, int]]) -> None:
-        """The sequencer's hook for receipt leaves: record each receipt's log index, and
-        drop the row's copy of the token (the leaf's data holds it now)."""
-        if not logged:
-            return
-        if conn.dialect.name == "postgresql":
-            execute(conn, f"UPDATE {receipts.name} SET log_index = v.idx, token = NULL "
-                          "FROM unnest(%s::text[], %s::bigint[]) AS v(jti, idx) "
-                          f"WHERE {receipts.name}.jti = v.jti",
-                    ([jti for jti, _ in logged], [index for _, index in logged]))
-            return
-        execute_many(conn, f"UPDATE {receipts.name} SET log_index = ?, token = NULL "
-                           "WHERE jti = ?", [(index, jti) for jti, index in logged])
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -202,23 +198,33 @@ class ReceiptStore:
         return [r if r.token else sign_receipt(r, key) for r in batch]
 
     def get(self, jti: str) -> Receipt:
-        """Raises NotFound when no receipt has that id."""
-        leaf = _leaves.alias("leaf")
-        query = (select(receipts.c.jti, receipts.c.kind, receipts.c.token,
-                        receipts.c.log_index, leaf.c.data)
-                 .select_from(receipts.outerjoin(leaf, (leaf.c.idx == receipts.c.log_index)
-                                                 & (leaf.c.ref == receipts.c.jti)))
+        """The receipt, with its log index once it is logged. Raises NotFound when no
+        receipt has that id."""
+        # One statement, so one snapshot: the sequencer moves the token from the queue
+        # to the leaf in one transaction, and this sees it in exactly one of the two.
+        leaf, waiting = _leaves.alias("leaf"), log_pending.alias("waiting")
+        query = (select(receipts.c.kind, leaf.c.idx, leaf.c.data,
+                        waiting.c.data.label("queued"))
+                 .select_from(receipts
+                              .outerjoin(leaf, leaf.c.leaf_hash == receipts.c.leaf_hash)
+                              .outerjoin(waiting, (waiting.c.ref == receipts.c.jti)
+                                         & (waiting.c.kind == RECEIPT_LEAF_KIND)))
                  .where(receipts.c.jti == jti))
         with self._engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no receipt {jti!r}")
-        if row.token is None and row.data is None:  # the tables were altered by hand
-            raise LookupError(f"receipt {jti!r} is logged at {row.log_index}, but that "
-                              "leaf is not in the log")
-        token = row.token if row.token is not None else bytes(row.data).decode("ascii")
-        return Receipt(jti=row.jti, kind=row.kind, token=token,
-                       payload=read_unverified(token)[1], log_index=row.log_index)
+        data = row.data if row.data is not None else row.queued
+        if data is None:  # the tables were altered by hand
+            raise LookupError(f"receipt {jti!r} is neither in the log nor queued for it")
+        token = bytes(data).decode("ascii")
+        return Receipt(jti=jti, kind=row.kind, token=token,
+                       payload=read_unverified(token)[1], log_index=row.idx)
+
+    def unlogged_count(self) -> int:
+        """How many stored receipts are not in the log yet."""
+        with self._engine.connect() as conn:
+            return pending_count(conn, RECEIPT_LEAF_KIND)
 
 
 class Writer(Protocol):

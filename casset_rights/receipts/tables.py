@@ -1,8 +1,9 @@
-"""Stored receipts: the columns a query selects on, the log index and the signed token
-(the one copy of the payload). A logged receipt's token is its log leaf's data, so it
-is stored there only and ``token`` is NULL."""
+"""Stored receipts: the columns a query selects on, and the hash of the receipt's log
+leaf. The signed token (the one copy of the payload) is not here: it is the data of the
+receipt's entry in the log's queue until the sequencer logs it, then of its leaf, found
+by this hash (``ReceiptStore.get``)."""
 
-from sqlalchemy import BigInteger, Column, String, Table, Text
+from sqlalchemy import BigInteger, Column, LargeBinary, String, Table
 
 from casset_rights.db.metadata import metadata
 
@@ -11,11 +12,11 @@ receipts = Table(
     metadata,
     Column("jti", String(64), primary_key=True),
     Column("kind", String(32), nullable=False),
-    Column("token", Text),  # NULL when logged: see log_leaves.data
+    # SHA-256(0x00 || token): the leaf's hash (log_leaves.leaf_hash, unique there).
+    Column("leaf_hash", LargeBinary(32), nullable=False),
     Column("iat", BigInteger, nullable=False),
     Column("principal_kind", String(16), nullable=False),
     Column("client_id", String(128)),
     Column("resource", String(256)),
     Column("outcome", String(32)),
-    Column("log_index", BigInteger),
 )

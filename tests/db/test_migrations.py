@@ -65,11 +65,11 @@ def test_migrations_match_the_tables(database: str, tmp_path: Path) -> None:
 
 
 def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> None:
-    """Dropping the payload column loses nothing: a receipt stored before reads back the
-    same after the upgrade, and a downgrade restores the tokens from the log and the
+    """Dropping the payload column loses nothing: a receipt stored before keeps its token
+    (which carries the payload), and a downgrade restores the tokens from the log and the
     column from the tokens."""
     from casset_rights.receipts.keys import FileKeyStore
-    from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
+    from casset_rights.receipts.service import ReceiptIssuer
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     upgrade(engine, "45cbc9defe4d")
@@ -84,10 +84,11 @@ def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> N
             " 'release:r', 'permit')"),
             {"jti": receipt.jti, "token": receipt.token, "iat": receipt.payload["iat"],
              "payload": json.dumps(receipt.payload)})
-    upgrade(engine)
-    _assert_no_drift(engine)
-    assert ReceiptStore(engine).get(receipt.jti).payload == receipt.payload
-    # Stored from now on with its log leaf: the token lives in the leaf only.
+    upgrade(engine, "5e0a7c2d9b41")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT token FROM receipts WHERE jti = :j"),
+                            {"j": receipt.jti}).scalar_one() == receipt.token
+    # Stored from then on with its log leaf: the token lived in the leaf only.
     logged = issuer.issue("decision", {"principal": {"kind": "public"}, "decision": "deny"})
     with engine.begin() as conn:
         conn.execute(text(
@@ -98,7 +99,6 @@ def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> N
             "INSERT INTO receipts (jti, kind, token, iat, principal_kind, log_index)"
             " VALUES (:jti, 'decision', NULL, :iat, 'public', 0)"),
             {"jti": logged.jti, "iat": logged.payload["iat"]})
-    assert ReceiptStore(engine).get(logged.jti).token == logged.token
     downgrade(engine, "45cbc9defe4d")
     with engine.connect() as conn:
         stored = dict(conn.execute(text("SELECT jti, payload FROM receipts")).all())
@@ -110,6 +110,58 @@ def test_receipts_stored_once_keeps_every_receipt_both_ways(tmp_path: Path) -> N
     assert token == logged.token
     assert "ix_receipts_resource_iat" in indexes
     engine.dispose()
+
+
+@pytest.mark.parametrize("database", BOTH)
+def test_receipts_find_their_leaf_by_hash_both_ways(database: str, tmp_path: Path) -> None:
+    """Upgrading keeps every receipt readable: a logged one by its leaf's hash, a queued
+    one from its queue entry, and one whose queue entry was missing is queued again with
+    its token. A downgrade gives back the log indexes and the queued tokens."""
+    from casset_rights.log import leaf_hash
+    from casset_rights.receipts.keys import FileKeyStore
+    from casset_rights.receipts.service import ReceiptIssuer, ReceiptStore
+
+    issuer = ReceiptIssuer(FileKeyStore(tmp_path / "keys"), issuer="i")
+    logged, queued, unqueued = (issuer.issue("decision", {
+        "principal": {"kind": "public"}, "decision": "permit",
+        "request": {"action": "listen", "resource": "release:r"}}) for _ in range(3))
+    with _empty_database(database, tmp_path) as engine:
+        upgrade(engine, "c9e1f4a7b2d6")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO log_leaves (idx, leaf_hash, kind, ref, data, created_at)"
+                " VALUES (0, :h, 'receipt', :jti, :data, 0)"),
+                {"h": leaf_hash(logged.token.encode()), "jti": logged.jti,
+                 "data": logged.token.encode()})
+            for receipt, token, index in ((logged, None, 0), (queued, queued.token, None),
+                                          (unqueued, unqueued.token, None)):
+                conn.execute(text(
+                    "INSERT INTO receipts (jti, kind, token, iat, principal_kind, log_index)"
+                    " VALUES (:jti, 'decision', :token, :iat, 'public', :index)"),
+                    {"jti": receipt.jti, "token": token, "iat": receipt.payload["iat"],
+                     "index": index})
+            conn.execute(text(
+                "INSERT INTO log_pending (kind, ref, data, created_at_ms)"
+                " VALUES ('receipt', :jti, :data, 0)"),
+                {"jti": queued.jti, "data": queued.token.encode()})
+        upgrade(engine)
+        _assert_no_drift(engine)
+        store = ReceiptStore(engine)
+        assert [(r.token, r.log_index) for r in map(store.get, (logged.jti, queued.jti,
+                                                                 unqueued.jti))] == [
+            (logged.token, 0), (queued.token, None), (unqueued.token, None)]
+        assert store.unlogged_count() == 2
+        with engine.connect() as conn:
+            hashes = dict(conn.execute(text("SELECT jti, leaf_hash FROM receipts")).all())
+        assert {jti: bytes(h) for jti, h in hashes.items()} == {
+            r.jti: leaf_hash(r.token.encode()) for r in (logged, queued, unqueued)}
+
+        downgrade(engine, "c9e1f4a7b2d6")
+        with engine.connect() as conn:
+            rows = {jti: (token, index) for jti, token, index in conn.execute(
+                text("SELECT jti, token, log_index FROM receipts")).all()}
+        assert rows == {logged.jti: (None, 0), queued.jti: (queued.token, None),
+                        unqueued.jti: (unqueued.token, None)}
 
 
 def test_log_leaves_lose_their_unread_index_both_ways(tmp_path: Path) -> None:

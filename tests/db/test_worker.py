@@ -54,7 +54,7 @@ def start_worker(env: dict[str, str], tmp_path: Path, name: str) -> subprocess.P
 def unlogged(services: Services) -> int:
     with services.engine.connect() as conn:
         return int(conn.execute(text(
-            "SELECT count(*) FROM receipts WHERE log_index IS NULL")).scalar() or 0)
+            "SELECT count(*) FROM log_pending WHERE kind = 'receipt'")).scalar() or 0)
 
 
 def wait_for(predicate, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]

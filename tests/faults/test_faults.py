@@ -45,7 +45,7 @@ def assert_every_answer_logged(database_url: str, answered: set[str]) -> None:
         def unlogged() -> int:
             with engine.connect() as conn:
                 return int(conn.execute(text(
-                    "SELECT count(*) FROM receipts WHERE log_index IS NULL")).scalar() or 0)
+                    "SELECT count(*) FROM log_pending WHERE kind = 'receipt'")).scalar() or 0)
 
         wait_until(lambda: unlogged() == 0, 60, "the sequencer to log every receipt")
         with engine.connect() as conn:

@@ -225,3 +225,12 @@ def _flip(value: bytes, bit: int) -> bytes:
     out = bytearray(value)
     out[bit // 8 % len(out)] ^= 1 << (bit % 8)
     return bytes(out)
+
+
+@given(st.binary(max_size=2048))
+def test_the_queue_hashes_a_leaf_as_the_log_does(data: bytes) -> None:
+    """A receipt's row holds the hash its leaf will have, computed by the queue (which
+    imports no log code): the same function of the bytes as the log's."""
+    from casset_rights import log_queue
+
+    assert log_queue.leaf_hash(data) == merkle.leaf_hash(data)

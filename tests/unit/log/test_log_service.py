@@ -185,10 +185,11 @@ def test_receipts_are_queued_with_their_rows_and_logged_by_integration(
     body = {"principal": {"kind": "public"}, "request": {"action": "listen"}}
     stored = store.store([issuer.issue("decision", body) for _ in range(3)])
     assert [r.log_index for r in stored] == [None] * 3 and log.size() == 0
-    done = log.integrate(max_entries=100, on_logged={"receipt": store.mark_logged},
-                         unique_kinds=frozenset({"receipt"}))
+    assert store.unlogged_count() == 3
+    assert store.get(stored[1].jti).token == stored[1].token  # read from the queue
+    done = log.integrate(max_entries=100, unique_kinds=frozenset({"receipt"}))
     assert done.count == 3 and done.oldest_ms is not None
-    assert store.get(stored[1].jti).log_index == 1
+    assert store.get(stored[1].jti).log_index == 1 and store.unlogged_count() == 0
     assert log.entry(2).data == stored[2].token.encode()
     log.inclusion_proof(leaf_hash(stored[1].token.encode())).verify(log.root())
 

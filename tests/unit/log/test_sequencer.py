@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from log_support import ORIGIN, Clock
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from casset_rights.anchoring.service import AnchorService, ChainChoice
 from casset_rights.errors import InvalidInput
-from casset_rights.log import LeafInput, TransparencyLog
+from casset_rights.log import LeafInput, TransparencyLog, leaf_hash
 from casset_rights.log.errors import EntryPending
 from casset_rights.log.keeper import LogKeeper, keeper_for
 from casset_rights.log.sequencer import FileLease, PostgresLease, lease_for
@@ -65,8 +65,11 @@ def test_a_stored_receipt_waits_in_the_queue_until_the_sequencer_logs_it(
     assert keeper.log.entry(0).data == stored.token.encode()
     with engine.connect() as conn:
         assert pending_count(conn) == 0
-        # stored once: the row's copy of the token is gone
-        assert conn.execute(text("SELECT token FROM receipts")).scalar() is None
+        # Stored once, and the row untouched by logging: it held the leaf's hash from
+        # the start, and no copy of the token.
+        assert "token" not in {c["name"] for c in inspect(engine).get_columns("receipts")}
+        assert conn.execute(text("SELECT leaf_hash FROM receipts")).scalar() == leaf_hash(
+            stored.token.encode())
     assert keeper.bundle(stored.jti).leaf_index == 0
 
 
