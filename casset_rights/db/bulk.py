@@ -84,17 +84,6 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tupl
         cursor.close()
 
 
-def execute_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run ``sql`` (the driver's placeholders) once for each of ``rows`` with the driver's
-    ``executemany``: one prepared statement stepped per row, without SQLAlchemy's
-    per-row parameter processing (for statements that take no multi-row form, such as an
-    ``UPDATE`` of many rows by key on SQLite)."""
-    if not rows:
-        return
-    with _cursor(conn, sql, rows) as cursor:
-        cursor.executemany(sql, rows)
-
-
 @contextmanager
 def _cursor(conn: Connection, sql: str, params: Any) -> Iterator[Any]:
     """The driver's cursor of ``conn``, closed afterwards; driver errors raised as
