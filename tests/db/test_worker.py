@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from casset_rights.config import Settings, settings_from_env
 from casset_rights.services import Services, open_services
@@ -51,12 +50,6 @@ def start_worker(env: dict[str, str], tmp_path: Path, name: str) -> subprocess.P
                                 env=full, stdout=log, stderr=subprocess.STDOUT)
 
 
-def unlogged(services: Services) -> int:
-    with services.engine.connect() as conn:
-        return int(conn.execute(text(
-            "SELECT count(*) FROM log_pending WHERE kind = 'receipt'")).scalar() or 0)
-
-
 def wait_for(predicate, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -80,7 +73,8 @@ def test_a_worker_sequences_the_log_and_runs_enqueued_jobs(queued, tmp_path: Pat
     services.receipts.store([services.issuer.draft("decision", BODY) for _ in range(5)])
     worker = start_worker(env, tmp_path, "worker")
     try:
-        wait_for(lambda: unlogged(services) == 0, 60, "the worker to log the receipts")
+        wait_for(lambda: services.receipts.unlogged_count() == 0, 60,
+                 "the worker to log the receipts")
         job = services.jobs.enqueue("anchor-log", key="anchor-now")
         wait_for(lambda: services.jobs.state(job).status in ("complete", "failed"), 60,
                  "the anchor job")
@@ -97,13 +91,13 @@ def test_a_killed_workers_lease_passes_to_the_next_worker(queued, tmp_path: Path
     first = start_worker(env, tmp_path, "first")
     try:
         services.receipts.store([services.issuer.draft("decision", BODY)])
-        wait_for(lambda: unlogged(services) == 0, 60, "the first worker to log")
+        wait_for(lambda: services.receipts.unlogged_count() == 0, 60, "the first worker to log")
     finally:
         stop(first, signal.SIGKILL)  # no clean-up: the lease goes with the process
     second = start_worker(env, tmp_path, "second")
     try:
         services.receipts.store([services.issuer.draft("decision", BODY) for _ in range(3)])
-        wait_for(lambda: unlogged(services) == 0, 60, "the second worker to log")
+        wait_for(lambda: services.receipts.unlogged_count() == 0, 60, "the second worker to log")
         assert services.log.size() == 4
     finally:
         stop(second)

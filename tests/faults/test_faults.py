@@ -18,6 +18,7 @@ from fault_support import Load, PrivatePostgres, PrivateRedis, Service, wait_unt
 from sqlalchemy import text
 
 from casset_rights.db.engine import make_engine
+from casset_rights.receipts.service import ReceiptStore
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +43,9 @@ def assert_every_answer_logged(database_url: str, answered: set[str]) -> None:
     stored receipt (answered or not: a request cut off after its commit) is in the log."""
     engine = make_engine(database_url)
     try:
-        def unlogged() -> int:
-            with engine.connect() as conn:
-                return int(conn.execute(text(
-                    "SELECT count(*) FROM log_pending WHERE kind = 'receipt'")).scalar() or 0)
-
-        wait_until(lambda: unlogged() == 0, 60, "the sequencer to log every receipt")
+        receipts = ReceiptStore(engine)
+        wait_until(lambda: receipts.unlogged_count() == 0, 60,
+                   "the sequencer to log every receipt")
         with engine.connect() as conn:
             stored = {row[0] for row in conn.execute(text("SELECT jti FROM receipts"))}
             leaves = {row[0] for row in conn.execute(text(
