@@ -53,6 +53,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # ``receipt_batch_max``, waiting ``receipt_batch_wait_ms`` after the first.
     receipt_batch_max: int = 256
     receipt_batch_wait_ms: float = 2.0
+    # An answer waits at most this long for its receipt's commit, then is a 503
+    # ``receipt_not_stored`` (the database slow or unreachable); while a group has been
+    # writing for longer, new answers are refused at once instead of queueing.
+    receipt_wait_seconds: float = 5.0
     # Transparency log: the sequencer integrates queued entries in batches of at most
     # ``sequencer_batch_max``, looking again every ``sequencer_idle_seconds`` when the
     # queue is empty; it checkpoints when the log grew, every N appends or T seconds.

@@ -259,3 +259,12 @@ class ServiceUnavailable(CassetError):
     """An outside system the answer depends on cannot be reached."""
 
     code = "service_unavailable"
+
+
+class ReceiptNotStored(ServiceUnavailable):
+    """An answer's receipt was not stored in time (the database slow or unreachable), so
+    the answer is not given. The receipt may still be stored later, with no answer; asking
+    again is safe. ``retry_after`` is how many seconds to wait."""
+
+    code = "receipt_not_stored"
+    retry_after = 1

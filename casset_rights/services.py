@@ -171,7 +171,8 @@ def _open_services(settings: Settings, *, engine: Engine | None,
     # each batch cost a check-out and, on its return, a ROLLBACK round trip.
     writer = ReceiptWriter(ReceiptStore(engine, signing_key=keys.active, keep_connection=True),
                            batch_max=settings.receipt_batch_max,
-                           batch_wait_ms=settings.receipt_batch_wait_ms)
+                           batch_wait_ms=settings.receipt_batch_wait_ms,
+                           wait_seconds=settings.receipt_wait_seconds)
     catalog = CatalogService(engine)
     policies = PolicyStore(engine)
     held = HeldGrants(engine)

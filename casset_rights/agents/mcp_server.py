@@ -121,8 +121,7 @@ def build_mcp(services: Any, *, principal_of: PrincipalOf | None = None) -> MCPS
             raise ToolError(f"{exc.code}: {exc.detail}") from None
 
     async def stored(receipt: Any) -> Any:
-        return await anyio.to_thread.run_sync(
-            lambda: services.writer.submit(receipt).result(timeout=30))
+        return await run(services.writer.stored_blocking, receipt)
 
     def context_of(purpose: str | None, territory: str | None,
                    excerpt_seconds: float | None) -> dict[str, Any]:

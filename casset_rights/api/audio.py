@@ -175,7 +175,7 @@ class AudioController(Controller):
                               services: ServicesDep,
                               principal: PrincipalDep) -> Response[PreviewAnswer]:
         answer = await services.audio.previews.request(
-            principal, data.resource, store=services.writer.store_async,
+            principal, data.resource, store=services.writer.stored,
             run=anyio.to_thread.run_sync, loop=data.loop)
         return Response(answer, headers=usage_headers(answer.terms_url, answer.content_usage))
 

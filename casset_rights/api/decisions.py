@@ -103,8 +103,9 @@ def resource_in_path(resource: str) -> str:
 
 async def stored(services: ServicesDep, receipt: Receipt) -> Receipt:
     """Wait, without holding a thread, until the receipt is signed (it comes as a draft:
-    the writer signs it, off the event loop) and committed."""
-    return await services.writer.store_async(receipt)
+    the writer signs it, off the event loop) and committed; ReceiptNotStored (503) when
+    that takes longer than ``receipt_wait_seconds``."""
+    return await services.writer.stored(receipt)
 
 
 class DecisionController(Controller):

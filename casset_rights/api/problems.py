@@ -151,7 +151,7 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) ->
     if isinstance(exc, e.RateLimited):
         headers = rate_limit_headers(exc.limit, exc.remaining, exc.retry_after, exc.window_seconds)
         headers["Retry-After"] = str(exc.retry_after)
-    if isinstance(exc, e.NotYet):
+    if isinstance(exc, (e.NotYet, e.ReceiptNotStored)):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, e.Unauthenticated):
         # No error code when no token was sent (RFC 6750 section 3.1).

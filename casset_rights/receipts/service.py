@@ -27,7 +27,7 @@ import msgspec
 from sqlalchemy import Connection, Engine, column, select, table
 
 from casset_rights.db.bulk import insert_rows
-from casset_rights.errors import NotFound
+from casset_rights.errors import NotFound, ReceiptNotStored
 from casset_rights.ids import random_hex
 from casset_rights.log_queue import (
     LeafInput,
@@ -230,11 +230,12 @@ class ReceiptStore:
 class Writer(Protocol):
     """What stores receipts that go with no other write (decisions): ``ReceiptWriter``.
     It takes signed receipts and drafts, and answers with the receipt signed and stored
-    (queued for the log in the same transaction)."""
+    (queued for the log in the same transaction), or raises ReceiptNotStored when that
+    did not happen in time."""
 
-    def submit(self, receipt: Receipt) -> concurrent.futures.Future[Receipt]: ...
+    async def stored(self, receipt: Receipt) -> Receipt: ...
 
-    def store_async(self, receipt: Receipt) -> asyncio.Future[Receipt]: ...
+    def stored_blocking(self, receipt: Receipt) -> Receipt: ...
 
     def close(self) -> None: ...
 
@@ -245,44 +246,84 @@ class ReceiptWriter:
     After the first receipt of a batch arrives the writer waits ``batch_wait_ms`` for
     more, then takes what came (at most ``batch_max``) and commits it at once: a commit costs far
     more than a row, so under load the wait buys throughput, and when idle it bounds the
-    added latency. ``submit`` returns a thread future; ``store_async`` an awaitable that is
-    settled with one event-loop wake-up per batch.
+    added latency. ``stored`` waits on the event loop, settled with one wake-up per batch;
+    ``stored_blocking`` waits in a thread.
+
+    A receipt waits at most ``wait_seconds`` for its group's commit. Past that its caller
+    gets ReceiptNotStored (a 503 with ``Retry-After``), so no answer waits on a database
+    that has stopped answering; a receipt not yet taken into a group by then is never
+    stored. While a group has been writing for longer than ``wait_seconds``, new receipts
+    are refused at once instead of queueing behind it.
     """
 
     _STOP = object()
 
     def __init__(self, store: ReceiptStore, *, batch_max: int = 256,
-                 batch_wait_ms: float = 2.0) -> None:
+                 batch_wait_ms: float = 2.0, wait_seconds: float = 5.0) -> None:
         self._store = store
         self._batch_max = batch_max
         self._batch_wait = batch_wait_ms / 1000.0
+        self._wait_seconds = wait_seconds
+        # When the group being written was taken (time.monotonic); 0 while none is.
+        self._busy_since = 0.0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="receipt-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, receipt: Receipt) -> concurrent.futures.Future[Receipt]:
-        future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()
-        self._queue.put((receipt, future))
-        return future
-
-    def store_async(self, receipt: Receipt) -> asyncio.Future[Receipt]:
-        """Queue ``receipt``; the returned future resolves once it is committed."""
+    async def stored(self, receipt: Receipt) -> Receipt:
+        """``receipt`` signed and committed, waited for without holding a thread. Raises
+        ReceiptNotStored after ``wait_seconds``, or at once while the writer is stuck."""
+        self._refuse_if_stuck()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Receipt] = loop.create_future()
         self._queue.put((receipt, future))
-        return future
+        expiry = loop.call_later(self._wait_seconds, self._expire, future)
+        try:
+            return await future
+        finally:
+            expiry.cancel()
+
+    def stored_blocking(self, receipt: Receipt) -> Receipt:
+        """``receipt`` signed and committed, waited for in this thread; raises as
+        ``stored`` does."""
+        self._refuse_if_stuck()
+        future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()
+        self._queue.put((receipt, future))
+        try:
+            return future.result(timeout=self._wait_seconds)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # left out of the next group, unless one took it already
+            raise self._not_stored() from None
 
     def close(self) -> None:
         """Store what is queued, then stop the thread."""
         self._queue.put(self._STOP)
         self._thread.join(timeout=30)
 
+    def stuck_for(self) -> float:
+        """How long the group being written has taken so far (0 when none is)."""
+        since = self._busy_since
+        return time.monotonic() - since if since else 0.0
+
+    def _refuse_if_stuck(self) -> None:
+        if self.stuck_for() > self._wait_seconds:
+            raise self._not_stored()
+
+    def _not_stored(self) -> ReceiptNotStored:
+        return ReceiptNotStored(
+            f"the receipt was not stored within {self._wait_seconds:g} s (the database is "
+            "slow or unreachable), so no answer is given without it: try again shortly")
+
+    def _expire(self, future: asyncio.Future[Receipt]) -> None:
+        if not future.done():
+            future.set_exception(self._not_stored())
+
     def _collect(self, first: Any) -> tuple[list[Any], bool]:
         # Sleep through the window, then take what came: waiting on the queue instead
         # woke this thread (and took the GIL from the event loop) once per receipt.
         if self._batch_wait > 0:
             time.sleep(self._batch_wait)
-        batch = [first]
+        batch = [first] if _waited_for(first) else []
         while len(batch) < self._batch_max:
             try:
                 nxt = self._queue.get_nowait()
@@ -290,7 +331,8 @@ class ReceiptWriter:
                 break
             if nxt is self._STOP:
                 return batch, True
-            batch.append(nxt)
+            if _waited_for(nxt):
+                batch.append(nxt)
         return batch, False
 
     def _run(self) -> None:
@@ -301,14 +343,28 @@ class ReceiptWriter:
                 if item is self._STOP:
                     return
                 batch, stopping = self._collect(item)
+                if not batch:
+                    continue
+                self._busy_since = time.monotonic()
                 try:
                     stored: list[Any] = self._store.store([r for r, _ in batch])
                     failure: BaseException | None = None
                 except Exception as exc:  # every waiter learns the batch failed
                     stored, failure = [None] * len(batch), exc
+                finally:
+                    self._busy_since = 0.0
                 settle([f for _, f in batch], stored, failure)
         finally:
             self._store.close()
+
+
+def _waited_for(item: tuple[Receipt, Any]) -> bool:
+    """Whether someone still waits for this receipt: one given up on (its wait expired)
+    is not stored."""
+    future = item[1]
+    if isinstance(future, concurrent.futures.Future):
+        return future.set_running_or_notify_cancel()
+    return not future.done()
 
 
 def settle(futures: list[Any], results: list[Any], failure: BaseException | None) -> None:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from database_held import receipts_held
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from casset_rights.errors import NotFound, ReceiptInvalid
+from casset_rights.errors import NotFound, ReceiptInvalid, ReceiptNotStored
 from casset_rights.receipts.jws import sign_compact
 from casset_rights.receipts.keys import FileKeyStore, b64url
 from casset_rights.receipts.service import (
     RECEIPT_TYP,
+    Receipt,
     ReceiptIssuer,
     ReceiptStore,
     ReceiptWriter,
@@ -149,7 +153,7 @@ def test_writer_groups_concurrent_receipts_and_every_waiter_gets_its_own(
     def work() -> None:
         for _ in range(20):
             r = issuer.issue("decision", BODY)
-            stored = writer.submit(r).result(timeout=30)
+            stored = writer.stored_blocking(r)
             with lock:
                 results.append(stored.jti)
             assert stored.jti == r.jti
@@ -172,7 +176,7 @@ def test_a_draft_is_signed_by_the_store_and_verifies(engine: Engine, keys: FileK
     assert draft.token == "" and draft.payload["jti"] == draft.jti
     writer = ReceiptWriter(ReceiptStore(engine, signing_key=keys.active))
     try:
-        stored = [writer.submit(r).result(timeout=30) for r in (draft, signed)]
+        stored = [writer.stored_blocking(r) for r in (draft, signed)]
     finally:
         writer.close()
     assert stored[1].token == signed.token  # a signed receipt is stored as it came
@@ -210,3 +214,78 @@ def test_a_store_that_keeps_its_connection_recovers_from_a_failed_batch(
     assert stored == 5
     for receipt in [*first, *second, *third]:
         assert ReceiptStore(engine).get(receipt.jti).token == receipt.token
+
+
+def impatient_writer(engine: Engine, keys: FileKeyStore,
+                     wait_seconds: float) -> tuple[ReceiptIssuer, ReceiptWriter]:
+    return ReceiptIssuer(keys, issuer="i"), ReceiptWriter(
+        ReceiptStore(engine, signing_key=keys.active), batch_wait_ms=0,
+        wait_seconds=wait_seconds)
+
+
+def stored_once_free(writer: ReceiptWriter, issuer: ReceiptIssuer) -> Receipt:
+    """A new receipt stored once the group under way has committed (SQLite's busy
+    handler looks again every few tens of milliseconds)."""
+    deadline = time.monotonic() + 30
+    while writer.stuck_for() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return writer.stored_blocking(issuer.draft("decision", BODY))
+
+
+def test_a_receipt_not_stored_in_time_is_a_refusal_not_a_wait(
+        engine: Engine, keys: FileKeyStore) -> None:
+    issuer, writer = impatient_writer(engine, keys, 0.5)
+    taken, refused = issuer.draft("decision", BODY), issuer.draft("decision", BODY)
+    try:
+        with receipts_held(engine):
+            started = time.monotonic()
+            with pytest.raises(ReceiptNotStored, match=r"not stored within 0\.5 s"):
+                writer.stored_blocking(taken)  # taken into a group that cannot commit
+            assert 0.5 <= time.monotonic() - started < 5
+            while writer.stuck_for() <= 0.5:
+                time.sleep(0.05)
+            started = time.monotonic()
+            with pytest.raises(ReceiptNotStored):
+                writer.stored_blocking(refused)  # refused at once: the writer is stuck
+            assert time.monotonic() - started < 0.5
+        after = stored_once_free(writer, issuer)
+    finally:
+        writer.close()
+    store = ReceiptStore(engine)
+    assert store.get(after.jti).token == after.token
+    # The group under way commits once the database answers: that receipt is stored,
+    # with no answer given for it (as for a request cut off after its commit).
+    assert store.get(taken.jti).jti == taken.jti
+    with pytest.raises(NotFound):
+        store.get(refused.jti)
+
+
+def test_a_receipt_given_up_while_queued_is_never_stored(
+        engine: Engine, keys: FileKeyStore) -> None:
+    issuer, writer = impatient_writer(engine, keys, 1.0)
+    taken, queued = issuer.draft("decision", BODY), issuer.draft("decision", BODY)
+    refusals: list[ReceiptNotStored] = []
+
+    def wait_for_taken() -> None:
+        try:
+            writer.stored_blocking(taken)
+        except ReceiptNotStored as exc:
+            refusals.append(exc)
+
+    first = threading.Thread(target=wait_for_taken)
+    try:
+        with receipts_held(engine):
+            first.start()
+            while not writer.stuck_for():  # ``taken`` is being written
+                time.sleep(0.01)
+            with pytest.raises(ReceiptNotStored):  # queued behind it, on an event loop
+                asyncio.run(writer.stored(queued))
+            first.join()
+        assert len(refusals) == 1
+        after = stored_once_free(writer, issuer)
+    finally:
+        writer.close()
+    store = ReceiptStore(engine)
+    assert store.get(after.jti).jti == after.jti
+    with pytest.raises(NotFound):
+        store.get(queued.jti)
