@@ -43,6 +43,15 @@ def search_path_of(engine: Engine) -> str | None:
     return _SEARCH_PATHS.get(engine)
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+TCP_USER_TIMEOUT_MS = 15_000
+PG_TIME_BOUNDS: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+    "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+}
+
+
 def make_engine(url: str, *, search_path: str | None = None, echo: bool = False) -> Engine:
     """Build an engine. ``search_path`` pins a PostgreSQL schema (used by the tests).
 
@@ -60,8 +69,15 @@ def make_engine(url: str, *, search_path: str | None = None, echo: bool = False)
         # ``BEGIN IMMEDIATE`` (the log sequencer) and savepoints behave.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # libpq's time bounds, unless the URL sets its own: a connection attempt to a server
+    # that does not answer gives up after CONNECT_TIMEOUT_SECONDS, and a connection whose
+    # peer has vanished (a network partition, a machine gone) is dropped by TCP within
+    # about TCP_USER_TIMEOUT_MS instead of waiting for the kernel's two hours.
+    connect_args: dict[str, Any] = {k: v for k, v in PG_TIME_BOUNDS.items()
+                                    if k not in parsed.query}
     if search_path:
-        kwargs["connect_args"] = {"options": f"-csearch_path={search_path}"}
+        connect_args["options"] = f"-csearch_path={search_path}"
+    kwargs["connect_args"] = connect_args
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     # No ping before each checkout: it cost a round trip per transaction (a quarter of a
