@@ -78,11 +78,14 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
         if not settings.queue_url:
             container.sequencer.start()
         container.periodic.start()  # payment holds and idempotency keys expire on time
+        # Other processes' token revocations, read by a thread: never on a request.
+        container.auth.revoked.start()
 
     async def on_shutdown() -> None:
         container.sequencer.stop()
         container.periodic.stop()
         container.index.stop()
+        container.auth.revoked.stop()
         await container.limiter.aclose()
         if owned:
             container.close()

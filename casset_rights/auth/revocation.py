@@ -4,7 +4,12 @@ Access tokens are checked without the database, so a revoked one has to be refus
 memory: this set holds the ``jti`` of every revoked token that has not expired yet (after
 that its ``exp`` refuses it anyway, so the set stays small). Revocations made in this
 process are added at once; those made by other processes arrive with the next refresh,
-a look-up of the rows revoked since the last one, at most every ``refresh_seconds``.
+a look-up of the rows revoked since the last one, every ``refresh_seconds``.
+
+A server refreshes from a thread of its own (``start``), so a request never waits on the
+database for it: with the database slow or unreachable, tokens are checked against the
+set as last read. A set never started refreshes in the caller, when a look-up finds the
+last refresh ``refresh_seconds`` old (tools and tests).
 """
 
 from __future__ import annotations
@@ -36,15 +41,38 @@ class RevokedTokens:
         self._expiry: dict[str, int] = {}
         self._last_refresh = float("-inf")
         self._since = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Refresh every ``refresh_seconds`` from a daemon thread, from now on."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._follow, name="revoked-tokens",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop refreshing (waits up to ``timeout`` for a refresh under way)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout)
+
+    def _follow(self) -> None:
+        self.refresh()
+        while not self._stop.wait(self._refresh_seconds):
+            self.refresh()
 
     def add(self, jti: str, expires_at: int) -> None:
         with self._lock:
             self._expiry[jti] = expires_at
 
     def is_revoked(self, jti: str) -> bool:
-        """Whether ``jti`` was revoked. Reads the database at most every
-        ``refresh_seconds`` (a small indexed look-up); between reads, a dict look-up."""
-        if self._clock() - self._last_refresh >= self._refresh_seconds:
+        """Whether ``jti`` was revoked: a dict look-up. A set not started reads the
+        database first when its last refresh is ``refresh_seconds`` old (a small indexed
+        look-up)."""
+        if self._thread is None and self._clock() - self._last_refresh >= self._refresh_seconds:
             self.refresh()
         return jti in self._expiry
 

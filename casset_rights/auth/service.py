@@ -228,6 +228,7 @@ class AuthService:
         }
 
     def close(self) -> None:
+        self.revoked.stop()
         self.replay.close()
 
 

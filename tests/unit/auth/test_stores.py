@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 from sqlalchemy import Engine
 
@@ -9,6 +12,7 @@ from casset_rights.auth.clients import ClientStore
 from casset_rights.auth.codes import CodeStore
 from casset_rights.auth.revocation import RevokedTokens
 from casset_rights.auth.tokens import MintedToken, TokenStore
+from casset_rights.db.engine import make_engine
 from casset_rights.errors import Conflict, InvalidInput, NotFound
 
 pytestmark = pytest.mark.postgres
@@ -122,3 +126,46 @@ def test_revocations_reach_other_processes(engine: Engine) -> None:
     clock.now += 900  # expired: the set forgets them, exp refuses them anyway
     there.refresh()
     assert len(there) == 0
+
+
+def test_a_started_set_follows_other_processes_from_its_own_thread(engine: Engine) -> None:
+    here = RevokedTokens(engine, refresh_seconds=0.05)
+    there = RevokedTokens(engine, refresh_seconds=0.05)
+    tokens = TokenStore(engine, revoked=here, refresh_ttl_seconds=3600)
+    now = int(time.time())
+    tokens.record_access(MintedToken(token="t", jti="j1", issued_at=now, expires_at=now + 900),
+                         client_id="c", subject="c", scope="rights:read", grant_id=None)
+    there.start()
+    try:
+        tokens.revoke_access("j1")
+        deadline = time.monotonic() + 10
+        while not there.is_revoked("j1") and time.monotonic() < deadline:
+            time.sleep(0.01)  # a started set's look-ups read memory: the thread refreshes
+        assert there.is_revoked("j1") and not there.is_revoked("j2")
+    finally:
+        there.stop()
+
+
+def test_a_started_set_answers_while_the_database_does_not() -> None:
+    """A database that accepts connections and never answers (a hung server): the
+    refresh waits in its thread, and every look-up answers from memory at once."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/casset"
+                             "?connect_timeout=2")
+        revoked = RevokedTokens(engine, refresh_seconds=0.05)
+        revoked.add("j1", int(time.time()) + 900)
+        revoked.start()
+        try:
+            slowest = 0.0
+            for _ in range(20):
+                started = time.monotonic()
+                assert revoked.is_revoked("j1") and not revoked.is_revoked("j2")
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.02)
+            assert slowest < 0.1
+        finally:
+            revoked.stop()
+            engine.dispose()
