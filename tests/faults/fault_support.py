@@ -1,6 +1,6 @@
 """Helpers of the fault tests (imported by name, unlike conftest): a real server
 (``casset-rights serve``, granian, two workers) on a PostgreSQL and a Redis of the test's
-own, started on free loopback ports and stopped, killed or starved under load. Nothing
+own, started on free loopback ports and stopped, hung, killed or starved under load. Nothing
 here touches the machine's shared servers.
 
 Private servers need the PostgreSQL server binaries (``initdb``, ``pg_ctl``) and
@@ -11,6 +11,7 @@ refuses root). Everything is marked slow: CI runs it, a quick local run may dese
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +79,25 @@ class PrivatePostgres:
         subprocess.run(_as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.folder / "db"),
                                      "-m", "fast", "-w", "stop"]), check=False,
                        capture_output=True)
+
+
+    @contextlib.contextmanager
+    def hung(self) -> Iterator[None]:
+        """Every process of the cluster stopped (SIGSTOP) until the block ends (SIGCONT):
+        connections are accepted by the kernel and nothing answers, as with a server
+        frozen or cut off behind a proxy."""
+        postmaster = int((self.folder / "db" / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
+                                  text=True).stdout.split()
+        pids = [postmaster, *(int(p) for p in children)]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Faults under load, against a real server with two workers: PostgreSQL stopped and
-started, Redis gone, a worker killed with SIGKILL, the data folder's disk full.
+started, PostgreSQL hung, Redis gone, a worker killed with SIGKILL, the data folder's disk full.
 
 After each: every answered receipt is stored and in the log, no receipt is left out of
 the log, no answer was a 500, and the service answers again on its own.
@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from fault_support import Load, PrivatePostgres, PrivateRedis, Service, wait_until
+from fault_support import BODIES, Load, PrivatePostgres, PrivateRedis, Service, wait_until
 from sqlalchemy import text
 
 from casset_rights.db.engine import make_engine
@@ -98,6 +99,42 @@ def test_postgresql_stopped_and_started_under_load(private_postgres: PrivatePost
         load.stop()
         assert_every_answer_logged(private_postgres.url, load.receipts())
     assert during == {503}, during  # refused, said so, and nothing hung
+    assert_no_server_errors(load)
+
+
+def test_postgresql_hung_under_load(private_postgres: PrivatePostgres,
+                                    private_redis: PrivateRedis, tmp_path: Path) -> None:
+    """Every PostgreSQL process stopped (SIGSTOP) for 12 s: connections hang instead of
+    failing. A decision waits at most ``receipt_wait_seconds`` (5 s) for its receipt,
+    then is a 503; while the writer stays stuck, decisions are refused at once. What
+    needs no database answers throughout, and after SIGCONT decisions come back on
+    their own."""
+    service = production(tmp_path, private_postgres, private_redis)
+    with loaded(service) as load:
+        with private_postgres.hung():
+            hung = len(load.answers)
+            wait_until(lambda: sum(s == 503 for s, _ in load.answers[hung:]) >= 20, 30,
+                       "decisions refused while PostgreSQL hangs")
+            started = time.monotonic()
+            meta = httpx.get(service.base + "/.well-known/casset-rights", timeout=5)
+            meta_in = time.monotonic() - started
+            started = time.monotonic()
+            refused = httpx.post(service.base + "/v1/decisions", json=BODIES[0], timeout=15)
+            refused_in = time.monotonic() - started
+            time.sleep(max(0.0, 12 - (time.monotonic() - started)))
+            during = {s for s, _ in load.answers[hung + 8:]}  # after those in flight
+        back = len(load.answers)
+        wait_until(lambda: load.ok_since(back) > 50, 90, "answers after PostgreSQL woke")
+        load.stop()
+        assert_every_answer_logged(private_postgres.url, load.receipts())
+    assert meta.status_code == 200 and meta_in < 2
+    assert refused.status_code == 503 and refused_in < 6
+    # Refused by the wait (``receipt_not_stored``) or, when the writer's new connection
+    # gave up first (libpq's connect_timeout, 5 s), by the database error it got.
+    assert refused.json()["code"] in {"receipt_not_stored", "database_unavailable"}
+    assert refused.headers["retry-after"] == "1"
+    assert during == {503}, during  # none answered without its receipt, none a 500
+    assert load.errors == 0  # no request hung until the client gave up (15 s)
     assert_no_server_errors(load)
 
 
