@@ -10,6 +10,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.routes import HTTPRoute
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from casset_rights.api.agents import AgentExportController, terms_headers_middleware
 from casset_rights.api.artist_write import RELEASE_WRITE_HANDLERS, PolicyWriteController
@@ -37,6 +38,7 @@ from casset_rights.api.openapi import (
     requirement,
 )
 from casset_rights.api.problems import (
+    database_busy_handler,
     database_data_error_handler,
     database_unavailable_handler,
     domain_error_handler,
@@ -132,6 +134,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Lites
             UnicodeDecodeError: undecodable_body_handler,
             DataError: database_data_error_handler,
             OperationalError: database_unavailable_handler,
+            PoolTimeout: database_busy_handler,
             Exception: unexpected_error_handler,
         },
         openapi_config=openapi_config(settings),

@@ -32,6 +32,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("data")
     database_url: str = ""
+    # A request waits at most this long for a free connection of the database's pool,
+    # then is a 503 ``database_busy`` (PostgreSQL: 10 pooled and 20 more on demand).
+    database_pool_timeout_seconds: float = 10.0
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000

@@ -156,7 +156,8 @@ def open_services(settings: Settings, *, engine: Engine | None = None,
 
 def _open_services(settings: Settings, *, engine: Engine | None,
                    migrate: bool) -> Services:
-    engine = engine or make_engine(settings.resolved_database_url)
+    engine = engine or make_engine(settings.resolved_database_url,
+                                   pool_timeout=settings.database_pool_timeout_seconds)
     if migrate:
         upgrade(engine)
     keys = FileKeyStore(settings.keys_dir)

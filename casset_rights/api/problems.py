@@ -17,6 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from casset_rights import errors as e
 from casset_rights.commerce import errors as commerce_errors
@@ -224,6 +225,19 @@ def database_unavailable_handler(request: Request[Any, Any, Any],
                  str(exc.orig).splitlines()[0] if exc.orig else exc)
     return problem(503, code="database_unavailable",
                    detail="the database is unavailable; nothing was stored: try again shortly",
+                   headers={"Retry-After": "1"}, request_id=request_id)
+
+
+def database_busy_handler(request: Request[Any, Any, Any],
+                          exc: PoolTimeout) -> Response[bytes]:
+    """No database connection came free within ``database_pool_timeout_seconds``: every
+    one is busy (a database slow to answer, or more requests than connections). Nothing
+    of the request was done; asking again shortly is safe. Logged."""
+    request_id = _request_id(request)
+    logger.error("database busy (request %s): %s", request_id, exc)
+    return problem(503, code="database_busy",
+                   detail="no database connection was free in time; nothing was stored: "
+                          "try again shortly",
                    headers={"Retry-After": "1"}, request_id=request_id)
 
 

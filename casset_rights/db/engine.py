@@ -52,15 +52,18 @@ PG_TIME_BOUNDS: dict[str, Any] = {
 }
 
 
-def make_engine(url: str, *, search_path: str | None = None, echo: bool = False) -> Engine:
-    """Build an engine. ``search_path`` pins a PostgreSQL schema (used by the tests).
+def make_engine(url: str, *, search_path: str | None = None, echo: bool = False,
+                pool_timeout: float = 30.0) -> Engine:
+    """Build an engine. ``search_path`` pins a PostgreSQL schema (used by the tests);
+    a connection asked of the pool when every one is busy raises
+    ``sqlalchemy.exc.TimeoutError`` after ``pool_timeout`` seconds.
 
     SQLite runs in WAL mode with foreign keys on and a busy timeout, so a reader never
     blocks the writer and two processes sharing the file wait rather than fail.
     """
     url = normalise_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "pool_timeout": pool_timeout}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, **kwargs)
