@@ -17,6 +17,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +206,10 @@ def _run(content_hash: str) -> str:
     return analyse_audio(_worker_deps, content_hash).state
 
 
+# How long ``AnalysisPool.close`` waits for its workers to stop on SIGTERM.
+CLOSE_GRACE_SECONDS = 5.0
+
+
 class AnalysisPool:
     """Worker processes running ``analyse_audio``, once started (servers start it);
     with ``workers=0``, or before ``start``, jobs stay queued for the CLI or a queue.
@@ -234,10 +239,32 @@ class AnalysisPool:
         return self._pool.apply_async(_run, (content_hash,), error_callback=_log_failure)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        """Stop the workers: SIGTERM, then, for a worker still there after
+        ``CLOSE_GRACE_SECONDS``, SIGKILL. A worker idle in the pool's task-queue lock
+        only unwinds when its main thread gets the signal, and a process-directed signal
+        may go to any of its threads (numpy's and numba's native ones among them): it
+        then waited there for good, and so did the server's shutdown. By then the pool
+        holds that lock itself (``Pool.terminate`` took it before signalling), so a
+        worker killed at that point cannot keep it. A worker killed while it held the
+        lock leaves ``Pool.terminate`` waiting in its own daemon thread; ``close``
+        returns all the same."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        closing = threading.Thread(target=pool.terminate, name="analysis-pool-close",
+                                   daemon=True)
+        closing.start()
+        closing.join(CLOSE_GRACE_SECONDS)
+        if closing.is_alive():
+            # Pool keeps no public list of its workers: its ``_pool`` attribute is it.
+            workers: list[multiprocessing.process.BaseProcess] = getattr(pool, "_pool", [])
+            for process in list(workers):
+                if process.is_alive():
+                    logger.warning("analysis worker %s did not stop on SIGTERM: killed",
+                                   process.pid)
+                    process.kill()
+                    process.join(CLOSE_GRACE_SECONDS)
+            closing.join(CLOSE_GRACE_SECONDS)
 
 
 def _log_failure(error: BaseException) -> None:

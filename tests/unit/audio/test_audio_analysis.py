@@ -140,6 +140,42 @@ def test_the_pool_closes_after_its_workers_were_sent_sigterm(engine: Any, tmp_pa
     import signal
     import threading
 
+
+    pool, worker = started_pool(engine, tmp_path, settings)
+    assert worker != os.getpid()
+    os.kill(worker, signal.SIGTERM)  # idle: it waits for a job, holding the queue's lock
+    closing = threading.Thread(target=pool.close, daemon=True)
+    closing.start()
+    closing.join(timeout=60)
+    assert not closing.is_alive(), "the pool's close waited for a lock its worker kept"
+
+
+def test_the_pool_closes_when_a_worker_misses_sigterm(engine: Any, tmp_path: Path,
+                                                     settings: Any) -> None:
+    """A worker that does not act on SIGTERM (here stopped with SIGSTOP; in service, one
+    whose signal went to another of its threads) is killed after the grace period: the
+    server's shutdown does not wait for it for good."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from casset_rights.audio.analysis_jobs import CLOSE_GRACE_SECONDS
+
+    pool, worker = started_pool(engine, tmp_path, settings)
+    os.kill(worker, signal.SIGSTOP)
+    started = time.monotonic()
+    closing = threading.Thread(target=pool.close, daemon=True)
+    closing.start()
+    closing.join(timeout=60)
+    assert not closing.is_alive(), "the pool's close waited for a worker that never stopped"
+    assert CLOSE_GRACE_SECONDS <= time.monotonic() - started < 60
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(worker, 0)
+
+
+def started_pool(engine: Any, tmp_path: Path, settings: Any) -> tuple[Any, int]:
+    """An analysis pool of one cold worker, started; and that worker's pid."""
     from casset_rights.audio.analysis_jobs import AnalysisPool, JobConfig
     from casset_rights.db.engine import search_path_of
 
@@ -150,13 +186,7 @@ def test_the_pool_closes_after_its_workers_were_sent_sigterm(engine: Any, tmp_pa
     pool = AnalysisPool(config, workers=1, warm=False)
     ready = pool.start()
     assert ready is not None
-    worker = ready.get(timeout=120)
-    assert worker != os.getpid()
-    os.kill(worker, signal.SIGTERM)  # idle: it waits for a job, holding the queue's lock
-    closing = threading.Thread(target=pool.close, daemon=True)
-    closing.start()
-    closing.join(timeout=60)
-    assert not closing.is_alive(), "the pool's close waited for a lock its worker kept"
+    return pool, ready.get(timeout=120)
 
 
 def msgspec_replace(struct: Any, **changes: Any) -> Any:
