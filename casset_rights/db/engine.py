@@ -13,7 +13,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 
 def normalise_url(url: str) -> str:
@@ -45,11 +45,20 @@ def search_path_of(engine: Engine) -> str | None:
 
 CONNECT_TIMEOUT_SECONDS = 5
 TCP_USER_TIMEOUT_MS = 15_000
-PG_TIME_BOUNDS: dict[str, Any] = {
+_PG_TIME_BOUNDS: dict[str, Any] = {
     "connect_timeout": CONNECT_TIMEOUT_SECONDS,
     "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
     "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
 }
+
+
+def pg_time_bounds(url: URL) -> dict[str, Any]:
+    """libpq's time bounds for a connection to ``url``, those the URL sets itself left
+    out (its own values win): a connection attempt to a server that does not answer
+    gives up after CONNECT_TIMEOUT_SECONDS, and a connection whose peer has vanished (a
+    network partition, a machine gone) is dropped by TCP within about
+    TCP_USER_TIMEOUT_MS instead of waiting for the kernel's two hours."""
+    return {k: v for k, v in _PG_TIME_BOUNDS.items() if k not in url.query}
 
 
 def make_engine(url: str, *, search_path: str | None = None, echo: bool = False,
@@ -72,12 +81,7 @@ def make_engine(url: str, *, search_path: str | None = None, echo: bool = False,
         # ``BEGIN IMMEDIATE`` (the log sequencer) and savepoints behave.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # libpq's time bounds, unless the URL sets its own: a connection attempt to a server
-    # that does not answer gives up after CONNECT_TIMEOUT_SECONDS, and a connection whose
-    # peer has vanished (a network partition, a machine gone) is dropped by TCP within
-    # about TCP_USER_TIMEOUT_MS instead of waiting for the kernel's two hours.
-    connect_args: dict[str, Any] = {k: v for k, v in PG_TIME_BOUNDS.items()
-                                    if k not in parsed.query}
+    connect_args = pg_time_bounds(parsed)
     if search_path:
         connect_args["options"] = f"-csearch_path={search_path}"
     kwargs["connect_args"] = connect_args

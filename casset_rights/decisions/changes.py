@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from casset_rights.db.engine import PG_TIME_BOUNDS, search_path_of
+from casset_rights.db.engine import pg_time_bounds, search_path_of
 from casset_rights.decisions.tables import CHANGE_CHANNEL
 
 if TYPE_CHECKING:
@@ -88,9 +88,9 @@ class ChangeListener:
 
         url = self._engine.url.set(drivername="postgresql")
         path = search_path_of(self._engine)
-        bounds = {k: v for k, v in PG_TIME_BOUNDS.items() if k not in url.query}
         return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                               options=f"-csearch_path={path}" if path else None, **bounds)
+                               options=f"-csearch_path={path}" if path else None,
+                               **pg_time_bounds(url))
 
     def _run(self) -> None:
         while not self._stop.is_set():
