@@ -162,7 +162,7 @@ def _open_services(settings: Settings, *, engine: Engine | None,
         upgrade(engine)
     keys = FileKeyStore(settings.keys_dir)
     issuer = ReceiptIssuer(keys, issuer=settings.resolved_issuer)
-    receipts = ReceiptStore(engine, signing_key=keys.active)
+    receipts = ReceiptStore(engine)
     # The log's identity: its own key, made (or adopted) before anything signs with it.
     log_key = open_log_identity(settings.log_dir, engine=engine, keys=keys,
                                 origin=settings.log_origin)
@@ -170,7 +170,7 @@ def _open_services(settings: Settings, *, engine: Engine | None,
         settings.log_origin, log_key.public_key()))
     # The writer's thread keeps one connection of its own: taking one from the pool for
     # each batch cost a check-out and, on its return, a ROLLBACK round trip.
-    writer = ReceiptWriter(ReceiptStore(engine, signing_key=keys.active, keep_connection=True),
+    writer = ReceiptWriter(ReceiptStore(engine, keep_connection=True),
                            batch_max=settings.receipt_batch_max,
                            batch_wait_ms=settings.receipt_batch_wait_ms,
                            wait_seconds=settings.receipt_wait_seconds)

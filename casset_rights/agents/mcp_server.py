@@ -133,7 +133,7 @@ def build_mcp(services: Any, *, principal_of: PrincipalOf | None = None) -> MCPS
                           purpose: Purpose | None = None) -> Grid:
         principal = who(ctx)
         outcome = await run(services.decisions.grid, principal=principal, resource=resource,
-                            context=context_of(purpose, None, None), signed=False)
+                            context=context_of(purpose, None, None))
         receipt = await stored(outcome.receipt)
         return Grid(resource=outcome.resource, audience=principal.kind,
                     scopes={s: ScopeDecision(decision=d.decision,

@@ -102,9 +102,8 @@ def resource_in_path(resource: str) -> str:
 
 
 async def stored(services: ServicesDep, receipt: Receipt) -> Receipt:
-    """Wait, without holding a thread, until the receipt is signed (it comes as a draft:
-    the writer signs it, off the event loop) and committed; ReceiptNotStored (503) when
-    that takes longer than ``receipt_wait_seconds``."""
+    """Wait, without holding a thread, until the receipt is committed; ReceiptNotStored
+    (503) when that takes longer than ``receipt_wait_seconds``."""
     return await services.writer.stored(receipt)
 
 
@@ -126,7 +125,7 @@ class DecisionController(Controller):
                               context=context)
         # Deciding reads memory only (held licenses and ancestors included): microseconds
         # on the event loop, cheaper than any trip to a thread.
-        outcome = services.decisions.decide_request(asked, signed=False)
+        outcome = services.decisions.decide_request(asked)
         receipt = await stored(services, outcome.receipt)
         d = outcome.decision
         return JSONAnswer(_encode(DecisionAnswer(
@@ -159,7 +158,7 @@ class DecisionController(Controller):
                    if v is not None}
         outcome = services.decisions.grid(principal=principal,
                                           resource=resource_in_path(resource),
-                                          context=context, signed=False)
+                                          context=context)
         receipt = await stored(services, outcome.receipt)
         return RightsGrid(
             resource=outcome.resource, audience=principal.kind, context=outcome.context,

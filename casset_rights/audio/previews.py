@@ -104,7 +104,7 @@ class PreviewService:
         self._files_lock = threading.Lock()
 
     def decide(self, principal: Principal, resource: str) -> DecisionOutcome:
-        """The ``preview`` decision on a hook, its receipt a draft. Raises InvalidInput
+        """The ``preview`` decision on a hook, with its signed receipt. Raises InvalidInput
         for a resource that is not a hook, UnknownResource for one that does not exist."""
         asked = build_request("preview", resource, principal=principal)
         if asked.resource.kind != "hook":
@@ -114,7 +114,7 @@ class PreviewService:
         seconds = (hook.end_ms - hook.start_ms) / 1000
         asked = build_request("preview", asked.resource, principal=principal,
                               context={"excerpt_seconds": seconds})
-        return self._decisions.decide_request(asked, signed=False)
+        return self._decisions.decide_request(asked)
 
     async def request(self, principal: Principal, resource: str, *, store: StoreReceipt,
                       run: Callable[..., Awaitable[Any]],

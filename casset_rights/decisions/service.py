@@ -3,7 +3,7 @@
 A decision reads memory only: the resource and its policy chain from the rights index,
 the licenses the asker holds (``GrantSource``), the resource's ancestors and their
 chains (``AncestorSource``, then the index); ``decide`` is then one pure call with all of
-them passed in. The answer is drafted (or signed) as a receipt; storing it is the
+them passed in. The answer is signed as a receipt; storing it is the
 caller's step (``ReceiptWriter``), so the request path can wait for a group commit
 without holding a thread.
 """
@@ -106,10 +106,8 @@ class DecisionService:
         return self.decide_request(
             build_request(action, resource, principal=principal, context=context))
 
-    def decide_request(self, request: Request, *, signed: bool = True) -> DecisionOutcome:
-        """``decide`` for a request already built (``policy.build_request``). With
-        ``signed=False`` the receipt is a draft, which the receipt writer signs as it
-        stores it (the API's way: it waits for the store anyway)."""
+    def decide_request(self, request: Request) -> DecisionOutcome:
+        """``decide`` for a request already built (``policy.build_request``)."""
         principal = request.principal
         decision, resolved = self.evaluate(request)
         policies = _chain(resolved)
@@ -123,15 +121,15 @@ class DecisionService:
             "policy_hash": policy_hash,
             "manifest_hash": resolved.release.manifest_hash,
         }
-        receipt = (self._issuer.issue if signed else self._issuer.draft)("decision", body)
+        receipt = self._issuer.issue("decision", body)
         return DecisionOutcome(request=request, decision=decision, policies=policies,
                                policy_hash=policy_hash,
                                manifest_hash=resolved.release.manifest_hash, receipt=receipt)
 
     def grid(self, *, principal: Principal, resource: str,
-             context: Mapping[str, Any] | None = None, signed: bool = True) -> GridOutcome:
-        """Every scope's decision for ``principal`` on ``resource``, with one receipt
-        (a draft with ``signed=False``, as in ``decide_request``)."""
+             context: Mapping[str, Any] | None = None) -> GridOutcome:
+        """Every scope's decision for ``principal`` on ``resource``, with one signed
+        receipt (not yet stored)."""
         decisions: dict[str, Decision] = {}
         resolved: Resolved | None = None
         base = build_request(SCOPES[0], resource, principal=principal, context=context)
@@ -150,7 +148,7 @@ class DecisionService:
             "policy_hash": policy_hash,
             "manifest_hash": resolved.release.manifest_hash,
         }
-        receipt = (self._issuer.issue if signed else self._issuer.draft)("rights-grid", body)
+        receipt = self._issuer.issue("rights-grid", body)
         return GridOutcome(resource=base.resource.id, context=context_doc, decisions=decisions,
                            policies=policies, policy_hash=policy_hash,
                            manifest_hash=resolved.release.manifest_hash, receipt=receipt)

@@ -2,9 +2,8 @@
 
 A receipt is a compact JWS (EdDSA, ``typ: casset-receipt+jws``) over a payload with
 ``iss``, ``iat``, ``jti``, the principal, what was asked and what was answered. Every
-decision, quote, grant, approval, refusal and revocation gets one. A receipt may be
-handed to the writer as a draft (payload final, not yet signed): the store signs it with
-the active key before it stores and logs it.
+decision, quote, grant, approval, refusal and revocation gets one, signed with the active
+key where it is issued.
 
 Receipts are written by ``ReceiptWriter``: requests hand their receipt to one writer
 thread and wait for the commit; one transaction stores every receipt that arrived while
@@ -37,7 +36,7 @@ from casset_rights.log_queue import (
     pending_count,
 )
 from casset_rights.receipts.jws import read_unverified, sign_compact
-from casset_rights.receipts.keys import KeyStore, SigningKey
+from casset_rights.receipts.keys import KeyStore
 from casset_rights.receipts.tables import receipts
 
 RECEIPT_TYP = "casset-receipt+jws"
@@ -50,7 +49,7 @@ _leaves = table("log_leaves", column("idx"), column("leaf_hash"), column("data")
 
 
 class Receipt(msgspec.Struct, frozen=True):
-    """A receipt; ``token`` is empty while it is a draft (``ReceiptIssuer.draft``)."""
+    """A receipt: ``token`` is the compact JWS of ``payload``."""
 
     jti: str
     kind: str
@@ -77,25 +76,16 @@ class ReceiptIssuer:
         self._issuer = issuer
         self._clock = clock
 
-    def draft(self, kind: str, body: dict[str, Any]) -> Receipt:
-        """An unsigned receipt of ``kind`` over ``body`` (which must carry ``principal``):
-        its id and payload are final, its token is empty until ``sign_receipt``. A
-        receipt writer signs drafts as it stores them, so a request path that waits for
-        the store anyway leaves the signature to the store's process."""
+    def issue(self, kind: str, body: dict[str, Any]) -> Receipt:
+        """A receipt of ``kind`` over ``body`` (which must carry ``principal``), signed
+        on the caller's thread: a receipt writer's group then only stores, and every
+        answer waiting on the group waits that much less (docs/benchmarks.md)."""
         jti = new_receipt_id()
         payload = {"iss": self._issuer, "iat": int(self._clock()), "jti": jti,
                    "kind": kind, **body}
-        return Receipt(jti=jti, kind=kind, token="", payload=payload)
-
-    def issue(self, kind: str, body: dict[str, Any]) -> Receipt:
-        """A signed receipt of ``kind`` over ``body``."""
-        return sign_receipt(self.draft(kind, body), self._keys.active())
-
-
-def sign_receipt(receipt: Receipt, key: SigningKey) -> Receipt:
-    """``receipt`` with its token: the compact JWS of its payload, signed with ``key``."""
-    return msgspec.structs.replace(
-        receipt, token=sign_compact(receipt.payload, key, typ=RECEIPT_TYP))
+        key = self._keys.active()
+        return Receipt(jti=jti, kind=kind, payload=payload,
+                       token=sign_compact(payload, key, typ=RECEIPT_TYP))
 
 
 _COLUMNS = ("jti", "kind", "leaf_hash", "iat", "principal_kind", "client_id", "resource",
@@ -119,8 +109,7 @@ def receipt_leaves(batch: Sequence[Receipt]) -> list[LeafInput]:
 class ReceiptStore:
     """Receipts in the database, each queued for the transparency log as it is stored.
 
-    ``signing_key`` gives the key that signs the drafts among the receipts stored; a
-    store without one refuses drafts. A receipt's token is stored once: as its queue
+    A receipt's token is stored once: as its queue
     entry's data until the sequencer logs it, then as its leaf's data (the sequencer
     moves it in one transaction). The receipt's row holds what queries select on and
     the leaf's hash, which finds the leaf (``log_leaves.leaf_hash`` is unique), so
@@ -131,31 +120,26 @@ class ReceiptStore:
 
     leaf_kind = RECEIPT_LEAF_KIND
 
-    def __init__(self, engine: Engine, *,
-                 signing_key: Callable[[], SigningKey] | None = None,
-                 keep_connection: bool = False) -> None:
+    def __init__(self, engine: Engine, *, keep_connection: bool = False) -> None:
         self._engine = engine
-        self._signing_key = signing_key
         self._keep = keep_connection
         self._kept: Connection | None = None
 
     def store(self, batch: Sequence[Receipt]) -> list[Receipt]:
-        """Store receipts in one transaction of their own, drafts signed first; returns
-        them signed."""
+        """Store receipts in one transaction of their own; returns them."""
         if not batch:
             return []
         with self._connection() as conn, conn.begin():
             return self.store_in(conn, batch)
 
     def store_in(self, conn: Connection, batch: Sequence[Receipt]) -> list[Receipt]:
-        """Store receipts inside the caller's transaction on ``conn``, drafts signed
-        first, so a state change and its receipt commit together or not at all; returns
-        them signed. Each is queued for the log in the same transaction (plain inserts:
-        no lock). Raises whatever the database raises (the caller's transaction then
-        rolls back with the change it carried)."""
+        """Store receipts inside the caller's transaction on ``conn``, so a state change
+        and its receipt commit together or not at all; returns them. Each is queued for
+        the log in the same transaction (plain inserts: no lock). Raises whatever the
+        database raises (the caller's transaction then rolls back with the change it
+        carried)."""
         if not batch:
             return []
-        batch = self._signed(batch)
         leaves = receipt_leaves(batch)
         insert_rows(conn, receipts, _COLUMNS,
                     [_row(r, leaf.data) for r, leaf in zip(batch, leaves, strict=True)])
@@ -187,15 +171,6 @@ class ReceiptStore:
         if self._kept is not None:
             self._kept.close()
             self._kept = None
-
-    def _signed(self, batch: Sequence[Receipt]) -> Sequence[Receipt]:
-        if all(r.token for r in batch):
-            return batch
-        if self._signing_key is None:
-            raise ValueError("this receipt store has no signing key: it stores signed "
-                             "receipts only")
-        key = self._signing_key()
-        return [r if r.token else sign_receipt(r, key) for r in batch]
 
     def get(self, jti: str) -> Receipt:
         """The receipt, with its log index once it is logged. Raises NotFound when no
@@ -229,9 +204,8 @@ class ReceiptStore:
 
 class Writer(Protocol):
     """What stores receipts that go with no other write (decisions): ``ReceiptWriter``.
-    It takes signed receipts and drafts, and answers with the receipt signed and stored
-    (queued for the log in the same transaction), or raises ReceiptNotStored when that
-    did not happen in time."""
+    It takes signed receipts and answers with each stored (queued for the log in the same
+    transaction), or raises ReceiptNotStored when that did not happen in time."""
 
     async def stored(self, receipt: Receipt) -> Receipt: ...
 
@@ -271,7 +245,7 @@ class ReceiptWriter:
         self._thread.start()
 
     async def stored(self, receipt: Receipt) -> Receipt:
-        """``receipt`` signed and committed, waited for without holding a thread. Raises
+        """``receipt`` committed, waited for without holding a thread. Raises
         ReceiptNotStored after ``wait_seconds``, or at once while the writer is stuck."""
         self._refuse_if_stuck()
         loop = asyncio.get_running_loop()
@@ -284,7 +258,7 @@ class ReceiptWriter:
             expiry.cancel()
 
     def stored_blocking(self, receipt: Receipt) -> Receipt:
-        """``receipt`` signed and committed, waited for in this thread; raises as
+        """``receipt`` committed, waited for in this thread; raises as
         ``stored`` does."""
         self._refuse_if_stuck()
         future: concurrent.futures.Future[Receipt] = concurrent.futures.Future()

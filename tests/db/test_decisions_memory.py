@@ -205,7 +205,7 @@ def test_the_writer_holds_its_grant_without_a_read(services: Services) -> None:
     assert grant is not None
     assert not [s for s in sent if s.startswith("SELECT license_grants")]
     asked = build_request("ai-input", MIDNIGHT, principal=caller)
-    answer = services.decisions.decide_request(asked, signed=False).decision
+    answer = services.decisions.decide_request(asked).decision
     assert answer.decision == "permit"
 
 
@@ -275,12 +275,11 @@ def test_a_warm_decision_sends_no_sql(services: Services) -> None:
             build_request("sample", INTRO, principal=agent("someone"), context=FUN),
             build_request("sample", INTRO, principal=bot, context=FUN)]
     for asked in asks:  # warm-up
-        services.decisions.decide_request(asked, signed=False)
+        services.decisions.decide_request(asked)
     with Statements(services.engine) as statements:
-        answers = [services.decisions.decide_request(asked, signed=False).decision
+        answers = [services.decisions.decide_request(asked).decision
                    for asked in asks]
-        grid = services.decisions.grid(principal=bot, resource=INTRO, context=FUN,
-                                       signed=False)
+        grid = services.decisions.grid(principal=bot, resource=INTRO, context=FUN)
     assert statements == []
     assert answers[0].decision == "permit" and answers[0].reasons[0].rule == f"grant:{grant.id}"
     assert answers[1].decision == "deny"

@@ -70,7 +70,7 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 def test_a_worker_sequences_the_log_and_runs_enqueued_jobs(queued, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, services, env = queued
     assert not services.sequencer.leading  # a queued service leaves it to the workers
-    services.receipts.store([services.issuer.draft("decision", BODY) for _ in range(5)])
+    services.receipts.store([services.issuer.issue("decision", BODY) for _ in range(5)])
     worker = start_worker(env, tmp_path, "worker")
     try:
         wait_for(lambda: services.receipts.unlogged_count() == 0, 60,
@@ -90,13 +90,13 @@ def test_a_killed_workers_lease_passes_to_the_next_worker(queued, tmp_path: Path
     _, services, env = queued
     first = start_worker(env, tmp_path, "first")
     try:
-        services.receipts.store([services.issuer.draft("decision", BODY)])
+        services.receipts.store([services.issuer.issue("decision", BODY)])
         wait_for(lambda: services.receipts.unlogged_count() == 0, 60, "the first worker to log")
     finally:
         stop(first, signal.SIGKILL)  # no clean-up: the lease goes with the process
     second = start_worker(env, tmp_path, "second")
     try:
-        services.receipts.store([services.issuer.draft("decision", BODY) for _ in range(3)])
+        services.receipts.store([services.issuer.issue("decision", BODY) for _ in range(3)])
         wait_for(lambda: services.receipts.unlogged_count() == 0, 60, "the second worker to log")
         assert services.log.size() == 4
     finally:

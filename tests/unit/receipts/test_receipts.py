@@ -169,45 +169,19 @@ def test_writer_groups_concurrent_receipts_and_every_waiter_gets_its_own(
         assert store.get(jti).jti == jti
 
 
-def test_a_draft_is_signed_by_the_store_and_verifies(engine: Engine, keys: FileKeyStore) -> None:
-    issuer = ReceiptIssuer(keys, issuer="i")
-    draft = issuer.draft("decision", BODY)
-    signed = issuer.issue("decision", BODY)
-    assert draft.token == "" and draft.payload["jti"] == draft.jti
-    writer = ReceiptWriter(ReceiptStore(engine, signing_key=keys.active))
-    try:
-        stored = [writer.stored_blocking(r) for r in (draft, signed)]
-    finally:
-        writer.close()
-    assert stored[1].token == signed.token  # a signed receipt is stored as it came
-    assert verify_receipt(stored[0].token, keys.jwks()) == draft.payload
-    assert ReceiptStore(engine).get(draft.jti).token == stored[0].token
-
-
-def test_a_store_without_a_signing_key_refuses_drafts_and_stores_nothing(
-        engine: Engine, keys: FileKeyStore) -> None:
-    issuer = ReceiptIssuer(keys, issuer="i")
-    signed, draft = issuer.issue("decision", BODY), issuer.draft("decision", BODY)
-    store = ReceiptStore(engine)
-    with pytest.raises(ValueError, match="no signing key"):
-        store.store([signed, draft])
-    with pytest.raises(NotFound):
-        store.get(signed.jti)
-
-
 def test_a_store_that_keeps_its_connection_recovers_from_a_failed_batch(
         engine: Engine, keys: FileKeyStore) -> None:
     issuer = ReceiptIssuer(keys, issuer="i")
-    store = ReceiptStore(engine, signing_key=keys.active, keep_connection=True)
-    first = store.store([issuer.draft("decision", BODY) for _ in range(3)])
+    store = ReceiptStore(engine, keep_connection=True)
+    first = store.store([issuer.issue("decision", BODY) for _ in range(3)])
     kept = store._kept
     assert kept is not None
-    second = store.store([issuer.draft("decision", BODY)])
+    second = store.store([issuer.issue("decision", BODY)])
     assert store._kept is kept  # one connection for both batches
     with pytest.raises(IntegrityError):  # the same jti twice: nothing of the batch stays
-        store.store([issuer.draft("decision", BODY), first[0]])
+        store.store([issuer.issue("decision", BODY), first[0]])
     assert store._kept is None
-    third = store.store([issuer.draft("decision", BODY)])
+    third = store.store([issuer.issue("decision", BODY)])
     store.close()
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(receipts_table)).scalar()
@@ -219,7 +193,7 @@ def test_a_store_that_keeps_its_connection_recovers_from_a_failed_batch(
 def impatient_writer(engine: Engine, keys: FileKeyStore,
                      wait_seconds: float) -> tuple[ReceiptIssuer, ReceiptWriter]:
     return ReceiptIssuer(keys, issuer="i"), ReceiptWriter(
-        ReceiptStore(engine, signing_key=keys.active), batch_wait_ms=0,
+        ReceiptStore(engine), batch_wait_ms=0,
         wait_seconds=wait_seconds)
 
 
@@ -229,13 +203,13 @@ def stored_once_free(writer: ReceiptWriter, issuer: ReceiptIssuer) -> Receipt:
     deadline = time.monotonic() + 30
     while writer.stuck_for() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return writer.stored_blocking(issuer.draft("decision", BODY))
+    return writer.stored_blocking(issuer.issue("decision", BODY))
 
 
 def test_a_receipt_not_stored_in_time_is_a_refusal_not_a_wait(
         engine: Engine, keys: FileKeyStore) -> None:
     issuer, writer = impatient_writer(engine, keys, 0.5)
-    taken, refused = issuer.draft("decision", BODY), issuer.draft("decision", BODY)
+    taken, refused = issuer.issue("decision", BODY), issuer.issue("decision", BODY)
     try:
         with receipts_held(engine):
             started = time.monotonic()
@@ -263,7 +237,7 @@ def test_a_receipt_not_stored_in_time_is_a_refusal_not_a_wait(
 def test_a_receipt_given_up_while_queued_is_never_stored(
         engine: Engine, keys: FileKeyStore) -> None:
     issuer, writer = impatient_writer(engine, keys, 1.0)
-    taken, queued = issuer.draft("decision", BODY), issuer.draft("decision", BODY)
+    taken, queued = issuer.issue("decision", BODY), issuer.issue("decision", BODY)
     refusals: list[ReceiptNotStored] = []
 
     def wait_for_taken() -> None:
