@@ -5,6 +5,7 @@ from casset_rights.anchoring import tables as _anchoring  # noqa: F401
 from casset_rights.audio import tables as _audio  # noqa: F401
 from casset_rights.auth import tables as _auth  # noqa: F401
 from casset_rights.commerce import tables as _commerce  # noqa: F401
+from casset_rights.db import compression as _compression  # noqa: F401
 from casset_rights.db.metadata import metadata
 from casset_rights.decisions import tables as _decisions  # noqa: F401
 from casset_rights.idempotency import tables as _idempotency  # noqa: F401

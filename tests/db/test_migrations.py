@@ -298,3 +298,40 @@ def test_grant_notifications_name_the_grant_both_ways(tmp_path: Path) -> None:
             "FUNCTION casset_notify_change('licensee')"
         assert triggers(migrated)["lineage_edges"] == \
             "FUNCTION casset_notify_change('child_release')"
+
+
+@pytest.mark.postgres
+def test_signed_tokens_compress_with_lz4_both_ways(tmp_path: Path) -> None:
+    """After d6f3b9a2c8e1 the token columns compress with LZ4 (as in a database made from
+    the tables), and a large token is stored so; before it, with PostgreSQL's default."""
+    from casset_rights.db.compression import TOKEN_COLUMNS, lz4_available
+
+    def methods(engine: Engine) -> dict[str, str]:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT c.relname, a.attcompression FROM pg_attribute a"
+                " JOIN pg_class c ON c.oid = a.attrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND a.attnum > 0"
+                " AND (c.relname, a.attname) IN (('log_pending', 'data'), ('log_leaves', 'data'),"
+                " ('license_quotes', 'token'), ('license_grants', 'token'))")).all()
+        return {table: method for table, method in rows}
+
+    with _empty_database("postgres", tmp_path) as migrated, \
+            _empty_database("postgres", tmp_path) as created:
+        with migrated.connect() as conn:
+            if not lz4_available(conn):
+                pytest.skip("this PostgreSQL server was built without LZ4")
+        metadata.create_all(created)
+        upgrade(migrated)
+        assert methods(migrated) == methods(created) == dict.fromkeys(TOKEN_COLUMNS, "l")
+        # 2,850 bytes (past the TOAST threshold) of what a token's payload repeats.
+        token = b'{"rule": "release:midnight-tapes", "effect": "permit"}' * 50
+        with migrated.begin() as conn:
+            conn.execute(text("INSERT INTO log_pending (kind, ref, data, created_at_ms)"
+                              " VALUES ('receipt', 'r', :data, 0)"), {"data": token})
+            stored = conn.execute(text(
+                "SELECT pg_column_compression(data), data FROM log_pending")).one()
+        assert stored[0] == "lz4" and bytes(stored[1]) == token
+        downgrade(migrated, "b8d3f6a2c1e9")
+        assert methods(migrated) == dict.fromkeys(TOKEN_COLUMNS, "")
