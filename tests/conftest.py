@@ -8,7 +8,9 @@ not answer fails the run: it never falls back to SQLite silently.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,36 @@ DATABASES = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 def _worker_schema() -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     return f"test_{worker}_{os.getpid()}"
+
+
+def _stream_handlers() -> Iterator[logging.StreamHandler]:  # type: ignore[type-arg]
+    """Every stream handler of every logger, those behind a queue listener included
+    (Litestar's default logging config puts its console handler behind one)."""
+    loggers = [logging.getLogger(), *(logging.getLogger(name)
+                                      for name in list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            listener = getattr(handler, "listener", None)
+            for inner in (handler, *getattr(listener, "handlers", ())):
+                if isinstance(inner, logging.StreamHandler):
+                    yield inner
+
+
+@pytest.fixture(autouse=True)
+def _logging_outlives_captured_streams() -> Iterator[None]:
+    """An app made during a test that captures output (``capsys``) configures logging
+    with that test's stream, which pytest closes after it: the threads of services that
+    later tests run (the rights index's refresh, say) then logged into a closed file
+    ("--- Logging error ---"). After each test, handlers left on a closed stream write
+    to the current ``sys.stderr`` again."""
+    yield
+    for handler in _stream_handlers():
+        if getattr(handler.stream, "closed", False):
+            handler.acquire()  # not setStream: it flushes the closed stream first
+            try:
+                handler.stream = sys.stderr
+            finally:
+                handler.release()
 
 
 @pytest.fixture(scope="session")
