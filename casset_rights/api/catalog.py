@@ -30,6 +30,7 @@ from casset_rights.api.schemas import (
     TrackOut,
     VersionOut,
 )
+from casset_rights.api.security import header_of
 from casset_rights.errors import NotFound
 from casset_rights.manifests import MAX_PAGE, StoredVersion
 from casset_rights.manifests.records import HookRecord
@@ -81,7 +82,9 @@ def matches(if_none_match: str | None, etag: bytes) -> bool:
 def answer(request: Request[Any, Any, Any], etag: str, cache_control: bytes,
            encode: Callable[[], bytes]) -> CachedAnswer:
     tag = f'"{etag}"'.encode("latin-1")
-    if matches(request.headers.get("if-none-match"), tag):
+    # The scope's header list read directly: ``request.headers`` builds a Headers object
+    # for this one look-up.
+    if matches(header_of(request.scope, b"if-none-match"), tag):
         return CachedAnswer(304, [(b"etag", tag), (b"cache-control", cache_control)], b"")
     body = services_of(request).catalog_view.remembered(tag, encode)
     return CachedAnswer(200, [(b"content-type", b"application/json"),
