@@ -109,13 +109,13 @@ def receipt_leaves(batch: Sequence[Receipt]) -> list[LeafInput]:
 class ReceiptStore:
     """Receipts in the database, each queued for the transparency log as it is stored.
 
-    A receipt's token is stored once: as its queue
-    entry's data until the sequencer logs it, then as its leaf's data (the sequencer
-    moves it in one transaction). The receipt's row holds what queries select on and
-    the leaf's hash, which finds the leaf (``log_leaves.leaf_hash`` is unique), so
-    logging a receipt writes nothing to its row. With ``keep_connection`` the store
-    keeps one connection between batches instead of taking one from the pool for each;
-    a batch that fails closes it.
+    It stores signed receipts. A receipt's token is stored once: as its queue entry's
+    data until the sequencer logs it, then as its leaf's data (the sequencer moves it in
+    one transaction). The receipt's row holds what queries select on and the leaf's
+    hash, which finds the leaf (``log_leaves.leaf_hash`` is unique), so logging a
+    receipt writes nothing to its row. With ``keep_connection`` the store keeps one
+    connection between batches instead of taking one from the pool for each; a batch
+    that fails closes it.
     """
 
     leaf_kind = RECEIPT_LEAF_KIND
