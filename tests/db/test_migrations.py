@@ -309,13 +309,12 @@ def test_signed_tokens_compress_with_lz4_both_ways(tmp_path: Path) -> None:
     def methods(engine: Engine) -> dict[str, str]:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT c.relname, a.attcompression FROM pg_attribute a"
+                "SELECT c.relname, a.attname, a.attcompression FROM pg_attribute a"
                 " JOIN pg_class c ON c.oid = a.attrelid"
                 " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = current_schema() AND a.attnum > 0"
-                " AND (c.relname, a.attname) IN (('log_pending', 'data'), ('log_leaves', 'data'),"
-                " ('license_quotes', 'token'), ('license_grants', 'token'))")).all()
-        return {table: method for table, method in rows}
+                " WHERE n.nspname = current_schema() AND a.attnum > 0")).all()
+        return {table: method for table, column, method in rows
+                if TOKEN_COLUMNS.get(table) == column}
 
     with _empty_database("postgres", tmp_path) as migrated, \
             _empty_database("postgres", tmp_path) as created:
