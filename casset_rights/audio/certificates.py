@@ -12,6 +12,7 @@ without them at signing. Production names the chain and key files in settings
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,16 +58,29 @@ def load_identity(*, folder: Path, chain_file: Path | None, key_file: Path | Non
 
 
 def local_identity(folder: Path, *, organisation: str) -> SigningIdentity:
-    """The local CA and leaf in ``folder``; made (atomically, file by file) when absent."""
+    """The local CA and leaf in ``folder``, made when absent.
+
+    Server workers start together and each loads the identity: the first to take the
+    folder's lock (``.making``) makes all three files, and the others wait and read
+    them. Unguarded, two could write the same temporary file (one then failed its
+    start), or leave a key of one CA beside the chain of the other."""
     chain, key, root = folder / "chain.pem", folder / "signer.key", folder / "root.pem"
-    if not (chain.exists() and key.exists() and root.exists()):
+    paths = (chain, key, root)
+    if not all(p.exists() for p in paths):
         folder.mkdir(parents=True, exist_ok=True)
-        made = make_local_ca(organisation)
-        for path, data in ((key, made.key_pem), (root, made.anchor_pem), (chain, made.chain_pem)):
-            part = path.with_suffix(".part")
-            part.write_bytes(data)
-            part.chmod(0o600)
-            part.replace(path)
+        with (folder / ".making").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not all(p.exists() for p in paths):
+                    made = make_local_ca(organisation)
+                    for path, data in ((key, made.key_pem), (root, made.anchor_pem),
+                                       (chain, made.chain_pem)):
+                        part = path.with_suffix(".part")
+                        part.write_bytes(data)
+                        part.chmod(0o600)
+                        part.replace(path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
     return SigningIdentity(chain_pem=chain.read_bytes(), key_pem=key.read_bytes(),
                            anchor_pem=root.read_bytes())
 

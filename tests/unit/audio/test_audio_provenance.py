@@ -3,6 +3,7 @@ tampering named by the step that catches it."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ pytest.importorskip("c2pa")
 pytest.importorskip("av")
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from casset_rights.audio.certificates import (
     DOCUMENT_SIGNING,
@@ -112,6 +114,31 @@ def test_the_local_leaf_has_the_key_usages_c2pa_requires(tmp_path: Path) -> None
     assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     # Made once: a second start reads the same identity.
     assert local_identity(tmp_path / "c2pa", organisation="x") == identity
+
+
+def _identity_after(barrier: Any, folder: Path) -> tuple[bytes, bytes, bytes]:
+    barrier.wait()
+    made = local_identity(folder, organisation="Casset test")
+    return made.chain_pem, made.key_pem, made.anchor_pem
+
+
+def test_workers_starting_together_share_one_local_identity(tmp_path: Path) -> None:
+    # Server workers load the identity at their start, at the same moment on a new data
+    # folder: each must end with the same files, its key the leaf's.
+    folder = tmp_path / "c2pa"
+    context = multiprocessing.get_context("fork")
+    with context.Manager() as manager, context.Pool(6) as pool:
+        barrier = manager.Barrier(6)
+        results = pool.starmap(_identity_after, [(barrier, folder)] * 6)
+    assert len(set(results)) == 1
+    chain_pem, key_pem, _ = results[0]
+    leaf = x509.load_pem_x509_certificates(chain_pem)[0]
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    raw = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert key.public_key().public_bytes(serialization.Encoding.DER, raw) == \
+        leaf.public_key().public_bytes(serialization.Encoding.DER, raw)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".making", "chain.pem", "root.pem", "signer.key"]
 
 
 def test_the_verify_command_prints_each_step_and_names_the_failing_one(
