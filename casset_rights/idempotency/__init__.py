@@ -102,6 +102,8 @@ def settled(engine: Engine, claim: Claim | None, decoder: msgspec.json.Decoder[T
     """``write()``, or the outcome already stored under ``claim``'s key: before the
     write, and again after a failed one (a concurrent retry under the same key may have
     won; its outcome is the answer, not the loser's error)."""
+    if claim is None:  # nothing to look up: not even a connection taken for it
+        return write()
     with engine.connect() as conn:
         found = replay(conn, claim, decoder)
     if found is not None:
@@ -109,8 +111,6 @@ def settled(engine: Engine, claim: Claim | None, decoder: msgspec.json.Decoder[T
     try:
         return write()
     except Exception:
-        if claim is None:
-            raise
         with engine.connect() as conn:
             found = replay(conn, claim, decoder)
         if found is None:

@@ -109,8 +109,8 @@ class LicenseService:
 
     def store_receipt_in(self, conn: Connection, receipt: Receipt) -> None:
         """Store ``receipt`` inside the transaction on ``conn`` that makes the change it
-        vouches for: both commit or neither does. Called last in the transaction, so the
-        log's lock (taken as the receipt is logged) is held only until the commit."""
+        vouches for: both commit or neither does (the log's sequencer takes it from the
+        queue afterwards)."""
         self._receipts.store_in(conn, [receipt])
 
     def grants_changed(self, grant: Grant) -> None:
@@ -187,9 +187,13 @@ class LicenseService:
 
     def get_quote(self, principal: Principal, quote_id: str) -> Quote:
         """Raises QuoteNotFound for an unknown quote or another licensee's."""
-        licensee = require_licensee(principal)
         with self._engine.connect() as conn:
-            quote = store.read_quote(conn, quote_id)
+            return self._quote_in(conn, principal, quote_id)
+
+    @staticmethod
+    def _quote_in(conn: Connection, principal: Principal, quote_id: str) -> Quote:
+        licensee = require_licensee(principal)
+        quote = store.read_quote(conn, quote_id)
         if quote is None or quote.licensee != licensee:
             raise QuoteNotFound(f"no quote {quote_id!r}")
         return quote
@@ -214,29 +218,37 @@ class LicenseService:
 
     def _obtain(self, principal: Principal, quote_id: str, message: str | None,
                 claim: Claim | None) -> Obtained:
-        quote = self.get_quote(principal, quote_id)
-        now = self.now_ms()
-        if quote.used_at_ms is not None:
-            raise QuoteUsed(f"quote {quote_id!r} was already used")
-        if now >= quote.expires_at_ms:
-            raise QuoteExpired(f"quote {quote_id!r} expired at {rfc3339(quote.expires_at_ms)}; "
-                               "ask for a new one")
-        route = quote.route
-        if route.type == "request":
-            pending = self._open_request(principal, quote, message, now, claim)
-            return Obtained(request=pending, receipt_id=pending.receipt_id)
-        if route.type == "partner" and principal.client_id not in (route.partners or ()):
-            raise RouteNotOffered(f"route {route.name!r} is for its partners only")
-
         def remember(conn: Connection, grant: Grant) -> None:
             idempotency.remember_in(conn, claim,
                                     Obtained(grant=grant, receipt_id=grant.receipt_id))
 
-        if route.type == "paid":
-            grant = self.collect_then_grant(quote, payer=principal, acting=principal,
-                                            in_transaction=remember)
-        else:
-            grant = self.grant(quote, acting=principal, in_transaction=remember)
+        # A free or partner route is granted in the transaction that read the quote: one
+        # transaction a license (a read of its own before cost a connection, a BEGIN and
+        # a ROLLBACK). The other routes go on once it is over: a request is stored for
+        # the artist, a price collected outside any transaction.
+        granted: Grant | None = None
+        with writing(self._engine) as conn:
+            quote = self._quote_in(conn, principal, quote_id)
+            now = self.now_ms()
+            if quote.used_at_ms is not None:
+                raise QuoteUsed(f"quote {quote_id!r} was already used")
+            if now >= quote.expires_at_ms:
+                raise QuoteExpired(f"quote {quote_id!r} expired at "
+                                   f"{rfc3339(quote.expires_at_ms)}; ask for a new one")
+            route = quote.route
+            if route.type == "partner" and principal.client_id not in (route.partners or ()):
+                raise RouteNotOffered(f"route {route.name!r} is for its partners only")
+            if route.type in ("free", "partner"):
+                granted, receipt = self._signed_grant(quote, acting=principal)
+                self._write_grant(conn, granted, receipt, in_transaction=remember)
+        if granted is not None:
+            self.grants_changed(granted)
+            return Obtained(grant=granted, receipt_id=granted.receipt_id)
+        if route.type == "request":
+            pending = self._open_request(principal, quote, message, now, claim)
+            return Obtained(request=pending, receipt_id=pending.receipt_id)
+        grant = self.collect_then_grant(quote, payer=principal, acting=principal,
+                                        in_transaction=remember)
         return Obtained(grant=grant, receipt_id=grant.receipt_id)
 
     def grant(self, quote: Quote, *, acting: Principal, request_id: str | None = None,
@@ -252,6 +264,20 @@ class LicenseService:
         marks its request there). Raises QuoteUsed and LicenseCapReached; neither writes
         anything.
         """
+        grant, receipt = self._signed_grant(quote, acting=acting, request_id=request_id,
+                                            payment=payment, receipt_kind=receipt_kind,
+                                            receipt_extra=receipt_extra)
+        with writing(self._engine) as conn:
+            self._write_grant(conn, grant, receipt, use_quote=use_quote, take_slot=take_slot,
+                              in_transaction=in_transaction)
+        self.grants_changed(grant)
+        return grant
+
+    def _signed_grant(self, quote: Quote, *, acting: Principal, request_id: str | None = None,
+                      payment: Payment | None = None, receipt_kind: str = "license-grant",
+                      receipt_extra: Mapping[str, Any] | None = None
+                      ) -> tuple[Grant, Receipt]:
+        """The license for ``quote``, its token signed, and the receipt vouching for it."""
         grant = self._new_grant(quote, request_id=request_id, payment=payment)
         body: dict[str, Any] = {
             "principal": acting.for_receipt(),
@@ -264,18 +290,22 @@ class LicenseService:
             body["payment"] = {"id": payment.id, "provider": payment.provider,
                                "amount": msgspec.to_builtins(payment.amount)}
         receipt = self.record(receipt_kind, {**body, **(receipt_extra or {})})
-        grant = msgspec.structs.replace(grant, receipt_id=receipt.jti)
-        with writing(self._engine) as conn:
-            if use_quote and not store.use_quote(conn, quote.id, now_ms=grant.granted_at_ms):
-                raise QuoteUsed(f"quote {quote.id!r} was already used")
-            if take_slot and not store.take_slot(conn, grant.route):
-                raise cap_reached(grant.route)
-            store.insert_grant(conn, grant)
-            if in_transaction is not None:
-                in_transaction(conn, grant)
-            self.store_receipt_in(conn, receipt)
-        self.grants_changed(grant)
-        return grant
+        return msgspec.structs.replace(grant, receipt_id=receipt.jti), receipt
+
+    def _write_grant(self, conn: Connection, grant: Grant, receipt: Receipt, *,
+                     use_quote: bool = True, take_slot: bool = True,
+                     in_transaction: Callable[[Connection, Grant], None] | None = None
+                     ) -> None:
+        """``grant`` and its receipt, in the transaction on ``conn``. Raises QuoteUsed
+        and LicenseCapReached."""
+        if use_quote and not store.use_quote(conn, grant.quote_id, now_ms=grant.granted_at_ms):
+            raise QuoteUsed(f"quote {grant.quote_id!r} was already used")
+        if take_slot and not store.take_slot(conn, grant.route):
+            raise cap_reached(grant.route)
+        store.insert_grant(conn, grant)
+        if in_transaction is not None:
+            in_transaction(conn, grant)
+        self.store_receipt_in(conn, receipt)
 
     def _new_grant(self, quote: Quote, *, request_id: str | None,
                    payment: Payment | None) -> Grant:
