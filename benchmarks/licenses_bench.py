@@ -3,7 +3,7 @@
 One run:
 
 0. on PostgreSQL, runs one flow through the real app in this process and counts every
-   statement, COPY and commit psycopg sends for it;
+   statement, COPY, commit and rollback psycopg sends for it;
 1. creates an agent client (as ``casset-rights clients create`` does), starts the real
    service under granian in the production shape by default (two workers, loopback,
    examples loaded, PostgreSQL in a fresh schema, Redis, rate limits on but never
@@ -126,9 +126,9 @@ def check_one_flow(server: http_bench.Server, headers: dict[str, str]) -> str:
 
 def count_statements(database_url: str, folder: Path) -> dict[str, Any]:
     """One quote + license flow through the real app in this process, counting what
-    psycopg sends to PostgreSQL (statements, COPYs and commits) and the transactions
-    committed. The service's background threads (the sequencer) are stopped first, so
-    only the flow's own work is counted; a warm-up flow runs before."""
+    psycopg sends to PostgreSQL: statements, COPYs, commits and rollbacks. The service's
+    background threads (the sequencer) are stopped first, so only the flow's own work is
+    counted; a warm-up flow runs before."""
     import threading
 
     import psycopg
@@ -153,12 +153,20 @@ def count_statements(database_url: str, folder: Path) -> dict[str, Any]:
 
         return call
 
-    commit = psycopg.Connection.commit
+    commit, rollback = psycopg.Connection.commit, psycopg.Connection.rollback
 
     def counted_commit(self: Any) -> Any:
         with lock:
             seen.append("commit")
         return commit(self)
+
+    def counted_rollback(self: Any) -> Any:
+        # psycopg sends ROLLBACK only in a transaction: a pooled connection given back
+        # after a read (SQLAlchemy resets it on return) ends that read's transaction.
+        if self.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with lock:
+                seen.append("rollback")
+        return rollback(self)
 
     settings = settings_from_env({}, data_dir=str(folder / "count"), database_url=database_url,
                                  load_examples=True, rate_limits_enabled=False)
@@ -184,14 +192,17 @@ def count_statements(database_url: str, folder: Path) -> dict[str, Any]:
         for name in originals:
             setattr(psycopg.Cursor, name, counting(name))
         psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
+        psycopg.Connection.rollback = counted_rollback  # type: ignore[method-assign]
         try:
             flow()
         finally:
             for name, original in originals.items():
                 setattr(psycopg.Cursor, name, original)
             psycopg.Connection.commit = commit  # type: ignore[method-assign]
-    statements = [s for s in seen if s != "commit"]
-    return {"statements": len(statements), "commits": seen.count("commit"), "seen": seen}
+            psycopg.Connection.rollback = rollback  # type: ignore[method-assign]
+    statements = [s for s in seen if s not in ("commit", "rollback")]
+    return {"statements": len(statements), "commits": seen.count("commit"),
+            "rollbacks": seen.count("rollback"), "seen": seen}
 
 
 async def drive(server: http_bench.Server, headers: dict[str, str], *, seconds: float,
@@ -354,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
         counted = count_statements(database_url, folder) if database_url else None
         if counted is not None:
             print(f"one flow in process: {counted['statements']} statements, "
-                  f"{counted['commits']} commits", flush=True)
+                  f"{counted['commits']} commits, {counted['rollbacks']} rollbacks",
+                  flush=True)
             for line in counted["seen"]:
                 print(f"  {line}", flush=True)
         client_id, secret = make_agent(folder, database_url)
@@ -374,12 +386,17 @@ def main(argv: list[str] | None = None) -> None:
             before = grant_count(server, database_url)
             rounds = []
             for n in range(args.rounds):
+                cpu_before = http_bench.cpu_snapshot(server)
                 result = run(args.seconds)
+                cpu = {k: v - cpu_before[k] for k, v in http_bench.cpu_snapshot(server).items()}
                 rounds.append(result)
+                flows = max(1, result["granted"])
                 print(f"round {n + 1}: {result['flows_per_s']:.1f} flows/s "
                       f"(quote + license), p50 {result['p50']:.1f} ms, "
                       f"p99 {result['p99']:.1f} ms a {result['per']}, "
-                      f"{result['failed']} failed", flush=True)
+                      f"{result['failed']} failed; CPU a flow: " + ", ".join(
+                          f"{k} {1e6 * v / flows:,.0f} µs" for k, v in cpu.items()
+                          if k not in ("Redis", "wrk")), flush=True)
             granted = sum(r["granted"] for r in rounds)
             time.sleep(1)  # what wrk left in flight as a round ended finishes
             stored = grant_count(server, database_url) - before
