@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pytest
+from sqlalchemy import event
 from test_licenses_support import (
     CAPPED_GROUNDING,
     FERRYMEN,
@@ -66,6 +68,28 @@ def test_a_free_route_is_quoted_signed_and_granted_at_once(services: Services) -
     assert claims["jti"] == grant.id and claims["sub"] == "client:bot-1"
     assert claims["resource"] == MIDNIGHT and claims["scopes"] == ["ai-input"]
     assert services.receipts.get(grant.receipt_id).kind == "license-grant"
+
+
+def test_a_free_license_is_one_transaction(services: Services) -> None:
+    # The quote is read, used and the grant written on one connection, in one
+    # transaction: the read takes no connection (and transaction) of its own.
+    quote = services.licenses.quote(BOT, resource=MIDNIGHT, route="grounding")
+    here = threading.get_ident()
+    taken: list[int] = []
+
+    def count(*_: Any) -> None:
+        if threading.get_ident() == here:  # not the service's background threads
+            taken.append(here)
+
+    event.listen(services.engine, "checkout", count)
+    try:
+        grant = services.licenses.obtain(BOT, quote.id).grant
+    finally:
+        event.remove(services.engine, "checkout", count)
+    assert len(taken) == 1
+    assert grant is not None and grant.quote_id == quote.id
+    with pytest.raises(QuoteUsed):
+        services.licenses.obtain(BOT, quote.id)
 
 
 def test_a_held_grant_permits_with_its_obligations_and_names_the_grant(services: Services) -> None:
