@@ -11,7 +11,7 @@ from litestar.params import JSONBody, Parameter, QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from casset_rights.api.context import asked_context
-from casset_rights.api.deps import PrincipalDep, ServicesDep, services_of
+from casset_rights.api.deps import ServicesDep, services_of
 from casset_rights.api.openapi import BODY, PARAMS, SCOPED
 from casset_rights.api.problems import problems
 from casset_rights.api.schemas import (
@@ -112,7 +112,7 @@ class DecisionController(Controller):
 
     @post("/v1/decisions", summary="Decide one action on one resource", status_code=200,
           responses={200: ResponseSpec(DecisionAnswer, description="The decision, with its "
-                                       "receipt signed and stored"),
+                                       "receipt signed and stored", generate_examples=False),
                      **problems(*SCOPED, *BODY, 404, 503)})
     async def decide(self, data: JSONBody[DecisionRequestBody],
                      request: Request[Any, Any, Any]) -> ASGIApp:
@@ -137,10 +137,12 @@ class DecisionController(Controller):
             receipt=receipt.token, receipt_id=receipt.jti, warnings=warnings)))
 
     @get("/v1/rights/{resource:path}", summary="Every scope's decision on a resource",
-         responses=problems(*SCOPED, *PARAMS, 404, 503))
+         responses={200: ResponseSpec(RightsGrid, description="Every scope's decision, "
+                                      "under one receipt signed and stored",
+                                      generate_examples=False),
+                    **problems(*SCOPED, *PARAMS, 404, 503)})
     async def grid(
-        self, resource: ResourcePath, services: ServicesDep, principal: PrincipalDep,
-        request: Request[Any, Any, Any],
+        self, resource: ResourcePath, request: Request[Any, Any, Any],
         purpose: Annotated[Literal["commercial", "non-commercial"] | None,
                            QueryParameter()] = None,
         territory: Annotated[str | None, QueryParameter(pattern=TERRITORY_PATTERN)] = None,
@@ -149,7 +151,11 @@ class DecisionController(Controller):
         at: Annotated[str | None, QueryParameter(
             max_length=64, description="RFC 3339 date-time with a timezone",
             schema_extra={"format": "date-time"})] = None,
-    ) -> RightsGrid:
+    ) -> ASGIApp:
+        # As the decision route: services and principal from the request, the answer
+        # encoded here (JSONAnswer), not by Litestar's dependency and response layers.
+        services = services_of(request)
+        principal = caller_of(request)
         # The query is the context: a parameter that is not a context key is refused (or
         # a warning, under Prefer: handling=lenient), as an unknown key of a body's context.
         asked = {k: v for k, v in request.query_params.items() if k not in CONTEXT_KEYS}
@@ -161,11 +167,11 @@ class DecisionController(Controller):
                                           resource=resource_in_path(resource),
                                           context=context)
         receipt = await stored(services, outcome.receipt)
-        return RightsGrid(
+        return JSONAnswer(_encode(RightsGrid(
             resource=outcome.resource, audience=principal.kind, context=outcome.context,
             scopes={scope: ScopeDecision(decision=d.decision, reasons=list(d.reasons),
                                          obligations=list(d.obligations),
                                          license_routes=list(d.license_routes))
                     for scope, d in outcome.decisions.items()},
             policy_hash=outcome.policy_hash, manifest_hash=outcome.manifest_hash,
-            receipt=receipt.token, receipt_id=receipt.jti, warnings=list(warnings))
+            receipt=receipt.token, receipt_id=receipt.jti, warnings=list(warnings))))
