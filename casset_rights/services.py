@@ -8,7 +8,6 @@ and the CLI both use it, so they behave alike.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from casset_rights.decisions.catalog_view import CatalogView
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.decisions.policy_store import PolicyStore
 from casset_rights.decisions.service import DecisionService
+from casset_rights.filelock import exclusive
 from casset_rights.jobs.periodic import Every, PeriodicJobs
 from casset_rights.jobs.queue import JobQueue, open_queue
 from casset_rights.jobs.registry import job_function
@@ -239,12 +239,8 @@ def starting_alone(settings: Settings) -> Iterator[None]:
     that waits finds them made.
     Not reentrant: a process holding it that takes it again waits for itself."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with (settings.data_dir / ".starting").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with exclusive(settings.data_dir / ".starting"):
+        yield
 
 
 def load_examples(services: Services) -> None:

@@ -12,7 +12,6 @@ without them at signing. Production names the chain and key files in settings
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from casset_rights.errors import InvalidInput
+from casset_rights.filelock import exclusive
 
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 ALGORITHM = "es256"
@@ -68,19 +68,15 @@ def local_identity(folder: Path, *, organisation: str) -> SigningIdentity:
     paths = (chain, key, root)
     if not all(p.exists() for p in paths):
         folder.mkdir(parents=True, exist_ok=True)
-        with (folder / ".making").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                if not all(p.exists() for p in paths):
-                    made = make_local_ca(organisation)
-                    for path, data in ((key, made.key_pem), (root, made.anchor_pem),
-                                       (chain, made.chain_pem)):
-                        part = path.with_suffix(".part")
-                        part.write_bytes(data)
-                        part.chmod(0o600)
-                        part.replace(path)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with exclusive(folder / ".making"):
+            if not all(p.exists() for p in paths):
+                made = make_local_ca(organisation)
+                for path, data in ((key, made.key_pem), (root, made.anchor_pem),
+                                   (chain, made.chain_pem)):
+                    part = path.with_suffix(".part")
+                    part.write_bytes(data)
+                    part.chmod(0o600)
+                    part.replace(path)
     return SigningIdentity(chain_pem=chain.read_bytes(), key_pem=key.read_bytes(),
                            anchor_pem=root.read_bytes())
 
