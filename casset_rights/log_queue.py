@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 
-from casset_rights.db.bulk import insert_rows
+from casset_rights.db.bulk import Rows, insert_rows
 from casset_rights.db.metadata import metadata
 from casset_rights.errors import InvalidInput
 
@@ -88,11 +88,16 @@ def enqueue_in(conn: Connection, entries: Sequence[LeafInput]) -> None:
     """Queue ``entries`` for the log in the caller's transaction: they are integrated
     after it commits, and never if it rolls back. Raises InvalidInput for a bad kind or
     ref (before anything is written)."""
+    insert_rows(conn, *pending_rows(entries))
+
+
+def pending_rows(entries: Sequence[LeafInput]) -> Rows:
+    """The queue's rows for ``entries``, for a write that inserts them with others
+    (``db.bulk.insert_together``). Raises InvalidInput for a bad kind or ref."""
     for entry in entries:
         check_entry(entry)
     now = time.time_ns() // 1_000_000
-    insert_rows(conn, log_pending, _COLUMNS,
-                [(e.kind, e.ref, bytes(e.data), now) for e in entries])
+    return Rows(log_pending, _COLUMNS, [(e.kind, e.ref, bytes(e.data), now) for e in entries])
 
 
 def pending_count(conn: Connection, kind: str | None = None) -> int:

@@ -35,6 +35,21 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for a write made of reads and then one statement that writes
+    (``db.bulk.insert_together``). On PostgreSQL it is in autocommit, so that statement
+    is a transaction of its own and no ``BEGIN`` or ``COMMIT`` goes to the server (the
+    reads before it see committed data; the statement checks again what they found, as
+    its guard). Elsewhere it is a write transaction (``writing``)."""
+    if engine.dialect.name != "postgresql":
+        with writing(engine) as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 _SEARCH_PATHS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 
 

@@ -29,9 +29,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from casset_rights.canonical import canonical_bytes
+from casset_rights.db.bulk import Rows, insert_rows
 from casset_rights.db.engine import writing
 from casset_rights.errors import InvalidInput
 from casset_rights.idempotency.tables import idempotency_keys
@@ -89,12 +90,22 @@ def remember_in(conn: Connection, claim: Claim | None, outcome: Any, *,
     """Store ``outcome`` under ``claim``'s key in the caller's transaction. Raises
     IntegrityError when a concurrent write took the key first (``settled`` then finds
     its outcome)."""
+    for found in rows(claim, outcome, clock=clock):
+        insert_rows(conn, *found)
+
+
+_COLUMNS = ("owner", "key", "operation", "fingerprint", "outcome", "created_at_ms")
+
+
+def rows(claim: Claim | None, outcome: Any, *,
+         clock: Callable[[], float] = time.time) -> list[Rows]:
+    """What ``remember_in`` inserts (nothing without a claim), for a write that inserts
+    it with others (``db.bulk.insert_together``)."""
     if claim is None:
-        return
-    conn.execute(insert(idempotency_keys).values(
-        owner=claim.owner, key=claim.key, operation=claim.operation,
-        fingerprint=claim.fingerprint, outcome=msgspec.json.encode(outcome).decode(),
-        created_at_ms=int(clock() * 1000)))
+        return []
+    return [Rows(idempotency_keys, _COLUMNS, [(
+        claim.owner, claim.key, claim.operation, claim.fingerprint,
+        msgspec.json.encode(outcome).decode(), int(clock() * 1000))])]
 
 
 def settled(engine: Engine, claim: Claim | None, decoder: msgspec.json.Decoder[T],

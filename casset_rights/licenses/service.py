@@ -27,7 +27,8 @@ import msgspec
 from sqlalchemy import Connection, Engine
 
 from casset_rights import idempotency
-from casset_rights.db.engine import writing
+from casset_rights.db.bulk import insert_together
+from casset_rights.db.engine import one_statement, writing
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.errors import InvalidInput, PaymentsNotConfigured, Unauthenticated
 from casset_rights.idempotency import Claim
@@ -180,9 +181,10 @@ class LicenseService:
                       manifest_hash=resolved.release.manifest_hash, context=context_doc,
                       created_at_ms=now, expires_at_ms=now + self._quote_ttl_ms,
                       token=receipt.token)
-        with writing(self._engine) as conn:
-            store.insert_quote(conn, quote)
-            self.store_receipt_in(conn, receipt)
+        # The quote, its receipt and the receipt's queue entry: one statement, on
+        # PostgreSQL a transaction of its own.
+        with one_statement(self._engine) as conn:
+            insert_together(conn, [store.quote_rows(quote), *self._receipts.rows([receipt])])
         return quote
 
     def get_quote(self, principal: Principal, quote_id: str) -> Quote:
@@ -222,12 +224,15 @@ class LicenseService:
             idempotency.remember_in(conn, claim,
                                     Obtained(grant=grant, receipt_id=grant.receipt_id))
 
-        # A free or partner route is granted in the transaction that read the quote: one
-        # transaction a license (a read of its own before cost a connection, a BEGIN and
-        # a ROLLBACK). The other routes go on once it is over: a request is stored for
-        # the artist, a price collected outside any transaction.
+        # A free or partner route without a cap is granted on the connection that read
+        # the quote, in one statement (on PostgreSQL a transaction of its own): the quote
+        # marked used, unless it was already (then nothing is written), the grant, its
+        # receipt with the receipt's queue entry, and the idempotency key's outcome. A
+        # capped route takes a slot in the grant's transaction (``grant``). The other
+        # routes go on once the read is over: a request is stored for the artist, a price
+        # collected outside any transaction.
         granted: Grant | None = None
-        with writing(self._engine) as conn:
+        with one_statement(self._engine) as conn:
             quote = self._quote_in(conn, principal, quote_id)
             now = self.now_ms()
             if quote.used_at_ms is not None:
@@ -238,12 +243,20 @@ class LicenseService:
             route = quote.route
             if route.type == "partner" and principal.client_id not in (route.partners or ()):
                 raise RouteNotOffered(f"route {route.name!r} is for its partners only")
-            if route.type in ("free", "partner"):
+            if route.type in ("free", "partner") and route.cap is None:
                 granted, receipt = self._signed_grant(quote, acting=principal)
-                self._write_grant(conn, granted, receipt, in_transaction=remember)
+                outcome = Obtained(grant=granted, receipt_id=granted.receipt_id)
+                if not insert_together(conn, [
+                        store.grant_rows(granted), *self._receipts.rows([receipt]),
+                        *idempotency.rows(claim, outcome)],
+                        guard=store.quote_use(quote.id, now_ms=granted.granted_at_ms)):
+                    raise QuoteUsed(f"quote {quote_id!r} was already used")
         if granted is not None:
             self.grants_changed(granted)
             return Obtained(grant=granted, receipt_id=granted.receipt_id)
+        if route.type in ("free", "partner"):
+            grant = self.grant(quote, acting=principal, in_transaction=remember)
+            return Obtained(grant=grant, receipt_id=grant.receipt_id)
         if route.type == "request":
             pending = self._open_request(principal, quote, message, now, claim)
             return Obtained(request=pending, receipt_id=pending.receipt_id)

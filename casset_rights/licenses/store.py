@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from casset_rights.db.bulk import execute, insert_rows, placeholder
+from casset_rights.db.bulk import Guard, Rows, execute, insert_rows, placeholder
 from casset_rights.licenses.models import Grant, LicenseRequest, Quote
 from casset_rights.licenses.tables import (
     license_grants,
@@ -57,7 +57,11 @@ _QUOTE_COLUMNS = ("id", "licensee", "principal", "artist_id", "resource", "scope
 
 
 def insert_quote(conn: Connection, quote: Quote) -> None:
-    insert_rows(conn, license_quotes, _QUOTE_COLUMNS, [(
+    insert_rows(conn, *quote_rows(quote))
+
+
+def quote_rows(quote: Quote) -> Rows:
+    return Rows(license_quotes, _QUOTE_COLUMNS, [(
         quote.id, quote.licensee, _text(quote.principal), quote.artist_id, quote.resource,
         _text(quote.scopes), quote.route.name, quote.route.type, quote.route.policy,
         quote.route.policy_hash, quote.manifest_hash, _text(quote.route),
@@ -82,10 +86,15 @@ def read_quote(conn: Connection, quote_id: str) -> Quote | None:
 
 def use_quote(conn: Connection, quote_id: str, *, now_ms: int) -> bool:
     """Mark the quote used; False when it already was."""
-    mark = placeholder(conn)
-    return bool(execute(conn, f"UPDATE license_quotes SET used_at_ms = {mark} "
-                              f"WHERE id = {mark} AND used_at_ms IS NULL RETURNING id",
-                        (now_ms, quote_id)))
+    guard = quote_use(quote_id, now_ms=now_ms)
+    return bool(execute(conn, guard.sql.format(*[placeholder(conn)] * 2), guard.params))
+
+
+def quote_use(quote_id: str, *, now_ms: int) -> Guard:
+    """Marking the quote used, as the guard of the write that uses it
+    (``db.bulk.insert_together``): it changes no row when the quote was used already."""
+    return Guard("UPDATE license_quotes SET used_at_ms = {} WHERE id = {} "
+                 "AND used_at_ms IS NULL RETURNING id", (now_ms, quote_id))
 
 
 def unuse_quote(conn: Connection, quote_id: str) -> None:
@@ -138,7 +147,11 @@ _GRANT_COLUMNS = ("id", "quote_id", "request_id", "licensee", "principal", "arti
 
 
 def insert_grant(conn: Connection, grant: Grant) -> None:
-    insert_rows(conn, license_grants, _GRANT_COLUMNS, [(
+    insert_rows(conn, *grant_rows(grant))
+
+
+def grant_rows(grant: Grant) -> Rows:
+    return Rows(license_grants, _GRANT_COLUMNS, [(
         grant.id, grant.quote_id, grant.request_id, grant.licensee, _text(grant.principal),
         grant.artist_id, grant.resource, _text(grant.scopes), grant.route.name,
         grant.route.type, grant.route.policy, grant.route.policy_hash, grant.manifest_hash,

@@ -25,15 +25,15 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy import Connection, Engine, column, select, table
 
-from casset_rights.db.bulk import insert_rows
+from casset_rights.db.bulk import Rows, insert_rows
 from casset_rights.errors import NotFound, ReceiptNotStored
 from casset_rights.ids import random_hex
 from casset_rights.log_queue import (
     LeafInput,
-    enqueue_in,
     leaf_hash,
     log_pending,
     pending_count,
+    pending_rows,
 )
 from casset_rights.receipts.jws import read_unverified, sign_compact
 from casset_rights.receipts.keys import KeyStore
@@ -140,11 +140,18 @@ class ReceiptStore:
         carried)."""
         if not batch:
             return []
-        leaves = receipt_leaves(batch)
-        insert_rows(conn, receipts, _COLUMNS,
-                    [_row(r, leaf.data) for r, leaf in zip(batch, leaves, strict=True)])
-        enqueue_in(conn, leaves)
+        for rows in self.rows(batch):
+            insert_rows(conn, *rows)
         return list(batch)
+
+    @staticmethod
+    def rows(batch: Sequence[Receipt]) -> list[Rows]:
+        """What storing ``batch`` inserts (its rows and their queue entries), for a write
+        that inserts them with others (``db.bulk.insert_together``)."""
+        leaves = receipt_leaves(batch)
+        return [Rows(receipts, _COLUMNS, [_row(r, leaf.data)
+                                          for r, leaf in zip(batch, leaves, strict=True)]),
+                pending_rows(leaves)]
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:

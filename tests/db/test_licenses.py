@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import psycopg
 import pytest
 from sqlalchemy import event
 from test_licenses_support import (
@@ -88,6 +89,45 @@ def test_a_free_license_is_one_transaction(services: Services) -> None:
         event.remove(services.engine, "checkout", count)
     assert len(taken) == 1
     assert grant is not None and grant.quote_id == quote.id
+    with pytest.raises(QuoteUsed):
+        services.licenses.obtain(BOT, quote.id)
+
+
+def test_on_postgresql_a_free_flow_is_three_statements_and_no_transaction_block(
+        services: Services) -> None:
+    # The quote is one statement (quote, receipt, queue entry); the license a read, then
+    # one statement (quote used, grant, receipt, queue entry), each a transaction of its
+    # own: no BEGIN, no COMMIT.
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite each is a transaction of several statements")
+    here = threading.get_ident()
+    sent: list[str] = []
+    execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
+
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == here:  # not the service's background threads
+            sent.append(str(query).split()[0].upper())
+        return execute(self, query, *args, **kwargs)
+
+    def counted_commit(self: Any) -> None:
+        if threading.get_ident() == here:
+            sent.append("COMMIT")
+        commit(self)
+
+    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+    psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
+    try:
+        quote = services.licenses.quote(BOT, resource=MIDNIGHT, route="grounding")
+        quoted = list(sent)
+        grant = services.licenses.obtain(BOT, quote.id).grant
+    finally:
+        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+        psycopg.Connection.commit = commit  # type: ignore[method-assign]
+    assert quoted == ["WITH"]
+    assert sent[len(quoted):] == ["SELECT", "WITH"]
+    assert grant is not None
+    assert services.receipts.get(grant.receipt_id).kind == "license-grant"
+    assert services.receipts.get(quote.id).kind == "license-quote"
     with pytest.raises(QuoteUsed):
         services.licenses.obtain(BOT, quote.id)
 
