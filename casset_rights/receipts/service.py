@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import msgspec
 from sqlalchemy import Connection, Engine, column, select, table
 
-from casset_rights.db.bulk import Rows, insert_rows
+from casset_rights.db.bulk import COPY_FROM_ROWS, Rows, insert_rows, insert_together
 from casset_rights.errors import NotFound, ReceiptNotStored
 from casset_rights.ids import random_hex
 from casset_rights.log_queue import (
@@ -119,6 +119,10 @@ class ReceiptStore:
     """
 
     leaf_kind = RECEIPT_LEAF_KIND
+    # The most receipts a batch stores as one statement on PostgreSQL. Past about 20,
+    # parsing the statement's parameters costs psycopg more than the round trips it
+    # saves (docs/benchmarks.md); ``db.bulk`` copies more rows than this too.
+    ONE_STATEMENT = COPY_FROM_ROWS
 
     def __init__(self, engine: Engine, *, keep_connection: bool = False) -> None:
         self._engine = engine
@@ -126,11 +130,23 @@ class ReceiptStore:
         self._kept: Connection | None = None
 
     def store(self, batch: Sequence[Receipt]) -> list[Receipt]:
-        """Store receipts in one transaction of their own; returns them."""
+        """Store receipts in one transaction of their own; returns them. On PostgreSQL
+        a batch of at most ``ONE_STATEMENT`` receipts is one statement on a connection in
+        autocommit (``db.bulk.insert_together``): no ``BEGIN`` or ``COMMIT`` to send, and
+        less of the server's CPU a receipt than two ``COPY`` in a transaction
+        (docs/benchmarks.md); a larger one is copied in a transaction."""
         if not batch:
             return []
-        with self._connection() as conn, conn.begin():
-            return self.store_in(conn, batch)
+        with self._connection() as conn:
+            if conn.dialect.name != "postgresql":
+                with conn.begin():
+                    return self.store_in(conn, batch)
+            if len(batch) <= self.ONE_STATEMENT:
+                insert_together(conn, self.rows(batch))
+                return list(batch)
+            # The connection is in autocommit: psycopg's own transaction block.
+            with conn.connection.driver_connection.transaction():  # type: ignore[union-attr]
+                return self.store_in(conn, batch)
 
     def store_in(self, conn: Connection, batch: Sequence[Receipt]) -> list[Receipt]:
         """Store receipts inside the caller's transaction on ``conn``, so a state change
@@ -158,10 +174,13 @@ class ReceiptStore:
         if self._keep and self._kept is not None:
             conn = self._kept
         else:
-            # Write transactions, as ``db.engine.writing`` begins them (on SQLite the
-            # write lock at BEGIN; PostgreSQL ignores the option), on a connection that
-            # may be kept between batches.
-            conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+            # Write transactions, as ``db.engine.writing`` begins them (the write lock at
+            # BEGIN) on SQLite; autocommit on PostgreSQL (``store``). The connection may
+            # be kept between batches.
+            conn = self._engine.connect()
+            conn.execution_options(**(
+                {"isolation_level": "AUTOCOMMIT"} if conn.dialect.name == "postgresql"
+                else {"sqlite_begin": "IMMEDIATE"}))
         try:
             yield conn
         except BaseException:
