@@ -7,10 +7,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import BigInteger, Column, Engine, LargeBinary, MetaData, String, Table, Text
 from sqlalchemy.exc import IntegrityError
+from statements_sent import statements_sent
 
 from casset_rights.db.bulk import Guard, Rows, insert_together
 from casset_rights.db.engine import one_statement
@@ -110,30 +110,13 @@ def test_two_writers_behind_one_guard_write_once(tables: Engine) -> None:
 def test_on_postgresql_it_is_one_statement_and_no_transaction_block(tables: Engine) -> None:
     if tables.dialect.name != "postgresql":
         pytest.skip("SQLite runs the guard and each insert in the caller's transaction")
-    sent: list[str] = []
-    execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
-
-    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(str(query).split()[0].upper())
-        return execute(self, query, *args, **kwargs)
-
-    def counted_commit(self: Any) -> None:
-        sent.append("COMMIT")
-        commit(self)
-
-    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
-    psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
-    try:
-        with one_statement(tables) as conn:
-            assert conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
-            assert insert_together(conn, [Rows(children, COLUMNS, [("a", "x", 1, None)]),
-                                          Rows(children, COLUMNS, [("b", "y", 2, None)])],
-                                   guard=use("p1", 3))
-            # Committed already: another connection sees the rows.
-            assert [r[0] for r in rows_of(tables)] == ["a", "b"]
-    finally:
-        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
-        psycopg.Connection.commit = commit  # type: ignore[method-assign]
+    with statements_sent() as sent, one_statement(tables) as conn:
+        assert conn.connection.driver_connection.autocommit  # type: ignore[union-attr]
+        assert insert_together(conn, [Rows(children, COLUMNS, [("a", "x", 1, None)]),
+                                      Rows(children, COLUMNS, [("b", "y", 2, None)])],
+                               guard=use("p1", 3))
+        # Committed already: another connection sees the rows.
+        assert [r[0] for r in rows_of(tables)] == ["a", "b"]
     assert sent[0] == "WITH" and "COMMIT" not in sent
     # The pooled connection is back to transactions afterwards.
     with tables.connect() as conn:

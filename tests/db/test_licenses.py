@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-import psycopg
 import pytest
 from sqlalchemy import event
+from statements_sent import statements_sent
 from test_licenses_support import (
     CAPPED_GROUNDING,
     FERRYMEN,
@@ -100,29 +100,10 @@ def test_on_postgresql_a_free_flow_is_three_statements_and_no_transaction_block(
     # own: no BEGIN, no COMMIT.
     if services.engine.dialect.name != "postgresql":
         pytest.skip("on SQLite each is a transaction of several statements")
-    here = threading.get_ident()
-    sent: list[str] = []
-    execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
-
-    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        if threading.get_ident() == here:  # not the service's background threads
-            sent.append(str(query).split()[0].upper())
-        return execute(self, query, *args, **kwargs)
-
-    def counted_commit(self: Any) -> None:
-        if threading.get_ident() == here:
-            sent.append("COMMIT")
-        commit(self)
-
-    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
-    psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
-    try:
+    with statements_sent(this_thread_only=True) as sent:
         quote = services.licenses.quote(BOT, resource=MIDNIGHT, route="grounding")
         quoted = list(sent)
         grant = services.licenses.obtain(BOT, quote.id).grant
-    finally:
-        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
-        psycopg.Connection.commit = commit  # type: ignore[method-assign]
     assert quoted == ["WITH"]
     assert sent[len(quoted):] == ["SELECT", "WITH"]
     assert grant is not None

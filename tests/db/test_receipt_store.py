@@ -5,12 +5,11 @@ transaction, on a kept connection that stays usable after a failed batch."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
+from statements_sent import statements_sent
 
 from casset_rights.log_queue import pending_count
 from casset_rights.receipts.keys import FileKeyStore
@@ -48,35 +47,15 @@ def test_on_postgresql_a_small_batch_is_one_statement_a_large_one_a_transaction(
         pytest.skip("on SQLite every batch is a transaction")
     issuer = _issuer(tmp_path)
     store = ReceiptStore(engine, keep_connection=True)
-    sent: list[str] = []
-    execute, copy = psycopg.Cursor.execute, psycopg.Cursor.copy
-    commit = psycopg.Connection.commit
-
-    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(str(query).split()[0].upper())
-        return execute(self, query, *args, **kwargs)
-
-    def counted_copy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append("COPY")
-        return copy(self, query, *args, **kwargs)
-
-    def counted_commit(self: Any) -> None:
-        sent.append("COMMIT")
-        commit(self)
-
-    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
-    psycopg.Cursor.copy = counted_copy  # type: ignore[method-assign]
-    psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
     try:
-        store.store([issuer.issue("decision", BODY) for _ in range(ReceiptStore.ONE_STATEMENT)])
-        small = list(sent)
-        sent.clear()
-        large = [issuer.issue("decision", BODY) for _ in range(ReceiptStore.ONE_STATEMENT + 1)]
-        store.store(large)
+        with statements_sent() as sent:
+            store.store([issuer.issue("decision", BODY)
+                         for _ in range(ReceiptStore.ONE_STATEMENT)])
+            small = list(sent)
+            sent.clear()
+            large = [issuer.issue("decision", BODY) for _ in range(ReceiptStore.ONE_STATEMENT + 1)]
+            store.store(large)
     finally:
-        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
-        psycopg.Cursor.copy = copy  # type: ignore[method-assign]
-        psycopg.Connection.commit = commit  # type: ignore[method-assign]
         store.close()
     assert small == ["WITH"]
     # psycopg's transaction block sends BEGIN and COMMIT itself, not through commit().
