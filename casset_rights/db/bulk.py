@@ -86,10 +86,11 @@ def insert_together(conn: Connection, inserts: Sequence[Rows], *,
     ``WITH`` query), one round trip; on a connection in autocommit
     (``db.engine.one_statement``) it is a transaction of its own, with no ``BEGIN`` or
     ``COMMIT`` to send. Each statement costs psycopg and the server more than its rows
-    do: a quote stored as one statement instead of a transaction of three inserts took
-    about 250 against 700 µs of CPU in all (docs/benchmarks.md). Elsewhere the guard,
-    then each insert, run in the caller's transaction. Raises KeyError for a column its
-    table does not have, and whatever the database raises."""
+    do: a quote's rows as one statement instead of a transaction of three inserts took
+    about 250 – 300 against 660 – 730 µs of CPU, client and server together
+    (docs/benchmarks.md). Elsewhere the guard, then each insert, run in the caller's
+    transaction. Raises KeyError for a column its table does not have, and whatever the
+    database raises."""
     inserts = [found for found in inserts if found.rows]
     if not inserts and guard is None:
         return True
