@@ -13,7 +13,8 @@ The semantics, in order:
 2. Held licenses: unless a rule denied, or the policies already permit, a license the
    asker holds that covers the scope on the resource or an enclosing one, in force at the
    request's time and territory, makes the answer ``permit`` with the license's
-   obligations; the reasons name each license (``rule: grant:<id>``).
+   obligations; the reasons name those licenses (``rule: grant:<id>``), at most
+   ``NAMED_GRANTS`` of them, the most recently granted, whose obligations apply.
 3. Ancestors (travelling scopes only, and unless step 1-2 denied): every ancestor's own
    chain is asked the same question (and the asker's licenses on it count), then
    ``combine``: any refusal denies, any needed license makes it ``license_required`` with
@@ -46,6 +47,11 @@ from casset_rights.principal import Principal
 from casset_rights.resources import ResourceRef
 
 DEFAULT_ATTRIBUTION = "{title} by {artist}"
+# The most licenses a decision names: the most recently granted of those that cover it.
+# A licensee may obtain a free route again and again; naming every license it holds
+# would make each of its answers, and each receipt signed, stored and logged for it,
+# grow with that number.
+NAMED_GRANTS = 16
 TRAVELLING = frozenset(TRAVELLING_SCOPES)
 
 
@@ -136,12 +142,19 @@ def _with_grants(decision: Decision, request: Request, resolved: Resolved,
                  grants: Holdings, at_ms: int) -> Decision:
     if not grants or decision.decision == "permit" or _denied_by_a_rule(decision):
         return decision
-    covering = [g for key in enclosing_ids(request.resource) for g in grants.get(key, ())
-                if g.covers(request, at_ms)]
+    covering: list[HeldGrant] = []
+    for key in enclosing_ids(request.resource):
+        found = 0
+        for g in reversed(grants.get(key, ())):  # each resource's, newest first
+            if g.covers(request, at_ms):
+                covering.append(g)
+                found += 1
+                if found == NAMED_GRANTS:
+                    break
     if not covering:
         return decision
     covering.sort(key=lambda g: (g.granted_at_ms, g.id))
-    return permit_by_grants(covering, request=request, resolved=resolved,
+    return permit_by_grants(covering[-NAMED_GRANTS:], request=request, resolved=resolved,
                             errors=decision.errors)
 
 
@@ -164,7 +177,7 @@ def at_ms_of(at: datetime | None, now_ms: int) -> int:
 def permit_by_grants(grants: Sequence[HeldGrant], *, request: Request, resolved: Resolved,
                      errors: tuple[RuleError, ...] = ()) -> Decision:
     """``permit`` with the licenses' obligations (attribution rendered as the policies
-    would), reasons naming each license."""
+    would), reasons naming each license (``grants`` are those the decision names)."""
     reasons = tuple(Reason(policy=g.policy, rule=f"grant:{g.id}", effect="permit",
                            level=g.resource.kind) for g in grants)
     wanted = {o for g in grants for o in g.obligations}

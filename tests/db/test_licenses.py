@@ -23,6 +23,7 @@ from test_licenses_support import (
     with_payments,
 )
 
+from casset_rights.decisions.decide import NAMED_GRANTS
 from casset_rights.errors import Forbidden, PaymentsNotConfigured, Unauthenticated
 from casset_rights.licenses import LicenseService, verify_license_token
 from casset_rights.licenses.errors import (
@@ -127,6 +128,27 @@ def test_a_held_grant_permits_with_its_obligations_and_names_the_grant(services:
     # A deny rule still wins over a license: the artist's training deny.
     train = services.decisions.decide(principal=BOT, action="ai-train", resource=MIDNIGHT)
     assert train.decision.decision == "deny"
+
+
+def test_a_decision_names_at_most_the_newest_licenses_that_cover_it(
+        services: Services) -> None:
+    # A licensee obtaining the same free route again and again: its answers (and
+    # receipts) name the most recent NAMED_GRANTS of them, in the order granted, not all.
+    grants = [_grounding(services)[1] for _ in range(NAMED_GRANTS + 4)]
+    answer = services.decisions.decide(principal=BOT, action="ai-input",
+                                       resource="hook:midnight-tapes/1/chorus")
+    newest = sorted(grants, key=lambda g: (g.granted_at_ms, g.id))[-NAMED_GRANTS:]
+    assert answer.decision.decision == "permit"
+    assert [r.rule for r in answer.decision.reasons] == [f"grant:{g.id}" for g in newest]
+    assert [o.type for o in answer.decision.obligations] == ["attribute", "link-back"]
+    signed = verify_receipt(answer.receipt.token, services.keys.jwks())
+    assert [r["rule"] for r in signed["reasons"]] == [f"grant:{g.id}" for g in newest]
+    # Revoked, they no longer count: the older ones are named again.
+    for grant in newest[-4:]:
+        services.license_desk.revoke(NIGHTGLASS, grant.id, reason="test")
+    again = services.decisions.decide(principal=BOT, action="ai-input", resource=MIDNIGHT)
+    assert [r.rule for r in again.decision.reasons] == [
+        f"grant:{g.id}" for g in sorted(grants, key=lambda g: (g.granted_at_ms, g.id))[:-4]]
 
 
 def test_a_quote_is_for_routes_the_policy_offers_you(services: Services) -> None:
