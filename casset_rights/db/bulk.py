@@ -94,8 +94,8 @@ def insert_together(conn: Connection, inserts: Sequence[Rows], *,
     inserts = [found for found in inserts if found.rows]
     if not inserts and guard is None:
         return True
-    marker = placeholder(conn)
     if conn.dialect.name != "postgresql":
+        marker = placeholder(conn)
         if guard is not None and not execute(
                 conn, guard.sql.format(*[marker] * len(guard.params)), guard.params):
             return False

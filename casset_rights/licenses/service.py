@@ -27,7 +27,7 @@ import msgspec
 from sqlalchemy import Connection, Engine
 
 from casset_rights import idempotency
-from casset_rights.db.bulk import insert_together
+from casset_rights.db.bulk import Rows, insert_together
 from casset_rights.db.engine import one_statement, writing
 from casset_rights.decisions.index import RightsIndex
 from casset_rights.errors import InvalidInput, PaymentsNotConfigured, Unauthenticated
@@ -245,12 +245,8 @@ class LicenseService:
                 raise RouteNotOffered(f"route {route.name!r} is for its partners only")
             if route.type in ("free", "partner") and route.cap is None:
                 granted, receipt = self._signed_grant(quote, acting=principal)
-                outcome = Obtained(grant=granted, receipt_id=granted.receipt_id)
-                if not insert_together(conn, [
-                        store.grant_rows(granted), *self._receipts.rows([receipt]),
-                        *idempotency.rows(claim, outcome)],
-                        guard=store.quote_use(quote.id, now_ms=granted.granted_at_ms)):
-                    raise QuoteUsed(f"quote {quote_id!r} was already used")
+                self._write_grant(conn, granted, receipt, also=idempotency.rows(
+                    claim, Obtained(grant=granted, receipt_id=granted.receipt_id)))
         if granted is not None:
             self.grants_changed(granted)
             return Obtained(grant=granted, receipt_id=granted.receipt_id)
@@ -271,11 +267,11 @@ class LicenseService:
               receipt_extra: Mapping[str, Any] | None = None) -> Grant:
         """Write the license for ``quote`` and its receipt (``acting`` signs for it).
 
-        In the grant's one transaction: the quote is used (``use_quote``), a slot under
-        the route's cap taken (``take_slot``; both are off when ``collect_then_grant``
-        reserved them before a payment), the grant inserted, and ``in_transaction`` run (an approval
-        marks its request there). Raises QuoteUsed and LicenseCapReached; neither writes
-        anything.
+        In the grant's one transaction: the quote used (``use_quote``) and the grant
+        inserted with its receipt, a slot under the route's cap taken (``take_slot``; both
+        are off when ``collect_then_grant`` reserved them before a payment), and
+        ``in_transaction`` run (an approval marks its request there). Raises QuoteUsed
+        and LicenseCapReached; neither writes anything.
         """
         grant, receipt = self._signed_grant(quote, acting=acting, request_id=request_id,
                                             payment=payment, receipt_kind=receipt_kind,
@@ -307,18 +303,24 @@ class LicenseService:
 
     def _write_grant(self, conn: Connection, grant: Grant, receipt: Receipt, *,
                      use_quote: bool = True, take_slot: bool = True,
+                     also: Sequence[Rows] = (),
                      in_transaction: Callable[[Connection, Grant], None] | None = None
                      ) -> None:
-        """``grant`` and its receipt, in the transaction on ``conn``. Raises QuoteUsed
-        and LicenseCapReached."""
-        if use_quote and not store.use_quote(conn, grant.quote_id, now_ms=grant.granted_at_ms):
+        """``grant``, its receipt and ``also`` (an idempotency outcome) in one statement,
+        behind the quote's use (``use_quote``: nothing is written when the quote was
+        used), then a slot under the route's cap (``take_slot``) and ``in_transaction``,
+        in the transaction on ``conn``. With no cap and no ``in_transaction`` the
+        statement is all there is, so ``conn`` may be in autocommit
+        (``db.engine.one_statement``). Raises QuoteUsed and LicenseCapReached."""
+        guard = store.quote_use(grant.quote_id, now_ms=grant.granted_at_ms) if use_quote \
+            else None
+        if not insert_together(conn, [store.grant_rows(grant), *self._receipts.rows([receipt]),
+                                      *also], guard=guard):
             raise QuoteUsed(f"quote {grant.quote_id!r} was already used")
         if take_slot and not store.take_slot(conn, grant.route):
             raise cap_reached(grant.route)
-        store.insert_grant(conn, grant)
         if in_transaction is not None:
             in_transaction(conn, grant)
-        self.store_receipt_in(conn, receipt)
 
     def _new_grant(self, quote: Quote, *, request_id: str | None,
                    payment: Payment | None) -> Grant:

@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from casset_rights.db.bulk import Guard, Rows, execute, insert_rows, placeholder
+from casset_rights.db.bulk import Guard, Rows, execute, insert_rows, insert_together, placeholder
 from casset_rights.licenses.models import Grant, LicenseRequest, Quote
 from casset_rights.licenses.tables import (
     license_grants,
@@ -86,8 +86,7 @@ def read_quote(conn: Connection, quote_id: str) -> Quote | None:
 
 def use_quote(conn: Connection, quote_id: str, *, now_ms: int) -> bool:
     """Mark the quote used; False when it already was."""
-    guard = quote_use(quote_id, now_ms=now_ms)
-    return bool(execute(conn, guard.sql.format(*[placeholder(conn)] * 2), guard.params))
+    return insert_together(conn, [], guard=quote_use(quote_id, now_ms=now_ms))
 
 
 def quote_use(quote_id: str, *, now_ms: int) -> Guard:
