@@ -145,11 +145,11 @@ class AgentTerms:
             raise NotFound(f"{resource}: no license route opens text and data mining")
         return offer
 
-    def headers(self, ref: ResourceRef) -> dict[str, str]:
-        """The headers of a response that serves ``ref`` (or its release's deed):
-        ``Content-Usage``, ``Link`` (rel=license to the deed and the RSL document) and the
-        TDMRep pair. Raises UnknownResource."""
-        def make() -> dict[str, str]:
+    def headers(self, ref: ResourceRef) -> list[tuple[bytes, bytes]]:
+        """The header fields of a response that serves ``ref`` (or its release's deed),
+        encoded for ASGI: ``Content-Usage``, ``Link`` (rel=license to the deed and the
+        RSL document) and the TDMRep pair. Raises UnknownResource."""
+        def make() -> list[tuple[bytes, bytes]]:
             terms = self.terms(ref)
             deed = self.base + deed_path(ref.release_id)
             out = {"content-usage": aipref.content_usage(terms),
@@ -158,5 +158,5 @@ class AgentTerms:
                    "tdm-reservation": str(int(odrl.tdm_reserved(terms)))}
             if odrl.tdm_reserved(terms) and odrl.tdm_offer(terms, base=self.base):
                 out["tdm-policy"] = f"{self.base}/odrl/tdm/{ref.id}"
-            return out
+            return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out.items()]
         return self._cached(("headers", ref.id), make)

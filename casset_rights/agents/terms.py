@@ -14,6 +14,7 @@ cannot state.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -174,10 +175,12 @@ def _condition_words(when: Conditions) -> str:
     return " and ".join(parts)
 
 
+@functools.lru_cache(maxsize=4096)
 def resource_of_path(path: str) -> ResourceRef | None:
     """The resource a successful GET of ``path`` serves: a catalog read
     (``/v1/releases/R...``, ``/v1/tracks/R/T``, ``/v1/hooks/R/T/H``) or a deed
-    (``/r/R``); ``None`` for any other path."""
+    (``/r/R``); ``None`` for any other path. Remembered for the paths read most (every
+    catalog read asks, for its terms headers)."""
     parts = path.strip("/").split("/")
     if len(parts) >= 3 and parts[0] == "v1":
         kind, rest = parts[1], parts[2:]

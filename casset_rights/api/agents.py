@@ -160,9 +160,8 @@ def terms_headers_middleware(app: ASGIApp) -> ASGIApp:
                 try:
                     extra = services.agents.headers(ref)
                 except CassetError:
-                    extra = {}
-                message["headers"] = [*message.get("headers", ()),  # type: ignore[typeddict-unknown-key]
-                                      *((k.encode(), v.encode()) for k, v in extra.items())]
+                    extra = []
+                message["headers"] = [*message.get("headers", ()), *extra]  # type: ignore[typeddict-unknown-key]
             await send(message)
 
         await app(scope, receive, send_with_terms)

@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from anyio import to_thread
 from litestar import Request
-from litestar.exceptions import HTTPException
+from litestar.exceptions import ClientException
+from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
 
 from casset_rights.api.security import header_of
@@ -115,9 +116,37 @@ def _content_length(value: str | None) -> int | None:
 
 
 async def _body(request: Request[Any, Any, Any], limits: InputLimits) -> bytes:
-    try:
-        return await request.body()
-    except HTTPException as exc:
-        if exc.status_code == 413:  # streamed past the app's limit without a length
-            check_size(limits.max_bytes + 1, limits)
-        raise
+    """The body, read from the server's messages under the size limit, and left where
+    Litestar's ``Request.body`` finds it (the connection state), so it is read once.
+
+    Litestar's own reader, an asynchronous generator that builds the header mapping to
+    learn the announced length, took about a tenth of the decision route's time in the
+    event loop. Raises InputTooLarge past ``limits.max_bytes`` (announced or not);
+    ClientException when the client goes away before the body ends."""
+    state = ScopeState.from_scope(request.scope)
+    if state.body is not Empty:
+        return state.body
+    if not request.is_connected:
+        raise ClientException("the body was read already")
+    receive = request.receive
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            request.is_connected = False
+            raise ClientException("the client went away before the body ended")
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        if chunk:
+            total += len(chunk)
+            if total > limits.max_bytes:
+                check_size(total, limits)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    request.is_connected = False
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    state.body = body
+    return body

@@ -10,6 +10,7 @@ per principal kind (``Settings.rate_limits``); registration has its own.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from casset_rights.api.problems import rate_limit_headers
@@ -58,7 +59,14 @@ async def charge_caller(services: Any, principal: Principal) -> Verdict | None:
 
 
 def verdict_headers(verdict: Verdict) -> list[tuple[bytes, bytes]]:
-    """The ``RateLimit``/``RateLimit-Policy`` fields of an allowed request, as ASGI headers."""
-    return [(name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in rate_limit_headers(verdict.limit, verdict.remaining,
-                                                  verdict.reset, verdict.window_seconds).items()]
+    """The ``RateLimit``/``RateLimit-Policy`` fields of an allowed request, as ASGI
+    headers (the fields ``problems.rate_limit_headers`` renders, encoded directly: every
+    answer carries them)."""
+    return [(b"ratelimit-policy", _policy_field(verdict.limit, verdict.window_seconds)),
+            (b"ratelimit", b'"default";r=%d;t=%d' % (max(verdict.remaining, 0),
+                                                    max(verdict.reset, 0)))]
+
+
+@functools.lru_cache(maxsize=256)
+def _policy_field(limit: int, window: int) -> bytes:
+    return rate_limit_headers(limit, 0, 0, window)["RateLimit-Policy"].encode("latin-1")

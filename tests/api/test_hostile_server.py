@@ -4,6 +4,7 @@ answered and their receipts stored."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -121,3 +122,30 @@ def test_hostile_bodies_end_no_process_and_touch_no_other_caller(server: str) ->
             assert stored.status_code == 200, stored.text
         assert client.post("/v1/decisions", json={
             "action": "remix", "resource": HOOK}).json()["decision"]
+
+
+def test_bodies_streamed_without_a_length_are_read_whole_and_bounded(server: str) -> None:
+    """Chunked bodies, no Content-Length: the server's messages are read to the end, in
+    any number of pieces, and a body that streams past the limit is refused as one that
+    announces it (413), with the rest of it unread."""
+    body = json.dumps({"action": "quote", "resource": HOOK,
+                       "context": {"excerpt_seconds": 25}}).encode()
+
+    def pieces(data: bytes, size: int) -> Iterator[bytes]:
+        for start in range(0, len(data), size):
+            yield data[start:start + size]
+
+    with httpx.Client(base_url=server, timeout=120) as client:
+        whole = client.post("/v1/decisions", content=body, headers=JSON)
+        streamed = client.post("/v1/decisions", content=pieces(body, 7), headers=JSON)
+        assert "content-length" not in streamed.request.headers
+        assert streamed.status_code == 200, streamed.text
+        assert streamed.json()["decision"] == whole.json()["decision"] == "permit"
+        assert streamed.json()["receipt_id"] != whole.json()["receipt_id"]
+        padded = b'{"action": "quote", "resource": "' + b"x" * 400_000 + b'"}'
+        too_large = client.post("/v1/decisions", content=pieces(padded, 65_536),
+                                headers=JSON)
+        assert too_large.status_code == 413, too_large.text
+        assert too_large.json()["code"] == "body_too_large"
+        assert client.post("/v1/decisions", content=pieces(body, 3),
+                           headers=JSON).status_code == 200
