@@ -2,9 +2,13 @@
 
 Times N checks (``RedisRateLimiter.take``) on one event loop, one at a time and with
 ``--concurrency`` in flight (as a busy server has them), and reports the process's CPU
-time per check (``time.process_time``: this process only, not Redis's) and the wall
-time. With the ``limits`` library installed it measures its asyncio moving window on the
-same Redis, for comparison. Keys live under a prefix of their own and expire.
+time per check (``time.process_time``: this process only, not Redis's), the wall time
+and the service's round trips to Redis per 1,000 checks. "Arriving apart" is one bucket
+(one client, or one address) asked by ``--concurrency`` callers whose checks arrive
+spread in time, as a server's requests do (each waits up to a millisecond, at random,
+before its next; its wall time is mostly that wait). With the ``limits`` library
+installed it measures its asyncio moving window on the same Redis, for comparison. Keys
+live under a prefix of their own and expire.
 
 Run from the repository root (Redis db 7 here; any empty db will do)::
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import time
@@ -35,10 +40,27 @@ KEYS = 64  # callers, round robin
 
 
 async def measure(check: Callable[[str], Awaitable[object]], n: int,
-                  concurrency: int, *, busy: bool = True) -> tuple[float, float]:
+                  concurrency: int, *, busy: bool = True,
+                  apart: bool = False) -> tuple[float, float]:
     """CPU µs and wall µs per check, for ``n`` checks with ``concurrency`` in flight:
     ``busy``, on ``KEYS`` callers in turn (each asks again and again: the service's
-    limiter leases them tokens); else each check a caller never seen (a round trip each)."""
+    limiter leases them tokens); else each check a caller never seen (a round trip each).
+    ``apart``: one bucket, ``concurrency`` callers each checking, then pausing at random
+    (see the module)."""
+    if apart:
+        await check("apart")
+
+        async def caller(seed: int) -> None:
+            pause = random.Random(seed).uniform
+            for _ in range(n // concurrency):
+                await check("apart")
+                await asyncio.sleep(pause(0, 0.001))
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(caller(seed) for seed in range(concurrency)))
+        done = n // concurrency * concurrency
+        return ((time.process_time() - cpu) / done * 1e6,
+                (time.perf_counter() - wall) / done * 1e6)
     keys = ([f"caller-{i}" for i in range(KEYS)] if busy
             else [f"once-{uuid.uuid4().hex[:8]}-{i}" for i in range(n)])
     for key in keys[:KEYS]:  # connections made, scripts loaded
@@ -71,31 +93,39 @@ def limits_check(url: str, prefix: str) -> tuple[Callable[[str], Awaitable[objec
     return check, storage
 
 
-async def run(args: argparse.Namespace) -> list[tuple[str, int, list[float], list[float]]]:
+async def run(args: argparse.Namespace,
+              ) -> list[tuple[str, int, list[float], list[float], list[float] | None]]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     ours = RedisRateLimiter(args.redis, prefix=prefix)
 
     async def ours_check(key: str) -> object:
         return await ours.take(key, QUOTA)
 
-    engines: list[tuple[str, Callable[[str], Awaitable[object]], bool]] = [
-        ("RedisRateLimiter.take, busy callers", ours_check, True),
-        ("RedisRateLimiter.take, each caller once", ours_check, False)]
+    engines: list[tuple[str, Callable[[str], Awaitable[object]], bool, bool]] = [
+        ("RedisRateLimiter.take, busy callers", ours_check, True, False),
+        ("RedisRateLimiter.take, each caller once", ours_check, False, False)]
     try:
         check, _ = limits_check(args.redis, prefix)
-        engines.append(("limits MovingWindowRateLimiter.hit, busy callers", check, True))
+        engines.append(("limits MovingWindowRateLimiter.hit, busy callers", check, True,
+                         False))
     except ImportError:
         print("limits is not installed: measuring the service's limiter only",
               file=sys.stderr)
     rows = []
     for concurrency in (1, args.concurrency):
-        for name, check, busy in engines:
-            cpu, wall = [], []
+        for name, check, busy, apart in engines + (
+                [("RedisRateLimiter.take, one bucket, arriving apart", ours_check, True,
+                  True)] if concurrency > 1 else []):
+            cpu, wall, trips = [], [], []
             for _ in range(args.repeats):
-                c, w = await measure(check, args.checks, concurrency, busy=busy)
+                before = ours.round_trips
+                c, w = await measure(check, args.checks, concurrency, busy=busy,
+                                     apart=apart)
                 cpu.append(c)
                 wall.append(w)
-            rows.append((name, concurrency, cpu, wall))
+                trips.append((ours.round_trips - before) / args.checks * 1000)
+            rows.append((name, concurrency, cpu, wall,
+                         trips if check is ours_check else None))
     await ours.aclose()
     return rows
 
@@ -113,11 +143,13 @@ def main() -> int:
           f"{before} before, {load_average()} after; {args.checks} checks a run, "
           f"median of {args.repeats}")
     print()
-    print("| limiter | in flight | CPU µs / check | wall µs / check |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, concurrency, cpu, wall in rows:
+    print("| limiter | in flight | CPU µs / check | wall µs / check "
+          "| round trips / 1,000 checks |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, concurrency, cpu, wall, trips in rows:
+        shown = "–" if trips is None else f"{statistics.median(trips):.1f}"
         print(f"| {name} | {concurrency} | {statistics.median(cpu):.0f} "
-              f"| {statistics.median(wall):.0f} |")
+              f"| {statistics.median(wall):.0f} | {shown} |")
     print(f"\nreproduce: .venv/bin/python benchmarks/ratelimit_bench.py --redis {args.redis} "
           f"--checks {args.checks} --concurrency {args.concurrency} --repeats {args.repeats}")
     return 0
