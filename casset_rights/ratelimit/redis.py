@@ -244,11 +244,14 @@ class _Lane:
             lease = self._leases.get(key)
             empty = self._empty.get(key)
             if lease is not None and lease.tokens > 0 and now < lease.expires:
-                served = min(lease.tokens, len(futures))
-                for future in futures[:served]:
-                    lease.tokens -= 1
-                    lease.used += 1
-                    if not future.done():
+                served = 0
+                for future in futures:
+                    if lease.tokens == 0:
+                        break
+                    served += 1
+                    if not future.done():  # a caller that gave up takes no token
+                        lease.tokens -= 1
+                        lease.used += 1
                         future.set_result((True, lease.remote + lease.tokens))
                 del futures[:served]
             elif empty is not None and now < empty[0]:
