@@ -158,5 +158,5 @@ class AgentTerms:
                    "tdm-reservation": str(int(odrl.tdm_reserved(terms)))}
             if odrl.tdm_reserved(terms) and odrl.tdm_offer(terms, base=self.base):
                 out["tdm-policy"] = f"{self.base}/odrl/tdm/{ref.id}"
-            return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out.items()]
+            return [(k.encode(), v.encode()) for k, v in out.items()]
         return self._cached(("headers", ref.id), make)
