@@ -141,8 +141,7 @@ async def _body(request: Request[Any, Any, Any], limits: InputLimits) -> bytes:
         chunk = message.get("body", b"")
         if chunk:
             total += len(chunk)
-            if total > limits.max_bytes:
-                check_size(total, limits)
+            check_size(total, limits)
             chunks.append(chunk)
         if not message.get("more_body", False):
             break

@@ -173,10 +173,18 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: e.CassetError) ->
 
 def rate_limit_headers(limit: int, remaining: int, reset: int, window: int) -> dict[str, str]:
     """The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers)."""
-    return {
-        "RateLimit-Policy": f'"default";q={limit};w={window}',
-        "RateLimit": f'"default";r={max(remaining, 0)};t={max(reset, 0)}',
-    }
+    return {"RateLimit-Policy": rate_limit_policy(limit, window),
+            "RateLimit": rate_limit_state(remaining, reset)}
+
+
+def rate_limit_policy(limit: int, window: int) -> str:
+    """The ``RateLimit-Policy`` field's value."""
+    return f'"default";q={limit};w={window}'
+
+
+def rate_limit_state(remaining: int, reset: int) -> str:
+    """The ``RateLimit`` field's value."""
+    return f'"default";r={max(remaining, 0)};t={max(reset, 0)}'
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from casset_rights.api.problems import rate_limit_headers
+from casset_rights.api.problems import rate_limit_policy, rate_limit_state
 from casset_rights.config import RateLimit, Settings
 from casset_rights.errors import RateLimited
 from casset_rights.principal import Principal
@@ -60,13 +60,13 @@ async def charge_caller(services: Any, principal: Principal) -> Verdict | None:
 
 def verdict_headers(verdict: Verdict) -> list[tuple[bytes, bytes]]:
     """The ``RateLimit``/``RateLimit-Policy`` fields of an allowed request, as ASGI
-    headers (the fields ``problems.rate_limit_headers`` renders, encoded directly: every
-    answer carries them)."""
+    headers (every answer carries them: the policy's value, which few buckets share, is
+    encoded once)."""
     return [(b"ratelimit-policy", _policy_field(verdict.limit, verdict.window_seconds)),
-            (b"ratelimit", b'"default";r=%d;t=%d' % (max(verdict.remaining, 0),
-                                                    max(verdict.reset, 0)))]
+            (b"ratelimit",
+             rate_limit_state(verdict.remaining, verdict.reset).encode("latin-1"))]
 
 
 @functools.lru_cache(maxsize=256)
 def _policy_field(limit: int, window: int) -> bytes:
-    return rate_limit_headers(limit, 0, 0, window)["RateLimit-Policy"].encode("latin-1")
+    return rate_limit_policy(limit, window).encode("latin-1")
